@@ -1,0 +1,170 @@
+"""CNN14 audio classifier at any width, state-dict compatible with SpeechBrain's ``Cnn14``.
+
+:class:`Cnn14` is the embedding network; :class:`AudioClassifier` chains it with a classification head
+and returns logits together with the intermediate block outputs that the L-MAC decoder reads.
+
+At ``width=1.0`` (and ``emb_dim=2048``) the parameter names and shapes are exactly those of
+``speechbrain.lobes.models.Cnn14.Cnn14``, so the public ``speechbrain/cnn14-esc50`` checkpoint
+(``embedding_model.ckpt``) loads unchanged. Smaller widths scale every block's channel count, which is
+what makes training on a CPU possible (width 0.25: about 4.7 M parameters instead of 75.5 M).
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import torch
+import torch.nn.functional as F
+from speechbrain.lobes.models.Cnn14 import ConvBlock
+
+BASE_CHANNELS = (64, 128, 256, 512, 1024)
+MIN_FRAMES = 32
+
+
+class Cnn14(torch.nn.Module):
+    """CNN14 embedding network (Kong et al., 2020) with a channel-width multiplier.
+
+    Input log-mel features ``[B, T, n_mels]`` go through a batch norm over mel bins, six conv blocks
+    (two 3x3 conv + norm + ReLU each; 2x2 average pooling after blocks 1-5) with dropout 0.2, a mean
+    over frequency and ``max_t + mean_t`` pooling over time. Works for any number of frames ``T``;
+    inputs shorter than 32 frames (about 0.37 s at the default hop) are zero-padded (silence) to 32.
+
+    Arguments
+    ---------
+    mel_bins : int
+        Number of mel bins of the input.
+    emb_dim : int
+        Channels of the last block, i.e. the embedding size.
+    width : float
+        Multiplier of the channels of blocks 1-5 (64, 128, 256, 512, 1024 at ``width=1``).
+    norm_type : str
+        ``"bn"``, ``"in"`` or ``"ln"`` (as SpeechBrain's ``Cnn14``).
+    return_reps : bool
+        If True, also return the outputs of blocks 6, 5, 4 and 3 (deepest first), as SpeechBrain does.
+
+    Example
+    -------
+    >>> net = Cnn14(mel_bins=80, emb_dim=64, width=0.125, return_reps=True)
+    >>> emb, reps = net(torch.rand(2, 431, 80))
+    >>> print(emb.shape, [tuple(r.shape) for r in reps])
+    torch.Size([2, 1, 64]) [(2, 64, 13, 2), (2, 128, 13, 2), (2, 64, 26, 5), (2, 32, 53, 10)]
+    """
+
+    def __init__(
+        self,
+        mel_bins: int = 80,
+        emb_dim: int = 2048,
+        width: float = 1.0,
+        norm_type: str = "bn",
+        return_reps: bool = False,
+    ):
+        super().__init__()
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width}.")
+        self.mel_bins = mel_bins
+        self.emb_dim = emb_dim
+        self.width = width
+        self.norm_type = norm_type
+        self.return_reps = return_reps
+        self.channels = [max(1, int(round(c * width))) for c in BASE_CHANNELS] + [emb_dim]
+        norms = {
+            "bn": lambda: torch.nn.BatchNorm2d(mel_bins),
+            "in": lambda: torch.nn.InstanceNorm2d(mel_bins, affine=True, track_running_stats=True),
+            "ln": lambda: torch.nn.GroupNorm(1, mel_bins),
+        }
+        if norm_type not in norms:
+            raise ValueError(f"Unknown norm_type {norm_type!r}; choose one of {sorted(norms)}.")
+        self.norm0 = norms[norm_type]()
+        if norm_type == "bn":
+            torch.nn.init.ones_(self.norm0.weight)
+            torch.nn.init.zeros_(self.norm0.bias)
+        in_ch = 1
+        for i, out_ch in enumerate(self.channels, start=1):
+            # Attribute names conv_block1..6 match SpeechBrain's Cnn14 state dict.
+            setattr(self, f"conv_block{i}", ConvBlock(in_ch, out_ch, norm_type))
+            in_ch = out_ch
+
+    def forward(self, x: torch.Tensor):
+        """Embed log-mel features.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``[B, T, n_mels]``.
+
+        Returns
+        -------
+        emb : torch.Tensor
+            ``[B, 1, emb_dim]``.
+        reps : tuple of torch.Tensor
+            Only if ``return_reps``: outputs of blocks 6, 5, 4, 3, each ``[B, C, T', F']``.
+        """
+        if x.dim() != 3 or x.shape[-1] != self.mel_bins:
+            raise ValueError(
+                f"Cnn14 expects log-mel features [B, T, {self.mel_bins}], got {tuple(x.shape)}."
+            )
+        if x.shape[1] < MIN_FRAMES:  # five 2x poolings need 32 frames: pad with silence (log-mel 0)
+            x = F.pad(x, (0, 0, 0, MIN_FRAMES - x.shape[1]))
+        x = self.norm0(x.unsqueeze(1).transpose(1, 3)).transpose(1, 3)  # norm over mel bins
+        outs: List[torch.Tensor] = []
+        for i in range(1, 7):
+            pool = (1, 1) if i == 6 else (2, 2)
+            x = getattr(self, f"conv_block{i}")(x, pool_size=pool, pool_type="avg")
+            outs.append(x)
+            x = F.dropout(x, p=0.2, training=self.training)
+        x = x.mean(dim=3)
+        emb = (x.amax(dim=2) + x.mean(dim=2)).unsqueeze(1)
+        if not self.return_reps:
+            return emb
+        return emb, (outs[5], outs[4], outs[3], outs[2])
+
+
+class AudioClassifier(torch.nn.Module):
+    """Embedding network + classification head, returning logits and block outputs.
+
+    Arguments
+    ---------
+    embedding_model : Cnn14
+        Built with ``return_reps=True``.
+    head : torch.nn.Module
+        Maps ``[B, 1, emb_dim]`` to ``[B, 1, C]`` or ``[B, C]`` scores (e.g. ``torch.nn.Linear`` or
+        SpeechBrain's ``ECAPA_TDNN.Classifier``, the head of ``speechbrain/cnn14-esc50``).
+    logit_scale : float
+        Multiplies the head's scores. SpeechBrain's ``Classifier`` outputs cosine similarities in
+        ``[-1, 1]`` (trained with a margin softmax at scale 30); set 30 there to get calibrated logits.
+
+    Example
+    -------
+    >>> emb = Cnn14(mel_bins=80, emb_dim=32, width=0.125, return_reps=True)
+    >>> clf = AudioClassifier(emb, torch.nn.Linear(32, 5))
+    >>> logits, reps = clf(torch.rand(2, 100, 80))
+    >>> print(logits.shape, len(reps))
+    torch.Size([2, 5]) 4
+    """
+
+    def __init__(self, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float = 1.0):
+        super().__init__()
+        if not getattr(embedding_model, "return_reps", False):
+            raise ValueError("AudioClassifier needs an embedding model built with return_reps=True.")
+        self.embedding_model = embedding_model
+        self.head = head
+        self.logit_scale = logit_scale
+
+    def forward(self, feats: torch.Tensor) -> Tuple[torch.Tensor, Tuple[torch.Tensor, ...]]:
+        """Classify log-mel features ``[B, T, n_mels]``.
+
+        Returns
+        -------
+        logits : torch.Tensor
+            ``[B, C]``.
+        reps : tuple of torch.Tensor
+            Outputs of blocks 6, 5, 4, 3 of the embedding network.
+        """
+        emb, reps = self.embedding_model(feats)
+        logits = self.head(emb)
+        if logits.dim() == 3:
+            logits = logits.squeeze(1)
+        return logits * self.logit_scale, reps

@@ -1,0 +1,186 @@
+"""Write a trained classifier as a hub-style folder (the layout of ``speechbrain/cnn14-esc50``).
+
+The folder holds ``embedding_model.ckpt`` (the :class:`~lmac_brain.classifier.Cnn14` state dict),
+``classifier.ckpt`` (the head's state dict), ``label_encoder.txt``, ``metrics.json`` and a
+``hyperparams.yaml`` that rebuilds front end, embedding model and head and loads the two checkpoints
+through a SpeechBrain ``Pretrainer`` (``source`` is filled in by ``Pretrained.from_hparams`` or can be
+overridden). The L-MAC recipe points its own ``Pretrainer`` at the same three files, so a local export
+and the public hub model are interchangeable.
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, Mapping, Tuple
+
+import torch
+from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBClassifierHead
+
+from lmac_brain.classifier import Cnn14
+from lmac_brain.frontend import Frontend
+
+EXPORT_FILES = ("hyperparams.yaml", "embedding_model.ckpt", "classifier.ckpt", "label_encoder.txt", "metrics.json")
+
+
+def head_config(head: torch.nn.Module) -> Tuple[str, Dict[str, Any]]:
+    """Class path and constructor arguments that rebuild a classification head.
+
+    Supported heads: ``torch.nn.Linear`` and SpeechBrain's ``ECAPA_TDNN.Classifier`` (the head of the
+    public CNN14 ESC-50 model).
+
+    Example
+    -------
+    >>> head_config(torch.nn.Linear(8, 3))
+    ('torch.nn.Linear', {'in_features': 8, 'out_features': 3})
+    """
+    if isinstance(head, torch.nn.Linear):
+        return "torch.nn.Linear", {"in_features": head.in_features, "out_features": head.out_features}
+    if isinstance(head, SBClassifierHead):
+        lin_blocks = len(head.blocks) // 2
+        out_neurons, lin_neurons = head.weight.shape
+        input_size = head.blocks[0].norm.num_features if lin_blocks else lin_neurons
+        return "speechbrain.lobes.models.ECAPA_TDNN.Classifier", {
+            "input_size": input_size,
+            "lin_blocks": lin_blocks,
+            "lin_neurons": lin_neurons,
+            "out_neurons": out_neurons,
+        }
+    raise TypeError(
+        f"Cannot export a head of type {type(head).__name__}: use torch.nn.Linear or "
+        "speechbrain.lobes.models.ECAPA_TDNN.Classifier."
+    )
+
+
+def _yaml_args(args: Mapping[str, Any], indent: int = 4) -> str:
+    return "".join(f"{' ' * indent}{k}: {json.dumps(v)}\n" for k, v in args.items())
+
+
+def classifier_hparams_yaml(frontend: Frontend, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float) -> str:
+    """The ``hyperparams.yaml`` text of an exported classifier folder.
+
+    Example
+    -------
+    >>> text = classifier_hparams_yaml(Frontend(), Cnn14(80, 32, 0.125, return_reps=True), torch.nn.Linear(32, 2), 1.0)
+    >>> print("width: 0.125" in text, "pretrainer:" in text)
+    True True
+    """
+    head_class, head_args = head_config(head)
+    fe_args = dict(
+        sample_rate=frontend.sample_rate,
+        n_fft=frontend.n_fft,
+        win_length=frontend.win_length,
+        hop_length=frontend.hop_length,
+        n_mels=frontend.n_mels,
+        f_min=frontend.f_min,
+        f_max=frontend.f_max,
+    )
+    emb_args = dict(
+        mel_bins=embedding_model.mel_bins,
+        emb_dim=embedding_model.emb_dim,
+        width=embedding_model.width,
+        norm_type=embedding_model.norm_type,
+        return_reps=True,
+    )
+    return (
+        "# Audio classifier exported by lmac_brain (lmac_brain.export.export_classifier).\n"
+        "# Rebuild with hyperpyyaml; the pretrainer loads the checkpoints from `source`.\n"
+        "source: .\n"
+        f"sample_rate: {frontend.sample_rate}\n\n"
+        "frontend: !new:lmac_brain.frontend.Frontend\n" + _yaml_args(fe_args) + "\n"
+        "embedding_model: !new:lmac_brain.classifier.Cnn14\n" + _yaml_args(emb_args) + "\n"
+        f"classifier: !new:{head_class}\n" + _yaml_args(head_args) + "\n"
+        "model: !new:lmac_brain.classifier.AudioClassifier\n"
+        "    embedding_model: !ref <embedding_model>\n"
+        "    head: !ref <classifier>\n"
+        f"    logit_scale: {json.dumps(logit_scale)}\n\n"
+        "label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder\n\n"
+        "modules:\n"
+        "    frontend: !ref <frontend>\n"
+        "    classifier: !ref <model>\n\n"
+        "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer\n"
+        "    loadables:\n"
+        "        embedding_model: !ref <embedding_model>\n"
+        "        classifier: !ref <classifier>\n"
+        "        label_encoder: !ref <label_encoder>\n"
+        "    paths:\n"
+        "        embedding_model: !ref <source>/embedding_model.ckpt\n"
+        "        classifier: !ref <source>/classifier.ckpt\n"
+        "        label_encoder: !ref <source>/label_encoder.txt\n"
+    )
+
+
+def export_classifier(
+    out_dir: str,
+    frontend: Frontend,
+    classifier: torch.nn.Module,
+    label_encoder_file: str,
+    metrics: Mapping[str, Any],
+    overwrite: bool = False,
+) -> str:
+    """Write ``classifier`` (an :class:`~lmac_brain.classifier.AudioClassifier`) as a hub-style folder.
+
+    The folder is assembled in a temporary sibling and renamed into place, so a crash never leaves a
+    half-written export. An existing folder is replaced only with ``overwrite=True``.
+
+    Arguments
+    ---------
+    out_dir : str
+        Destination folder.
+    frontend : Frontend
+        The front end the classifier was trained with.
+    classifier : AudioClassifier
+        Trained embedding model + head.
+    label_encoder_file : str
+        The ``label_encoder.txt`` used in training.
+    metrics : mapping
+        Stored as ``metrics.json`` (e.g. validation and test accuracy, epochs, command).
+    overwrite : bool
+        Replace an existing ``out_dir``.
+
+    Returns
+    -------
+    str
+        ``out_dir``.
+
+    Example
+    -------
+    >>> from lmac_brain.classifier import AudioClassifier
+    >>> tmp = getfixture("tmpdir")
+    >>> enc = tmp / "label_encoder.txt"
+    >>> _ = enc.write_text("'a' => 0\\n'b' => 1\\n================\\n'starting_index' => 0\\n", "utf-8")
+    >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2))
+    >>> out = export_classifier(str(tmp / "clf"), Frontend(), clf, str(enc), {"test_acc": 0.5})
+    >>> print(sorted(os.listdir(out)) == sorted(EXPORT_FILES))
+    True
+    """
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir) and not overwrite:
+        raise FileExistsError(
+            f"{out_dir} already exists; pass overwrite=True (recipe: --overwrite_export True) to replace it."
+        )
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp_dir = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        torch.save(classifier.embedding_model.state_dict(), os.path.join(tmp_dir, "embedding_model.ckpt"))
+        torch.save(classifier.head.state_dict(), os.path.join(tmp_dir, "classifier.ckpt"))
+        shutil.copyfile(label_encoder_file, os.path.join(tmp_dir, "label_encoder.txt"))
+        with open(os.path.join(tmp_dir, "metrics.json"), "w", encoding="utf-8") as f:
+            json.dump(dict(metrics), f, indent=2)
+        with open(os.path.join(tmp_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
+            f.write(
+                classifier_hparams_yaml(frontend, classifier.embedding_model, classifier.head, classifier.logit_scale)
+            )
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(tmp_dir, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return out_dir

@@ -1,0 +1,38 @@
+"""Installation script for ``lmac_brain``: L-MAC (Listenable Maps for Audio Classifiers) on SpeechBrain."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="lmac_brain",
+    version="0.1.0",
+    description=(
+        "L-MAC: Listenable Maps for Audio Classifiers, as a SpeechBrain recipe "
+        "extension (CNN14 classifier, decoder, metrics, recipes)."
+    ),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["lmac_brain", "lmac_brain.*"]),
+    install_requires=[
+        # speechbrain 1.1.2 does not import without torchaudio; this triple is
+        # the combination measured to install and import on a fresh CPU machine.
+        "torch>=2.9,<=2.14.1",
+        "torchaudio>=2.9,<2.12",
+        "speechbrain==1.1.2",
+        "hyperpyyaml>=1.2",
+        "soundfile>=0.12",
+        "numpy>=1.24",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Multimedia :: Sound/Audio :: Analysis",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

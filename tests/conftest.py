@@ -1,0 +1,119 @@
+"""Shared pytest fixtures: tiny generated ESC-50 folders and noise folders.
+
+Nothing here reads the real data; every fixture writes its own few short files.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+# (target, category) of the two tiny classes; targets are not 0..1 on purpose, so that a test can
+# tell the csv's class index from a re-enumeration.
+TINY_CLASSES = ((0, "dog"), (14, "chirping_birds"))
+TINY_FOLDS = (1, 2, 3, 4, 5)
+ESC50_META_COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
+
+#: Audio format of each layout: (sample rate, file extension).
+LAYOUTS = {"wav": (44100, ".wav"), "flac": (16000, ".flac")}
+
+
+def tiny_clip_duration(fold: int, class_index: int) -> float:
+    """Duration in seconds of the tiny clip of ``fold`` and class ``class_index`` (0.3 to 0.54 s)."""
+    return 0.3 + 0.04 * fold + 0.02 * class_index
+
+
+def tiny_esc50_rows() -> list:
+    """The clips of the tiny dataset: dicts with ID, fold, target, label, duration (s), class_index."""
+    rows = []
+    for fold in TINY_FOLDS:
+        for class_index, (target, category) in enumerate(TINY_CLASSES):
+            rows.append(
+                {
+                    "ID": f"{fold}-{100000 + 10 * fold + class_index}-A-{target}",
+                    "fold": fold,
+                    "target": target,
+                    "label": category,
+                    "duration": tiny_clip_duration(fold, class_index),
+                    "class_index": class_index,
+                }
+            )
+    return rows
+
+
+def write_tiny_esc50(folder: Path, layout: str = "wav") -> Path:
+    """Write a 10-clip ESC-50-shaped dataset (5 folds x 2 classes x 1 clip) into ``folder``.
+
+    ``layout="wav"`` writes 44.1 kHz 16-bit wav files like the official release; ``"flac"``
+    writes 16 kHz flac files like the resampled copy in shared/data. File names follow the
+    official pattern ``{fold}-{src_file}-{take}-{target}.ext``.
+    """
+    rate, ext = LAYOUTS[layout]
+    audio = folder / "audio"
+    (folder / "meta").mkdir(parents=True)
+    audio.mkdir()
+    rows = []
+    for clip in tiny_esc50_rows():
+        name = clip["ID"] + ext
+        t = np.arange(round(clip["duration"] * rate)) / rate
+        tone = 0.5 * np.sin(2 * np.pi * (220.0 * (clip["class_index"] + 1) + 10 * clip["fold"]) * t)
+        sf.write(str(audio / name), tone, rate, subtype="PCM_16")
+        src_file = clip["ID"].split("-")[1]
+        esc10 = str(clip["target"] == 0)
+        rows.append([name, clip["fold"], clip["target"], clip["label"], esc10, src_file, "A"])
+    with open(folder / "meta" / "esc50.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(ESC50_META_COLUMNS)
+        writer.writerows(rows)
+    return folder
+
+
+@pytest.fixture
+def make_tiny_esc50(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Factory: ``make_tiny_esc50(layout="wav")`` writes a fresh tiny ESC-50 folder, returns its path."""
+
+    def make(layout: str = "wav") -> Path:
+        return write_tiny_esc50(tmp_path_factory.mktemp(f"esc50_{layout}"), layout)
+
+    return make
+
+
+@pytest.fixture
+def tiny_esc50(request: pytest.FixtureRequest, make_tiny_esc50: Callable[..., Path]) -> Path:
+    """A fresh tiny ESC-50 folder; official 44.1 kHz wav layout unless parametrised indirectly
+    with ``"flac"`` (16 kHz flac), e.g. ``@pytest.mark.parametrize("tiny_esc50", ["wav", "flac"],
+    indirect=True)``."""
+    return make_tiny_esc50(getattr(request, "param", "wav"))
+
+
+@pytest.fixture
+def tiny_esc50_expected() -> dict:
+    """What a manifest row of each tiny clip must hold: ``{ID: {fold, target, label, duration}}``."""
+    return {
+        r["ID"]: {k: r[k] for k in ("fold", "target", "label", "duration")} for r in tiny_esc50_rows()
+    }
+
+
+@pytest.fixture
+def noise_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with 2 short noise files: 0.25 s white noise at 16 kHz (wav) and 1 s of
+    low-passed noise at 22.05 kHz (flac, in a sub-folder, so resampling and recursion are used)."""
+    folder = tmp_path_factory.mktemp("noise")
+    rng = np.random.default_rng(0)
+    sf.write(str(folder / "white.wav"), 0.2 * rng.standard_normal(4000), 16000)
+    (folder / "sub").mkdir()
+    brown = np.cumsum(rng.standard_normal(22050))
+    brown = 0.5 * (brown - brown.mean()) / np.abs(brown - brown.mean()).max()
+    sf.write(str(folder / "sub" / "brown.flac"), brown, 22050)
+    return folder
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """Root of the repository (the folder holding lmac_brain/)."""
+    return Path(__file__).resolve().parents[1]

@@ -1,0 +1,77 @@
+"""Tests of lmac_brain.classifier: SpeechBrain/hub checkpoint compatibility, widths, any length."""
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.lobes.models.Cnn14 import Cnn14 as SBCnn14
+from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBHead
+
+from lmac_brain.classifier import AudioClassifier, Cnn14
+
+
+def test_width_one_loads_speechbrain_state_dict_unchanged(tmp_path):
+    torch.manual_seed(0)
+    reference = SBCnn14(mel_bins=80, emb_dim=2048, return_reps=True).eval()
+    path = tmp_path / "embedding_model.ckpt"
+    torch.save(reference.state_dict(), path)
+    ours = Cnn14(mel_bins=80, emb_dim=2048, width=1.0, return_reps=True).eval()
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in reference.state_dict().items()
+    }
+    ours.load_state_dict(torch.load(path), strict=True)
+    x = torch.rand(1, 64, 80)
+    with torch.no_grad():
+        (emb_ref, reps_ref), (emb, reps) = reference(x), ours(x)
+    assert torch.allclose(emb, emb_ref, atol=1e-5)
+    for a, b in zip(reps, reps_ref):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+
+
+def test_paper_config_pretrainer_loads_a_hub_style_folder(tmp_path, repo_root):
+    """The paper-scale YAML's Pretrainer takes the public model's files (here a local copy)."""
+    torch.manual_seed(0)
+    hub = tmp_path / "cnn14-esc50"
+    hub.mkdir()
+    sb_emb = SBCnn14(mel_bins=80, emb_dim=2048)
+    sb_head = SBHead(input_size=2048, lin_blocks=1, out_neurons=50)
+    torch.save(sb_emb.state_dict(), hub / "embedding_model.ckpt")
+    torch.save(sb_head.state_dict(), hub / "classifier.ckpt")
+    with open(repo_root / "hparams" / "classifier_cnn14.yaml", encoding="utf-8") as f:
+        hparams = load_hyperpyyaml(
+            f,
+            {"data_folder": str(tmp_path / "esc50"), "output_folder": str(tmp_path / "exp"), "pretrained_source": str(hub)},
+        )
+    hparams["pretrainer"].collect_files()
+    hparams["pretrainer"].load_collected()
+    for name, tensor in sb_emb.state_dict().items():
+        assert torch.equal(hparams["embedding_model"].state_dict()[name], tensor), name
+    assert torch.equal(hparams["head"].weight, sb_head.weight)
+    logits, reps = hparams["classifier"].eval()(torch.rand(1, 40, 80))
+    assert logits.shape == (1, 50) and len(reps) == 4
+    assert float(logits.abs().max()) <= 30.0 + 1e-4  # cosine scores times logit_scale
+
+
+@pytest.mark.parametrize("width,emb_dim,expected_millions", [(1.0, 2048, 75.5), (0.5, 1024, 18.9), (0.25, 512, 4.7)])
+def test_width_scales_parameters(width, emb_dim, expected_millions):
+    n = sum(p.numel() for p in Cnn14(80, emb_dim, width).parameters())
+    assert abs(n / 1e6 - expected_millions) < 0.1
+
+
+def test_reps_shapes_at_five_seconds():
+    net = Cnn14(80, 512, 0.25, return_reps=True).eval()
+    _, reps = net(torch.rand(1, 431, 80))
+    assert [tuple(r.shape) for r in reps] == [(1, 512, 13, 2), (1, 256, 13, 2), (1, 128, 26, 5), (1, 64, 53, 10)]
+
+
+@pytest.mark.parametrize("frames", [1, 20, 31, 32, 33, 431, 1500])
+def test_any_number_of_frames(frames):
+    clf = AudioClassifier(Cnn14(80, 32, 0.125, return_reps=True), torch.nn.Linear(32, 4)).eval()
+    logits, _ = clf(torch.rand(2, frames, 80))
+    assert logits.shape == (2, 4) and torch.isfinite(logits).all()
+
+
+def test_input_errors():
+    with pytest.raises(ValueError, match=r"\[B, T, 80\]"):
+        Cnn14(80, 32, 0.125)(torch.rand(1, 100, 64))
+    with pytest.raises(ValueError, match="return_reps=True"):
+        AudioClassifier(Cnn14(80, 32, 0.125), torch.nn.Linear(32, 2))

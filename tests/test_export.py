@@ -1,0 +1,71 @@
+"""Tests of lmac_brain.export: hub-style folder round trip, head configs, safe writes."""
+
+import os
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBHead
+
+from lmac_brain.classifier import AudioClassifier, Cnn14
+from lmac_brain.export import EXPORT_FILES, export_classifier, head_config
+from lmac_brain.frontend import Frontend
+
+LABELS = "'dog' => 0\n'rain' => 1\n'cat' => 2\n================\n'starting_index' => 0\n"
+
+
+def _trained_like(head):
+    torch.manual_seed(0)
+    clf = AudioClassifier(Cnn14(80, 32, 0.125, return_reps=True), head)
+    with torch.no_grad():  # make BN statistics non-default so that a missed buffer would show
+        clf.train()(torch.rand(4, 100, 80))
+    return clf.eval()
+
+
+@pytest.mark.parametrize("head", [torch.nn.Linear(32, 3), SBHead(input_size=32, lin_blocks=1, lin_neurons=8, out_neurons=3)])
+def test_export_then_load_gives_same_logits(tmp_path, head):
+    clf = _trained_like(head)
+    labels = tmp_path / "label_encoder.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    out = export_classifier(str(tmp_path / "export"), Frontend(), clf, str(labels), {"test_acc": 0.5})
+    assert sorted(os.listdir(out)) == sorted(EXPORT_FILES)
+
+    with open(os.path.join(out, "hyperparams.yaml"), encoding="utf-8") as f:
+        hp = load_hyperpyyaml(f, {"source": out})
+    hp["pretrainer"].set_collect_in(str(tmp_path / "collect"))
+    hp["pretrainer"].collect_files()
+    hp["pretrainer"].load_collected()
+    loaded = hp["modules"]["classifier"].eval()
+    feats = hp["modules"]["frontend"].wav_to_features(torch.randn(2, 16000))
+    with torch.no_grad():
+        assert torch.allclose(loaded(feats)[0], clf(feats)[0], atol=1e-6)
+    assert hp["label_encoder"].decode_ndim(2) == "cat"
+
+
+def test_head_config_of_speechbrain_classifier():
+    cls, args = head_config(SBHead(input_size=2048, lin_blocks=1, out_neurons=50))
+    assert cls.endswith("ECAPA_TDNN.Classifier")
+    assert args == {"input_size": 2048, "lin_blocks": 1, "lin_neurons": 192, "out_neurons": 50}
+    with pytest.raises(TypeError, match="Cannot export"):
+        head_config(torch.nn.Identity())
+
+
+def test_existing_folder_is_not_overwritten_without_flag(tmp_path):
+    labels = tmp_path / "label_encoder.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    clf = _trained_like(torch.nn.Linear(32, 3))
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        export_classifier(str(out), Frontend(), clf, str(labels), {})
+    assert os.listdir(out) == ["keep.txt"]
+    export_classifier(str(out), Frontend(), clf, str(labels), {}, overwrite=True)
+    assert sorted(os.listdir(out)) == sorted(EXPORT_FILES)
+
+
+def test_failed_export_leaves_nothing_behind(tmp_path):
+    clf = _trained_like(torch.nn.Linear(32, 3))
+    with pytest.raises(FileNotFoundError):
+        export_classifier(str(tmp_path / "export"), Frontend(), clf, str(tmp_path / "missing.txt"), {})
+    assert os.listdir(tmp_path) == []
