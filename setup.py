@@ -26,6 +26,7 @@ setup(
         "soundfile>=0.12",
         "numpy>=1.24",
         "tqdm>=4.60",
+        "matplotlib>=3.7",
     ],
     extras_require={
         "test": ["pytest>=7"],

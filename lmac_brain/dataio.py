@@ -14,13 +14,14 @@ import csv
 import logging
 import os
 import random
-from typing import Callable, Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional
 
 import speechbrain as sb
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from lmac_brain.audio import load_audio, peak_normalize
+from lmac_brain.noise import NoiseMixer
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +95,15 @@ def classification_datasets(
     label_encoder: CategoricalEncoder,
     sample_rate: int,
     train_crop_s: Optional[float] = None,
-    train_noise: Optional[Callable] = None,
+    train_noise: Optional[NoiseMixer] = None,
     train_noise_prob: float = 0.0,
-    eval_noise: Optional[Callable] = None,
+    eval_noise: Optional[NoiseMixer] = None,
+    with_clean: bool = False,
 ) -> Dict[str, sb.dataio.dataset.DynamicItemDataset]:
     """Build ``DynamicItemDataset`` objects with outputs ``id``, ``sig`` ``[N]`` and ``label_encoded``.
+
+    With ``with_clean=True`` they also output ``clean`` ``[N]``: the clean clip as it appears in the
+    noisy ``sig`` (equal to ``sig`` for items without noise), for the L-MAC FT stage.
 
     Arguments
     ---------
@@ -111,13 +116,15 @@ def classification_datasets(
         Audio is resampled to this rate.
     train_crop_s : float, optional
         Training items are random crops of this many seconds (None: whole clips).
-    train_noise : callable, optional
-        ``NoiseMixer``-like ``f(wav, item_id) -> wav`` applied to training items with probability
-        ``train_noise_prob``.
+    train_noise : NoiseMixer, optional
+        Mixes noise into training items with probability ``train_noise_prob``.
     train_noise_prob : float
         Probability of mixing noise into a training item.
-    eval_noise : callable, optional
-        Applied to every evaluation item (deterministic mixers give the same mixture every epoch).
+    eval_noise : NoiseMixer, optional
+        Mixes noise into every evaluation item (use ``deterministic=True`` to get the same mixture
+        every epoch and run).
+    with_clean : bool
+        Also output ``clean``.
 
     Returns
     -------
@@ -141,17 +148,23 @@ def classification_datasets(
 
     def make_audio_pipeline(training: bool):
         @sb.utils.data_pipeline.takes("id", "wav")
-        @sb.utils.data_pipeline.provides("sig")
+        @sb.utils.data_pipeline.provides("sig", "clean")
         def audio_pipeline(item_id, path):
             wav = load_audio(path, sample_rate)
+            mixer = eval_noise
             if training:
                 if crop is not None:
                     wav = random_crop(wav, crop)
-                if train_noise is not None and random.random() < train_noise_prob:
-                    wav = train_noise(wav, item_id)
-            elif eval_noise is not None:
-                wav = eval_noise(wav, item_id)
-            return peak_normalize(wav)
+                use_noise = train_noise is not None and random.random() < train_noise_prob
+                mixer = train_noise if use_noise else None
+            if mixer is None:
+                wav = peak_normalize(wav)
+                yield wav
+                yield wav
+            else:
+                mixture, clean = mixer.mix(wav, item_id)
+                yield mixture
+                yield clean
 
         return audio_pipeline
 
@@ -165,6 +178,6 @@ def classification_datasets(
         datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_csv(
             csv_path=path,
             dynamic_items=[make_audio_pipeline(split == "train"), label_pipeline],
-            output_keys=["id", "sig", "label_encoded"],
+            output_keys=["id", "sig", "label_encoded"] + (["clean"] if with_clean else []),
         )
     return datasets

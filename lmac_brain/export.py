@@ -184,3 +184,35 @@ def export_classifier(
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return out_dir
+
+
+def save_decoder(out_dir: str, decoder: torch.nn.Module, metrics: Mapping[str, Any]) -> str:
+    """Write ``decoder.ckpt`` (state dict) and ``results.json`` into ``out_dir``, each atomically.
+
+    ``decoder.ckpt`` is what the FT stage's ``--decoder_init`` takes.
+
+    Example
+    -------
+    >>> out = save_decoder(str(getfixture("tmpdir")), torch.nn.Linear(2, 2), {"AI": 50.0})
+    >>> print(sorted(os.listdir(out)))
+    ['decoder.ckpt', 'results.json']
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    for name, write in (
+        ("decoder.ckpt", lambda path: torch.save(decoder.state_dict(), path)),
+        ("results.json", lambda path: _write_json(path, metrics)),
+    ):
+        fd, tmp = tempfile.mkstemp(prefix="tmp_", suffix="_" + name, dir=out_dir)
+        os.close(fd)
+        try:
+            write(tmp)
+            os.replace(tmp, os.path.join(out_dir, name))
+        except BaseException:
+            os.remove(tmp)
+            raise
+    return out_dir
+
+
+def _write_json(path: str, obj: Mapping[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(dict(obj), f, indent=2)

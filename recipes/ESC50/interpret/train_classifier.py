@@ -41,8 +41,7 @@ def main(argv):
         overrides=overrides,
     )
 
-    manifests = {split: f"{hparams['save_folder']}/{split}.csv" for split in ("train", "valid", "test")}
-    run_on_main(
+    manifests = run_on_main(
         prepare_esc50,
         kwargs=dict(
             data_folder=hparams["data_folder"],

@@ -1,0 +1,201 @@
+"""``LMACBrain``: trains the L-MAC decoder (and its FT stage) on top of a frozen classifier.
+
+Hooks only (SpeechBrain convention):
+
+* ``compute_forward`` runs :class:`~lmac_brain.lmac.LMAC` (input, mask, masked-in and masked-out logits);
+* ``compute_objectives`` is one call to :func:`~lmac_brain.loss.lmac_loss` (plus, when ``ft_weight > 0``,
+  the FT guidance of :func:`~lmac_brain.loss.ft_guidance` against the clean clip); in evaluation it also
+  collects the per-sample metrics of :mod:`lmac_brain.metrics` and writes listenable outputs;
+* ``on_stage_end`` averages metrics (all-reduced across DDP ranks), steps the plateau scheduler on the
+  validation loss, and keeps the checkpoint with the lowest validation ``loss`` (the training
+  objective on deterministic noisy validation mixtures; it is in the saved metadata).
+
+Why the loss and not Fid-In (the reference's LR-schedule input): an all-ones mask has perfect Fid-In,
+so selecting on it favours masks that explain nothing; the objective balances faithfulness and size.
+
+Expected ``hparams``: ``lmac`` (also in ``modules``), ``loss_weights`` (dict with ``w_in``, ``w_out``,
+``w_l1``, ``w_tv``), ``ft_weight``, ``ft_gate_threshold``, ``ft_oracle_threshold``, ``double_softmax_ad``,
+``lr_annealing``, ``train_logger``, ``epoch_counter``, ``listen_folder``, ``n_listen_valid``,
+``n_listen_test``, ``stage_name``, ``label_encoder``.
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+
+import speechbrain as sb
+import torch
+
+from lmac_brain.listen import listenable, plot_interpretation, write_wav
+from lmac_brain.loss import ft_guidance, lmac_loss
+from lmac_brain.metrics import all_metrics
+
+logger = logging.getLogger(__name__)
+
+
+def reduce_mean(values: torch.Tensor) -> float:
+    """Mean of per-sample values over all DDP ranks (plain mean without DDP).
+
+    Example
+    -------
+    >>> reduce_mean(torch.tensor([1.0, 2.0, 6.0]))
+    3.0
+    """
+    stats = torch.stack([values.double().sum(), torch.tensor(float(values.numel()), dtype=torch.float64)])
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(stats, op=torch.distributed.ReduceOp.SUM)
+    return float(stats[0] / stats[1].clamp(min=1))
+
+
+def check_stage_folder(checkpointer: sb.utils.checkpoints.Checkpointer, stage_name: str, n_epochs: int) -> None:
+    """Refuse to resume a run of another stage; say so when a finished run will only be re-tested.
+
+    SpeechBrain restores the newest checkpoint of the output folder before training. Starting the FT
+    stage in the folder of a finished L-MAC run would therefore restore that run and fine-tune nothing
+    (the reference recipe's pitfall). Checkpoints carry their ``stage`` in the metadata.
+
+    Arguments
+    ---------
+    checkpointer : Checkpointer
+        The run's checkpointer.
+    stage_name : str
+        ``"lmac"`` or ``"ft"``.
+    n_epochs : int
+        Number of epochs of this run.
+
+    Raises
+    ------
+    RuntimeError
+        If the folder holds checkpoints of another stage.
+
+    Example
+    -------
+    >>> ckpt = sb.utils.checkpoints.Checkpointer(str(getfixture("tmpdir")))
+    >>> _ = ckpt.save_checkpoint(meta={"stage": "lmac", "epoch": 3})
+    >>> check_stage_folder(ckpt, "lmac", 5)
+    >>> check_stage_folder(ckpt, "ft", 5)
+    Traceback (most recent call last):
+    ...
+    RuntimeError: ...
+    """
+    latest = checkpointer.find_checkpoint()
+    if latest is None:
+        return
+    stage = latest.meta.get("stage")
+    if stage != stage_name:
+        raise RuntimeError(
+            f"{checkpointer.checkpoints_dir} holds checkpoints of stage {stage!r}, not {stage_name!r}: "
+            "resuming would restore that run instead of training this one. Use a new --output_folder "
+            "(and pass the trained decoder with --decoder_init for the FT stage)."
+        )
+    if latest.meta.get("epoch", 0) >= n_epochs:
+        logger.warning(
+            "%s holds a finished %s run (%s epochs): nothing will be trained, only tested. Use a new "
+            "--output_folder or a larger --number_of_epochs to train more.",
+            checkpointer.checkpoints_dir,
+            stage_name,
+            latest.meta.get("epoch"),
+        )
+
+
+class LMACBrain(sb.Brain):
+    """Brain that trains the L-MAC decoder; the classifier inside ``modules.lmac`` stays frozen."""
+
+    def compute_forward(self, batch, stage):
+        """Run the L-MAC chain on the (noisy) input; add the clean clip's ``log1p|X|`` for FT."""
+        batch = batch.to(self.device)
+        out = self.modules.lmac(batch.sig[0])
+        if self.hparams.ft_weight > 0:
+            out["logmag_clean"] = self.modules.lmac.analyse(batch.clean[0])[0]
+        return out
+
+    def compute_objectives(self, predictions, batch, stage):
+        """L-MAC loss (+ FT guidance); metrics and listenable files in evaluation stages."""
+        out = predictions
+        target = out["logits"].argmax(dim=-1)
+        regularize, guidance = None, 0.0
+        if self.hparams.ft_weight > 0:
+            gate, _, bce = ft_guidance(
+                out["mask"],
+                out["logmag"],
+                out["logmag_clean"],
+                self.hparams.ft_gate_threshold,
+                self.hparams.ft_oracle_threshold,
+            )
+            regularize = 1.0 - gate  # L1/TV off for guided samples
+            guidance = self.hparams.ft_weight * (gate * bce).mean()
+            self.values["ft_gate"].append(gate.detach())
+        loss, terms = lmac_loss(
+            out["logits_in"], out["logits_out"], target, out["mask"], regularize=regularize, **self.hparams.loss_weights
+        )
+        for name, value in terms.items():
+            self.values[name].append(value.view(1))
+        if stage != sb.Stage.TRAIN:
+            metrics = all_metrics(
+                out["logits"], out["logits_in"], out["logits_out"], out["mask"], target, self.hparams.double_softmax_ad
+            )
+            for name, value in metrics.items():
+                self.values[name].append(value.detach())
+            self._write_listenable(batch, out, stage)
+        return loss + guidance
+
+    def _write_listenable(self, batch, out, stage):
+        """One wav (masked-in audio, exact input length) and one PNG per item, named by item ID."""
+        limit = self.hparams.n_listen_valid if stage == sb.Stage.VALID else self.hparams.n_listen_test
+        if not sb.utils.distributed.if_main_process():
+            return
+        lmac = self.modules.lmac
+        fe = lmac.frontend
+        folder = os.path.join(self.hparams.listen_folder, str(stage).split(".")[-1].lower())
+        wavs, lens = batch.sig
+        for i, item_id in enumerate(batch.id):
+            if limit is not None and self.n_listened >= limit:
+                return
+            length = int(round(float(lens[i]) * wavs.shape[1]))
+            frames = fe.n_frames(length)
+            logmag, phase, mask = (out[k][i : i + 1, :frames] for k in ("logmag", "phase", "mask"))
+            audio = listenable(fe, logmag, phase, mask, length, lmac.mask_domain)[0]
+            write_wav(os.path.join(folder, f"{item_id}_interpretation.wav"), audio, fe.sample_rate)
+            plot_interpretation(
+                os.path.join(folder, f"{item_id}_interpretation.png"),
+                logmag[0],
+                mask[0],
+                lmac.apply_mask(logmag, mask)[0],
+                fe.sample_rate,
+                fe.hop_length,
+                title=f"{item_id}: explains '{self.hparams.label_encoder.decode_ndim(int(out['logits'][i].argmax()))}'",
+            )
+            self.n_listened += 1
+
+    def on_stage_start(self, stage, epoch=None):
+        """Reset the per-sample value store."""
+        self.values = defaultdict(list)
+        self.n_listened = 0
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Summarise, schedule, log and checkpoint."""
+        stats = {"loss": reduce_mean(torch.tensor([stage_loss]))}
+        stats.update({name: reduce_mean(torch.cat(vals)) for name, vals in self.values.items()})
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        if stage == sb.Stage.VALID:
+            old_lr, new_lr = self.hparams.lr_annealing([self.optimizer], epoch, stats["loss"])
+            sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": old_lr},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            meta = dict(stats, stage=self.hparams.stage_name, epoch=epoch)
+            self.checkpointer.save_and_keep_only(meta=meta, min_keys=["loss"])
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats
+            )
+            self.test_stats = stats

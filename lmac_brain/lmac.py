@@ -1,0 +1,149 @@
+"""``LMAC``: front end -> frozen classifier -> decoder -> mask, as named steps.
+
+The chain is split into steps that can be overridden one at a time (Asteroid style):
+:meth:`LMAC.analyse` (waveform -> ``log1p|X|``, phase), :meth:`LMAC.classify` (``log1p|X|`` -> logits
+and block outputs), :meth:`LMAC.predict_mask` (block outputs -> mask) and :meth:`LMAC.apply_mask`
+(mask -> masked ``log1p|X|``). :meth:`LMAC.explain` is the one verb every explainer of the project
+shares: waveforms in, masks ``[B, T, F]`` in ``[0, 1]`` out.
+
+The classifier is frozen: its parameters never require gradients and it stays in eval mode even when
+the surrounding module is put in training mode (``train()`` is overridden), so its batch-norm
+statistics are never updated while the decoder trains.
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from lmac_brain.classifier import AudioClassifier
+from lmac_brain.frontend import Frontend
+
+
+class LMAC(torch.nn.Module):
+    """L-MAC explainer of a frozen audio classifier.
+
+    Arguments
+    ---------
+    frontend : Frontend
+        Shared time-frequency front end.
+    classifier : AudioClassifier
+        The classifier to explain (frozen here).
+    decoder : torch.nn.Module
+        Maps ``(block outputs, log1p|X|)`` to mask logits ``[B, T, F]`` (e.g.
+        :class:`~lmac_brain.decoder.LMACDecoder`).
+    mask_domain : str
+        ``"log1p"`` (reference code: ``M * log1p|X|``) or ``"linear"`` (paper: ``M * |X|``).
+    threshold : float, optional
+        If set, masks are binarised (``M >= threshold``) outside training, as the paper's "binary
+        masks"; the reference code never binarises (default None).
+
+    Example
+    -------
+    >>> from lmac_brain.classifier import Cnn14
+    >>> from lmac_brain.decoder import LMACDecoder, rep_channels
+    >>> emb = Cnn14(80, 32, 0.125, return_reps=True)
+    >>> clf = AudioClassifier(emb, torch.nn.Linear(32, 5))
+    >>> lmac = LMAC(Frontend(), clf, LMACDecoder(rep_channels(emb), hidden=8, out_channels=4)).eval()
+    >>> mask = lmac.explain(torch.randn(2, 16000))
+    >>> print(mask.shape, bool(mask.min() >= 0 and mask.max() <= 1))
+    torch.Size([2, 87, 513]) True
+    """
+
+    def __init__(
+        self,
+        frontend: Frontend,
+        classifier: AudioClassifier,
+        decoder: torch.nn.Module,
+        mask_domain: str = "log1p",
+        threshold: Optional[float] = None,
+    ):
+        super().__init__()
+        self.frontend = frontend
+        self.classifier = classifier
+        self.decoder = decoder
+        self.mask_domain = mask_domain
+        self.threshold = threshold
+        for p in self.classifier.parameters():
+            p.requires_grad_(False)
+        self.classifier.eval()
+
+    def train(self, mode: bool = True) -> "LMAC":
+        """Set training mode for the decoder only; the classifier stays in eval mode."""
+        super().train(mode)
+        self.classifier.eval()
+        return self
+
+    def analyse(self, wavs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Waveforms ``[B, N]`` -> ``log1p|X|`` and phase, each ``[B, T, F]``."""
+        return self.frontend.log_magnitude_phase(wavs)
+
+    def classify(self, logmag: torch.Tensor) -> Tuple[torch.Tensor, Tuple[torch.Tensor, ...]]:
+        """``log1p|X|`` (possibly masked) -> logits ``[B, C]`` and the classifier's block outputs."""
+        return self.classifier(self.frontend.features(logmag))
+
+    def predict_mask(self, reps, logmag: torch.Tensor) -> torch.Tensor:
+        """Mask ``[B, T, F]`` in ``[0, 1]`` from block outputs and ``log1p|X|``."""
+        mask = torch.sigmoid(self.decoder(reps, logmag))
+        if self.threshold is not None and not self.training:
+            mask = (mask >= self.threshold).to(mask.dtype)
+        return mask
+
+    def apply_mask(self, logmag: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Masked ``log1p|X|`` in the configured domain."""
+        return self.frontend.apply_mask(logmag, mask, self.mask_domain)
+
+    def forward(self, wavs: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Run the whole chain.
+
+        Returns
+        -------
+        dict
+            ``logmag``, ``phase`` ``[B, T, F]``; ``logits`` ``[B, C]`` of the input; ``mask``
+            ``[B, T, F]``; ``logits_in`` and ``logits_out`` ``[B, C]`` of the masked-in and
+            masked-out inputs. Gradients reach the decoder only.
+        """
+        logmag, phase = self.analyse(wavs)
+        with torch.no_grad():
+            logits, reps = self.classify(logmag)
+        mask = self.predict_mask(reps, logmag)
+        logits_in, _ = self.classify(self.apply_mask(logmag, mask))
+        logits_out, _ = self.classify(self.apply_mask(logmag, 1.0 - mask))
+        return {
+            "logmag": logmag,
+            "phase": phase,
+            "logits": logits,
+            "mask": mask,
+            "logits_in": logits_in,
+            "logits_out": logits_out,
+        }
+
+    @torch.no_grad()
+    def explain(self, wavs: torch.Tensor, target=None) -> torch.Tensor:
+        """Masks ``[B, T, F]`` in ``[0, 1]`` explaining the classifier's decision on ``wavs`` ``[B, N]``.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[B, N]`` waveforms at the front end's sample rate.
+        target : None
+            L-MAC's decoder explains the classifier's own decision (``argmax f(X)``), which is what it
+            was trained on; other targets are not supported by this decoder.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[B, T, F]``.
+        """
+        if target is not None:
+            raise ValueError(
+                "LMAC explains the classifier's own decision (target=None); this decoder was not "
+                "trained to explain other classes."
+            )
+        logmag, _ = self.analyse(wavs)
+        _, reps = self.classify(logmag)
+        return self.predict_mask(reps, logmag)

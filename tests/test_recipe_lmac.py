@@ -1,0 +1,77 @@
+"""Integration tests of the L-MAC recipe on generated data: debug run, resume, FT stage and its guard.
+
+The classifier folder is exported from a tiny random CNN14 (the recipe only needs the files), and the
+L-MAC config is shrunk to that width, so that each run takes seconds.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lmac_brain.classifier import AudioClassifier, Cnn14
+from lmac_brain.export import export_classifier
+from lmac_brain.frontend import Frontend
+
+TINY = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2", "--train_crop_s", "0.5",
+        "--download", "False", "--n_listen_valid", "2"]
+
+
+@pytest.fixture
+def tiny_classifier(tmp_path, tiny_esc50):
+    torch.manual_seed(0)
+    clf = AudioClassifier(Cnn14(80, 32, 0.0625, return_reps=True), torch.nn.Linear(32, 2))
+    labels = tmp_path / "label_encoder.txt"
+    labels.write_text("'dog' => 0\n'chirping_birds' => 1\n================\n'starting_index' => 0\n", encoding="utf-8")
+    return export_classifier(str(tmp_path / "classifier"), Frontend(), clf, str(labels), {})
+
+
+def _run(repo_root, tmp_path, args):
+    cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"), str(repo_root / "hparams/lmac_cnn14_cpu.yaml"), *TINY, *args]
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def _ok(proc):
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tunes(
+    tiny_esc50, noise_folder, tiny_classifier, repo_root, tmp_path
+):
+    common = ["--data_folder", str(tiny_esc50), "--noise_folder", str(noise_folder), "--classifier_source", tiny_classifier]
+    out = tmp_path / "lmac"
+    log = _ok(_run(repo_root, tmp_path, common + ["--output_folder", str(out), "--number_of_epochs", "1"]))
+    assert "valid Fid-In" in log and "test AI" in log
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    for name in ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP", "loss"):
+        assert name in results["test"]
+    assert results["decoder_params"] > 0 and (out / "decoder.ckpt").is_file()
+    test_items = sorted(os.listdir(out / "listen" / "test"))
+    assert len(test_items) == 2 * 2  # both fold-5 clips: one wav and one png each
+    assert len(os.listdir(out / "listen" / "valid")) == 2 * 2
+    import soundfile as sf
+
+    for name in test_items:
+        if name.endswith(".wav"):
+            clip = next(tiny_esc50.glob(f"audio/{name.replace('_interpretation.wav', '')}.*"))
+            assert sf.info(str(out / "listen" / "test" / name)).frames == round(sf.info(str(clip)).duration * 16000)
+            assert sf.info(str(out / "listen" / "test" / name)).channels == 1
+
+    # Resume: a second epoch continues from the first run's checkpoint.
+    log = _ok(_run(repo_root, tmp_path, common + ["--output_folder", str(out), "--number_of_epochs", "2"]))
+    assert "Loading a checkpoint" in log and "Going into epoch 2" in log and "Going into epoch 1\n" not in log
+
+    # FT into the finished L-MAC folder must fail loudly, not silently restore that run.
+    ft = ["--stage_name", "ft", "--ft_weight", "4.0", "--decoder_init", str(out / "decoder.ckpt")]
+    proc = _run(repo_root, tmp_path, common + ft + ["--output_folder", str(out), "--number_of_epochs", "3"])
+    assert proc.returncode != 0 and "holds checkpoints of stage 'lmac'" in proc.stdout + proc.stderr
+
+    # FT in a new folder starts from the trained decoder and trains.
+    ft_out = tmp_path / "ft"
+    log = _ok(_run(repo_root, tmp_path, common + ft + ["--output_folder", str(ft_out), "--number_of_epochs", "1"]))
+    assert "train ft_gate" in log
+    assert json.loads((ft_out / "results.json").read_text(encoding="utf-8"))["stage"] == "ft"
