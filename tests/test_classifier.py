@@ -75,3 +75,23 @@ def test_input_errors():
         Cnn14(80, 32, 0.125)(torch.rand(1, 100, 64))
     with pytest.raises(ValueError, match="return_reps=True"):
         AudioClassifier(Cnn14(80, 32, 0.125), torch.nn.Linear(32, 2))
+
+
+def test_lmac_paper_config_builds_and_loads_the_hub_classifier_files(tmp_path, repo_root):
+    """hparams/lmac_cnn14.yaml: width-1.0 classifier from a hub-style folder, our decoder on top."""
+    torch.manual_seed(0)
+    hub = tmp_path / "cnn14-esc50"
+    hub.mkdir()
+    torch.save(SBCnn14(mel_bins=80, emb_dim=2048).state_dict(), hub / "embedding_model.ckpt")
+    torch.save(SBHead(input_size=2048, lin_blocks=1, out_neurons=50).state_dict(), hub / "classifier.ckpt")
+    labels = "".join(f"'c{i}' => {i}\n" for i in range(50)) + "================\n'starting_index' => 0\n"
+    (hub / "label_encoder.txt").write_text(labels, encoding="utf-8")
+    overrides = {"data_folder": str(tmp_path), "noise_folder": str(tmp_path), "output_folder": str(tmp_path / "exp"),
+                 "classifier_source": str(hub)}
+    with open(repo_root / "hparams" / "lmac_cnn14.yaml", encoding="utf-8") as f:
+        hparams = load_hyperpyyaml(f, overrides)
+    hparams["pretrainer"].collect_files()
+    hparams["pretrainer"].load_collected()
+    assert hparams["label_encoder"].decode_ndim(49) == "c49"
+    mask = hparams["lmac"].eval().explain(torch.randn(1, 16000) * 0.1)
+    assert mask.shape == (1, 87, 513)
