@@ -31,25 +31,12 @@ from collections import defaultdict
 import speechbrain as sb
 import torch
 
+from lmac_brain.distributed import reduce_mean
 from lmac_brain.listen import listenable, plot_interpretation, write_wav
 from lmac_brain.loss import ft_guidance, lmac_loss
 from lmac_brain.metrics import all_metrics
 
 logger = logging.getLogger(__name__)
-
-
-def reduce_mean(values: torch.Tensor) -> float:
-    """Mean of per-sample values over all DDP ranks (plain mean without DDP).
-
-    Example
-    -------
-    >>> reduce_mean(torch.tensor([1.0, 2.0, 6.0]))
-    3.0
-    """
-    stats = torch.stack([values.double().sum(), torch.tensor(float(values.numel()), dtype=torch.float64)])
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.all_reduce(stats, op=torch.distributed.ReduceOp.SUM)
-    return float(stats[0] / stats[1].clamp(min=1))
 
 
 def check_stage_folder(checkpointer: sb.utils.checkpoints.Checkpointer, stage_name: str, n_epochs: int) -> None:

@@ -20,6 +20,7 @@ import logging
 import speechbrain as sb
 import torch
 
+from lmac_brain.distributed import reduce_mean
 from lmac_brain.mixup import mixup_batch, soft_cross_entropy
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,10 @@ class ClassifierBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss}
             return
-        stats = {"loss": stage_loss, "acc": self.acc_metric.summarize("average")}
+        stats = {
+            "loss": reduce_mean(torch.tensor([stage_loss])),
+            "acc": reduce_mean(torch.tensor(self.acc_metric.scores)),  # all ranks' samples
+        }
         if stage == sb.Stage.VALID:
             lr = self.optimizer.param_groups[0]["lr"]
             self.hparams.train_logger.log_stats(

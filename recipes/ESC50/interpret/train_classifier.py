@@ -20,38 +20,18 @@ import math
 import sys
 
 import speechbrain as sb
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
 from lmac_brain.classifier_brain import ClassifierBrain
 from lmac_brain.dataio import classification_datasets, label_encoder_from_manifest
-from lmac_brain.esc50 import prepare_esc50
+from lmac_brain.experiment import esc50_manifests, start_experiment
 from lmac_brain.export import export_classifier
 from lmac_brain.noise import NoiseMixer
 
 
 def main(argv):
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
-
-    manifests = run_on_main(
-        prepare_esc50,
-        kwargs=dict(
-            data_folder=hparams["data_folder"],
-            save_folder=hparams["save_folder"],
-            train_folds=hparams["train_folds"],
-            valid_folds=hparams["valid_folds"],
-            test_folds=hparams["test_folds"],
-            download=hparams["download"],
-        ),
-    )
+    hparams, run_opts = start_experiment(argv)
+    manifests = esc50_manifests(hparams)
     label_file = f"{hparams['save_folder']}/label_encoder.txt"
     run_on_main(label_encoder_from_manifest, args=[manifests["train"], label_file])
     label_encoder = label_encoder_from_manifest(manifests["train"], label_file)

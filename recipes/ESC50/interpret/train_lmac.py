@@ -23,38 +23,20 @@ import sys
 import time
 
 import speechbrain as sb
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.parameter_transfer import Pretrainer
 
 from lmac_brain.brain import LMACBrain, check_stage_folder
 from lmac_brain.dataio import classification_datasets
-from lmac_brain.esc50 import prepare_esc50
+from lmac_brain.experiment import esc50_manifests, start_experiment
 from lmac_brain.export import save_decoder
 from lmac_brain.noise import NoiseMixer
 
 
 def main(argv):
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides
-    )
+    hparams, run_opts = start_experiment(argv)
     check_stage_folder(hparams["checkpointer"], hparams["stage_name"], hparams["number_of_epochs"])
-
-    manifests = run_on_main(
-        prepare_esc50,
-        kwargs=dict(
-            data_folder=hparams["data_folder"],
-            save_folder=hparams["save_folder"],
-            train_folds=hparams["train_folds"],
-            valid_folds=hparams["valid_folds"],
-            test_folds=hparams["test_folds"],
-            download=hparams["download"],
-        ),
-    )
+    manifests = esc50_manifests(hparams)
 
     run_on_main(hparams["pretrainer"].collect_files)
     hparams["pretrainer"].load_collected()

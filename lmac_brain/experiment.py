@@ -1,0 +1,67 @@
+"""The start every recipe shares: command line -> hparams -> experiment folder -> ESC-50 manifests.
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import run_on_main
+
+from lmac_brain.esc50 import prepare_esc50
+
+
+def start_experiment(argv: List[str]) -> Tuple[dict, dict]:
+    """Parse SpeechBrain arguments, join DDP if asked, load the YAML, create the experiment folder.
+
+    Arguments
+    ---------
+    argv : list of str
+        ``[hparams.yaml, --key value, ...]`` as given to a recipe.
+
+    Returns
+    -------
+    hparams : dict
+        The loaded hyperparameters (objects built).
+    run_opts : dict
+        SpeechBrain run options (device, DDP, debug, ...).
+
+    Example
+    -------
+    In a recipe (not run as a doctest: it configures SpeechBrain's logging for the process)::
+
+        hparams, run_opts = start_experiment(sys.argv[1:])
+        manifests = esc50_manifests(hparams)
+
+    """
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides
+    )
+    return hparams, run_opts
+
+
+def esc50_manifests(hparams: dict) -> Dict[str, str]:
+    """Run :func:`~lmac_brain.esc50.prepare_esc50` on the main process with the YAML's data keys.
+
+    Uses ``data_folder``, ``save_folder``, ``train_folds``, ``valid_folds``, ``test_folds`` and
+    ``download``; returns ``{"train", "valid", "test"}`` -> manifest path on every process.
+    """
+    return run_on_main(
+        prepare_esc50,
+        kwargs=dict(
+            data_folder=hparams["data_folder"],
+            save_folder=hparams["save_folder"],
+            train_folds=hparams["train_folds"],
+            valid_folds=hparams["valid_folds"],
+            test_folds=hparams["test_folds"],
+            download=hparams["download"],
+        ),
+    )
