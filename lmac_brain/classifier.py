@@ -18,10 +18,63 @@ from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
-from speechbrain.lobes.models.Cnn14 import ConvBlock
 
 BASE_CHANNELS = (64, 128, 256, 512, 1024)
 MIN_FRAMES = 32
+
+
+def _norm2d(norm_type: str, channels: int) -> torch.nn.Module:
+    if norm_type == "bn":
+        norm = torch.nn.BatchNorm2d(channels)
+        torch.nn.init.ones_(norm.weight)
+        torch.nn.init.zeros_(norm.bias)
+        return norm
+    if norm_type == "in":
+        return torch.nn.InstanceNorm2d(channels, affine=True, track_running_stats=True)
+    if norm_type == "ln":
+        return torch.nn.GroupNorm(1, channels)
+    raise ValueError(f"Unknown norm_type {norm_type!r}; choose 'bn', 'in' or 'ln'.")
+
+
+class ConvBlock(torch.nn.Module):
+    """Two (3x3 conv, norm, ReLU) layers then average pooling: one CNN14 block.
+
+    Parameter names (``conv1``, ``norm1``, ``conv2``, ``norm2``) are those of SpeechBrain's
+    ``ConvBlock``. Unlike it, the ReLUs are modules (``relu1``, ``relu2``, no parameters), so that
+    hook-based attribution methods (Captum's guided backpropagation) see them.
+
+    Arguments
+    ---------
+    in_channels, out_channels : int
+        Channels in and out.
+    norm_type : str
+        ``"bn"``, ``"in"`` or ``"ln"``.
+    pool_size : tuple of int
+        Average-pooling size (``(1, 1)``: none).
+
+    Example
+    -------
+    >>> print(ConvBlock(1, 8, "bn")(torch.rand(2, 1, 20, 16)).shape)
+    torch.Size([2, 8, 10, 8])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, norm_type: str = "bn", pool_size=(2, 2)):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+        self.norm1 = _norm2d(norm_type, out_channels)
+        self.relu1 = torch.nn.ReLU()
+        self.conv2 = torch.nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.norm2 = _norm2d(norm_type, out_channels)
+        self.relu2 = torch.nn.ReLU()
+        self.pool_size = tuple(pool_size)
+        for conv in (self.conv1, self.conv2):
+            torch.nn.init.xavier_uniform_(conv.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C_in, T, M]`` -> ``[B, C_out, T / p, M / p]``."""
+        x = self.relu1(self.norm1(self.conv1(x)))
+        x = self.relu2(self.norm2(self.conv2(x)))
+        return F.avg_pool2d(x, kernel_size=self.pool_size) if self.pool_size != (1, 1) else x
 
 
 class Cnn14(torch.nn.Module):
@@ -70,21 +123,12 @@ class Cnn14(torch.nn.Module):
         self.norm_type = norm_type
         self.return_reps = return_reps
         self.channels = [max(1, int(round(c * width))) for c in BASE_CHANNELS] + [emb_dim]
-        norms = {
-            "bn": lambda: torch.nn.BatchNorm2d(mel_bins),
-            "in": lambda: torch.nn.InstanceNorm2d(mel_bins, affine=True, track_running_stats=True),
-            "ln": lambda: torch.nn.GroupNorm(1, mel_bins),
-        }
-        if norm_type not in norms:
-            raise ValueError(f"Unknown norm_type {norm_type!r}; choose one of {sorted(norms)}.")
-        self.norm0 = norms[norm_type]()
-        if norm_type == "bn":
-            torch.nn.init.ones_(self.norm0.weight)
-            torch.nn.init.zeros_(self.norm0.bias)
+        self.norm0 = _norm2d(norm_type, mel_bins)
         in_ch = 1
         for i, out_ch in enumerate(self.channels, start=1):
             # Attribute names conv_block1..6 match SpeechBrain's Cnn14 state dict.
-            setattr(self, f"conv_block{i}", ConvBlock(in_ch, out_ch, norm_type))
+            pool = (1, 1) if i == len(self.channels) else (2, 2)
+            setattr(self, f"conv_block{i}", ConvBlock(in_ch, out_ch, norm_type, pool))
             in_ch = out_ch
 
     def forward(self, x: torch.Tensor):
@@ -111,8 +155,7 @@ class Cnn14(torch.nn.Module):
         x = self.norm0(x.unsqueeze(1).transpose(1, 3)).transpose(1, 3)  # norm over mel bins
         outs: List[torch.Tensor] = []
         for i in range(1, 7):
-            pool = (1, 1) if i == 6 else (2, 2)
-            x = getattr(self, f"conv_block{i}")(x, pool_size=pool, pool_type="avg")
+            x = getattr(self, f"conv_block{i}")(x)
             outs.append(x)
             x = F.dropout(x, p=0.2, training=self.training)
         x = x.mean(dim=3)
