@@ -27,6 +27,7 @@ setup(
         "numpy>=1.24",
         "tqdm>=4.60",
         "matplotlib>=3.7",
+        "captum>=0.7",
     ],
     extras_require={
         "test": ["pytest>=7"],
