@@ -90,6 +90,26 @@ def mix_at_snr(
     return clean + (noise.double() * gain).to(clean.dtype)
 
 
+def random_crop_tiled(signal: torch.Tensor, n_samples: int, generator: torch.Generator) -> torch.Tensor:
+    """A random window of ``n_samples`` from ``signal`` ``[N]``; a shorter signal is tiled.
+
+    A long signal starts anywhere it fits; a shorter one is tiled from a random start, so that every
+    sample position can come first.
+
+    Example
+    -------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> print(random_crop_tiled(torch.arange(3.0), 7, g).shape, random_crop_tiled(torch.arange(10.0), 4, g).shape)
+    torch.Size([7]) torch.Size([4])
+    """
+    n_signal = signal.numel()
+    n_starts = n_signal - n_samples + 1 if n_signal >= n_samples else n_signal
+    offset = int(torch.randint(n_starts, (1,), generator=generator))
+    if n_signal < n_samples:
+        signal = signal.repeat(math.ceil((offset + n_samples) / n_signal))
+    return signal[offset : offset + n_samples]
+
+
 class NoiseMixer:
     """Mix clips with real background noise from a folder, at a fixed or random SNR.
 
@@ -244,14 +264,7 @@ class NoiseMixer:
             )
         generator = self._generator_for(item_id)
         noise = self.noises[int(torch.randint(len(self.noises), (1,), generator=generator))]
-        n_clip, n_noise = wav.numel(), noise.numel()
-        # Start anywhere in a noise at least as long as the clip; a shorter one is tiled from a
-        # random start so that every sample position of the noise can appear first.
-        n_starts = n_noise - n_clip + 1 if n_noise >= n_clip else n_noise
-        offset = int(torch.randint(n_starts, (1,), generator=generator))
-        if n_noise < n_clip:
-            noise = noise.repeat(math.ceil((offset + n_clip) / n_noise))
-        crop = noise[offset : offset + n_clip].to(device=wav.device, dtype=wav.dtype)
+        crop = random_crop_tiled(noise, wav.numel(), generator).to(device=wav.device, dtype=wav.dtype)
         if isinstance(self.snr_db, tuple):
             low, high = self.snr_db
             snr = low + (high - low) * float(torch.rand(1, generator=generator, dtype=torch.float64))
