@@ -1,0 +1,118 @@
+"""Run explainers over evaluation sets and produce per-item result rows.
+
+Every explainer is built by a factory ``f(frontend, classifier) -> explainer`` (so the sanity check can
+rebuild it on a randomised classifier) and used only through ``explain(wavs) -> mask``; every mask goes
+through the same masking (:meth:`~lmac_brain.frontend.Frontend.apply_mask`) and the same metric code.
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Dict, List, Sequence
+
+import torch
+from tqdm import tqdm
+
+from lmac_brain.baselines import SpectrogramClassifier
+from lmac_brain.classifier import AudioClassifier
+from lmac_brain.decoder import LMACDecoder
+from lmac_brain.frontend import Frontend
+from lmac_brain.lmac import LMAC
+from lmac_brain.listen import listenable
+from lmac_brain.localization import pointing_game, si_sdr, span_frames, time_iou
+from lmac_brain.metrics import all_metrics
+from lmac_brain.sanity import randomization_test
+
+logger = logging.getLogger(__name__)
+
+Factory = Callable[[Frontend, AudioClassifier], object]
+
+
+def lmac_explainer(frontend: Frontend, classifier: AudioClassifier, decoder: LMACDecoder, mask_domain: str = "log1p") -> LMAC:
+    """L-MAC as an explainer factory entry: an :class:`~lmac_brain.lmac.LMAC` in eval mode.
+
+    Example
+    -------
+    >>> from lmac_brain.classifier import Cnn14
+    >>> from lmac_brain.decoder import rep_channels
+    >>> emb = Cnn14(80, 16, 0.0625, return_reps=True)
+    >>> clf = AudioClassifier(emb, torch.nn.Linear(16, 2))
+    >>> lmac_explainer(Frontend(), clf, LMACDecoder(rep_channels(emb), hidden=4, out_channels=2)).training
+    False
+    """
+    return LMAC(frontend, classifier, decoder, mask_domain).eval()
+
+
+def _batches(dataset, batch_size: int):
+    """Consecutive items in batches of at most ``batch_size`` that share one length (no padding, which
+    would change what is explained)."""
+    batch = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        if batch and (len(batch) == batch_size or batch[0][1].numel() != item[1].numel()):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
+def faithfulness_rows(
+    name: str, explainer, set_name: str, dataset, frontend: Frontend, classifier: AudioClassifier,
+    mask_domain: str, batch_size: int,
+) -> List[Dict]:
+    """AI, AD, AG, FF, Fid-In, SPS, COMP and seconds per clip for every item of an :class:`EvaluationSet`."""
+    model = SpectrogramClassifier(frontend, classifier).eval()
+    rows = []
+    for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name}", leave=False):
+        wavs = torch.stack([it[1] for it in items])
+        start = time.perf_counter()
+        mask = explainer.explain(wavs)
+        seconds = (time.perf_counter() - start) / len(items)
+        with torch.no_grad():
+            logmag, _ = frontend.log_magnitude_phase(wavs)
+            metrics = all_metrics(
+                model(logmag),
+                model(frontend.apply_mask(logmag, mask, mask_domain)),
+                model(frontend.apply_mask(logmag, 1 - mask, mask_domain)),
+                mask,
+            )
+        for i, item in enumerate(items):
+            row = {"set": set_name, "method": name, "item": item[0], "sec/clip": seconds}
+            row.update({k: float(v[i]) for k, v in metrics.items()})
+            rows.append(row)
+    return rows
+
+
+def localization_rows(
+    name: str, explainer, dataset, frontend: Frontend, mask_domain: str, batch_size: int, threshold: float = 0.5
+) -> List[Dict]:
+    """Time IoU, pointing game and SI-SDR of the listenable explanation for a :class:`LocalizationSet`."""
+    rows = []
+    for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / localization", leave=False):
+        wavs = torch.stack([it[1] for it in items])
+        events = torch.stack([it[2] for it in items])
+        mask = explainer.explain(wavs)
+        logmag, phase = frontend.log_magnitude_phase(wavs)
+        spans = [span_frames(*it[3], frontend.hop_length, mask.shape[1]) for it in items]
+        audio = listenable(frontend, logmag, phase, mask, wavs.shape[1], mask_domain)
+        iou, hit, sdr = time_iou(mask, spans, threshold), pointing_game(mask, spans), si_sdr(audio, events)
+        for i, item in enumerate(items):
+            rows.append({"set": "localization", "method": name, "item": item[0], "IoU": float(iou[i]),
+                         "Pointing": 100.0 * float(hit[i]), "SI-SDR": float(sdr[i])})
+    return rows
+
+
+def sanity_rows(name: str, factory: Factory, frontend: Frontend, classifier: AudioClassifier, wavs: torch.Tensor, item_ids: Sequence[str]) -> List[Dict]:
+    """Spearman correlation with the trained-model masks after randomising all layers (set ``sanity``).
+
+    One row per item, for the fully randomised classifier (every conv block and the head); lower means
+    the method depends more on the model.
+    """
+    corr = randomization_test(lambda clf: factory(frontend, clf), classifier, wavs)
+    deepest = list(corr)[-1]
+    return [{"set": "sanity", "method": name, "item": item, "Spearman": float(corr[deepest][i])} for i, item in enumerate(item_ids)]
