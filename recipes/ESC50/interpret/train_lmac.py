@@ -8,7 +8,7 @@ Usage (CPU config; the classifier folder comes from train_classifier.py):
 FT stage (new output folder, starting from the trained decoder):
     python recipes/ESC50/interpret/train_lmac.py hparams/lmac_cnn14_cpu.yaml \
         --data_folder ../shared/data/esc50-16k --noise_folder ../shared/data/noise \
-        --stage_name ft --ft_weight 4.0 --number_of_epochs 8 --lr 0.0001 \
+        --stage_name ft --ft_weight 4.0 --number_of_epochs 4 --lr 0.0002 \
         --decoder_init results/lmac_cnn14_cpu/1234/decoder.ckpt --output_folder results/lmac_cnn14_cpu_ft/1234
 
 At the end the decoder of the best checkpoint is tested on the test fold (noise at 0 dB, deterministic
