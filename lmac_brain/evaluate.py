@@ -65,7 +65,19 @@ def faithfulness_rows(
     name: str, explainer, set_name: str, dataset, frontend: Frontend, classifier: AudioClassifier,
     mask_domain: str, batch_size: int,
 ) -> List[Dict]:
-    """AI, AD, AG, FF, Fid-In, SPS, COMP and seconds per clip for every item of an :class:`EvaluationSet`."""
+    """AI, AD, AG, FF, Fid-In, SPS, COMP and seconds per clip for every item of an :class:`EvaluationSet`.
+
+    Example
+    -------
+    >>> from lmac_brain.baselines import Saliency
+    >>> from lmac_brain.classifier import Cnn14
+    >>> fe = Frontend()
+    >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)).eval()
+    >>> items = [("a", torch.randn(8000), None), ("b", torch.randn(8000), None)]
+    >>> rows = faithfulness_rows("Saliency", Saliency(fe, clf), "demo", items, fe, clf, "log1p", 2)
+    >>> print(len(rows), rows[0]["item"], sorted(rows[0])[:3])
+    2 a ['AD', 'AG', 'AI']
+    """
     model = SpectrogramClassifier(frontend, classifier).eval()
     rows = []
     for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name}", leave=False):
@@ -91,7 +103,17 @@ def faithfulness_rows(
 def localization_rows(
     name: str, explainer, dataset, frontend: Frontend, mask_domain: str, batch_size: int, threshold: float = 0.5
 ) -> List[Dict]:
-    """Time IoU, pointing game and SI-SDR of the listenable explanation for a :class:`LocalizationSet`."""
+    """Time IoU, pointing game and SI-SDR of the listenable explanation for a :class:`LocalizationSet`.
+
+    Example
+    -------
+    >>> class Everything:  # keeps the whole input
+    ...     def explain(self, wavs): return torch.ones(wavs.shape[0], Frontend().n_frames(wavs.shape[1]), 513)
+    >>> items = [("a_loc", torch.randn(8000), torch.randn(8000), (1860, 3720))]
+    >>> row = localization_rows("all", Everything(), items, Frontend(), "log1p", 1)[0]
+    >>> print(round(row["IoU"], 2), row["Pointing"] in (0.0, 100.0))
+    0.23 True
+    """
     rows = []
     for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / localization", leave=False):
         wavs = torch.stack([it[1] for it in items])
@@ -112,6 +134,15 @@ def sanity_rows(name: str, factory: Factory, frontend: Frontend, classifier: Aud
 
     One row per item, for the fully randomised classifier (every conv block and the head); lower means
     the method depends more on the model.
+
+    Example
+    -------
+    >>> from lmac_brain.baselines import Saliency
+    >>> from lmac_brain.classifier import Cnn14
+    >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)).eval()
+    >>> rows = sanity_rows("Saliency", Saliency, Frontend(), clf, torch.randn(1, 8000), ["a"])
+    >>> print(rows[0]["set"], -1.0 <= rows[0]["Spearman"] <= 1.0)
+    sanity True
     """
     corr = randomization_test(lambda clf: factory(frontend, clf), classifier, wavs)
     deepest = list(corr)[-1]
