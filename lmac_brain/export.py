@@ -61,15 +61,8 @@ def _yaml_args(args: Mapping[str, Any], indent: int = 4) -> str:
     return "".join(f"{' ' * indent}{k}: {json.dumps(v)}\n" for k, v in args.items())
 
 
-def classifier_hparams_yaml(frontend: Frontend, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float) -> str:
-    """The ``hyperparams.yaml`` text of an exported classifier folder.
-
-    Example
-    -------
-    >>> text = classifier_hparams_yaml(Frontend(), Cnn14(80, 32, 0.125, return_reps=True), torch.nn.Linear(32, 2), 1.0)
-    >>> print("width: 0.125" in text, "pretrainer:" in text)
-    True True
-    """
+def _model_yaml(frontend: Frontend, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float) -> str:
+    """YAML sections ``frontend``, ``embedding_model``, ``classifier`` (the head) and ``model``."""
     head_class, head_args = head_config(head)
     fe_args = dict(
         sample_rate=frontend.sample_rate,
@@ -88,9 +81,6 @@ def classifier_hparams_yaml(frontend: Frontend, embedding_model: Cnn14, head: to
         return_reps=True,
     )
     return (
-        "# Audio classifier exported by lmac_brain (lmac_brain.export.export_classifier).\n"
-        "# Rebuild with hyperpyyaml; the pretrainer loads the checkpoints from `source`.\n"
-        "source: .\n"
         f"sample_rate: {frontend.sample_rate}\n\n"
         "frontend: !new:lmac_brain.frontend.Frontend\n" + _yaml_args(fe_args) + "\n"
         "embedding_model: !new:lmac_brain.classifier.Cnn14\n" + _yaml_args(emb_args) + "\n"
@@ -99,7 +89,24 @@ def classifier_hparams_yaml(frontend: Frontend, embedding_model: Cnn14, head: to
         "    embedding_model: !ref <embedding_model>\n"
         "    head: !ref <classifier>\n"
         f"    logit_scale: {json.dumps(logit_scale)}\n\n"
-        "label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder\n\n"
+    )
+
+
+def classifier_hparams_yaml(frontend: Frontend, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float) -> str:
+    """The ``hyperparams.yaml`` text of an exported classifier folder.
+
+    Example
+    -------
+    >>> text = classifier_hparams_yaml(Frontend(), Cnn14(80, 32, 0.125, return_reps=True), torch.nn.Linear(32, 2), 1.0)
+    >>> print("width: 0.125" in text, "pretrainer:" in text)
+    True True
+    """
+    return (
+        "# Audio classifier exported by lmac_brain (lmac_brain.export.export_classifier).\n"
+        "# Rebuild with hyperpyyaml; the pretrainer loads the checkpoints from `source`.\n"
+        "source: .\n"
+        + _model_yaml(frontend, embedding_model, head, logit_scale)
+        + "label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder\n\n"
         "modules:\n"
         "    frontend: !ref <frontend>\n"
         "    classifier: !ref <model>\n\n"
@@ -216,3 +223,110 @@ def save_decoder(out_dir: str, decoder: torch.nn.Module, metrics: Mapping[str, A
 def _write_json(path: str, obj: Mapping[str, Any]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(dict(obj), f, indent=2)
+
+
+def interpreter_hparams_yaml(lmac) -> str:
+    """``hyperparams.yaml`` of an exported L-MAC interpreter (read by :class:`~lmac_brain.interface.LMACInterpreter`).
+
+    ``pretrained_path`` is where the checkpoints are fetched from; ``from_hparams`` sets it to the
+    ``source`` it was given (a local folder or a hub id).
+
+    Example
+    -------
+    >>> from lmac_brain.classifier import AudioClassifier
+    >>> from lmac_brain.decoder import LMACDecoder, rep_channels
+    >>> from lmac_brain.lmac import LMAC
+    >>> emb = Cnn14(80, 16, 0.0625, return_reps=True)
+    >>> lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 2)), LMACDecoder(rep_channels(emb)))
+    >>> text = interpreter_hparams_yaml(lmac)
+    >>> print("decoder: !new:lmac_brain.decoder.LMACDecoder" in text, "pretrained_path: ." in text)
+    True True
+    """
+    from lmac_brain.decoder import LMACDecoder
+
+    decoder = lmac.decoder
+    if not isinstance(decoder, LMACDecoder):
+        raise TypeError(f"Only LMACDecoder interpreters can be exported, got {type(decoder).__name__}.")
+    dec_args = dict(
+        rep_channels=list(decoder.rep_channels), n_mels=decoder.n_mels, n_freqs=decoder.n_freqs,
+        hidden=decoder.hidden, out_channels=decoder.out_channels,
+    )
+    return (
+        "# L-MAC interpreter exported by lmac_brain (lmac_brain.export.export_interpreter).\n"
+        "# Load with lmac_brain.interface.LMACInterpreter.from_hparams(source=<this folder or hub id>).\n"
+        "pretrained_path: .\n"
+        + _model_yaml(lmac.frontend, lmac.classifier.embedding_model, lmac.classifier.head, lmac.classifier.logit_scale)
+        + "decoder: !new:lmac_brain.decoder.LMACDecoder\n" + _yaml_args(dec_args) + "\n"
+        "lmac: !new:lmac_brain.lmac.LMAC\n"
+        "    frontend: !ref <frontend>\n"
+        "    classifier: !ref <model>\n"
+        "    decoder: !ref <decoder>\n"
+        f"    mask_domain: {lmac.mask_domain}\n"
+        f"    threshold: {json.dumps(lmac.threshold)}\n\n"
+        "label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder\n\n"
+        "modules:\n"
+        "    lmac: !ref <lmac>\n\n"
+        "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer\n"
+        "    loadables:\n"
+        "        embedding_model: !ref <embedding_model>\n"
+        "        classifier: !ref <classifier>\n"
+        "        decoder: !ref <decoder>\n"
+        "        label_encoder: !ref <label_encoder>\n"
+        "    paths:\n"
+        "        embedding_model: !ref <pretrained_path>/embedding_model.ckpt\n"
+        "        classifier: !ref <pretrained_path>/classifier.ckpt\n"
+        "        decoder: !ref <pretrained_path>/decoder.ckpt\n"
+        "        label_encoder: !ref <pretrained_path>/label_encoder.txt\n"
+    )
+
+
+def export_interpreter(
+    out_dir: str,
+    lmac,
+    label_encoder_file: str,
+    metrics: Mapping[str, Any],
+    model_card: str,
+    overwrite: bool = False,
+) -> str:
+    """Write a trained :class:`~lmac_brain.lmac.LMAC` as a folder that ``LMACInterpreter.from_hparams`` loads.
+
+    Files: ``hyperparams.yaml``, ``embedding_model.ckpt``, ``classifier.ckpt``, ``decoder.ckpt``,
+    ``label_encoder.txt``, ``metrics.json`` and ``README.md`` (the model card). Written into a temporary
+    sibling folder and renamed into place; an existing folder is replaced only with ``overwrite=True``.
+
+    Example
+    -------
+    >>> from lmac_brain.classifier import AudioClassifier
+    >>> from lmac_brain.decoder import LMACDecoder, rep_channels
+    >>> from lmac_brain.lmac import LMAC
+    >>> tmp = getfixture("tmpdir")
+    >>> enc = tmp / "label_encoder.txt"
+    >>> _ = enc.write_text("'a' => 0\\n'b' => 1\\n================\\n'starting_index' => 0\\n", "utf-8")
+    >>> emb = Cnn14(80, 16, 0.0625, return_reps=True)
+    >>> lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 2)), LMACDecoder(rep_channels(emb)))
+    >>> out = export_interpreter(str(tmp / "interp"), lmac, str(enc), {}, "# card")
+    >>> print(sorted(os.listdir(out)))
+    ['README.md', 'classifier.ckpt', 'decoder.ckpt', 'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.txt', 'metrics.json']
+    """
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir) and not overwrite:
+        raise FileExistsError(f"{out_dir} already exists; pass overwrite=True (--overwrite) to replace it.")
+    os.makedirs(os.path.dirname(out_dir), exist_ok=True)
+    tmp_dir = tempfile.mkdtemp(prefix=".export-", dir=os.path.dirname(out_dir))
+    try:
+        torch.save(lmac.classifier.embedding_model.state_dict(), os.path.join(tmp_dir, "embedding_model.ckpt"))
+        torch.save(lmac.classifier.head.state_dict(), os.path.join(tmp_dir, "classifier.ckpt"))
+        torch.save(lmac.decoder.state_dict(), os.path.join(tmp_dir, "decoder.ckpt"))
+        shutil.copyfile(label_encoder_file, os.path.join(tmp_dir, "label_encoder.txt"))
+        _write_json(os.path.join(tmp_dir, "metrics.json"), metrics)
+        with open(os.path.join(tmp_dir, "README.md"), "w", encoding="utf-8") as f:
+            f.write(model_card)
+        with open(os.path.join(tmp_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
+            f.write(interpreter_hparams_yaml(lmac))
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(tmp_dir, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return out_dir
