@@ -330,3 +330,22 @@ def export_interpreter(
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return out_dir
+
+
+def model_card(title: str, description: str, metrics: Mapping[str, Any], command: str) -> str:
+    """Markdown model card of an exported interpreter: what it is, how it was made, what it scores.
+
+    Example
+    -------
+    >>> print(model_card("T", "D", {"AI": 1.0}, "python x.py").splitlines()[0])
+    # T
+    """
+    rows = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items())
+    return (
+        f"# {title}\n\n{description}\n\n"
+        "Load it with:\n\n```python\nfrom lmac_brain.interface import LMACInterpreter\n"
+        "interp = LMACInterpreter.from_hparams(source=\"<this folder>\")\n"
+        "out = interp.interpret_file(\"clip.wav\")  # out.interpretation: what the classifier listened to\n```\n\n"
+        f"## Metrics\n\n| metric | value |\n|---|---|\n{rows}\n\n"
+        f"## Produced by\n\n```bash\n{command}\n```\n"
+    )

@@ -50,6 +50,11 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
     for name in ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP", "loss"):
         assert name in results["test"]
     assert results["decoder_params"] > 0 and (out / "decoder.ckpt").is_file()
+    from lmac_brain.interface import LMACInterpreter
+
+    interp = LMACInterpreter.from_hparams(source=str(out / "interpreter"), savedir=str(tmp_path / "cache"))
+    assert interp.interpret_batch(torch.randn(1, 8000)).mask.shape == (1, 44, 513)
+    assert "| AI |" in (out / "interpreter" / "README.md").read_text(encoding="utf-8")
     test_items = sorted(os.listdir(out / "listen" / "test"))
     assert len(test_items) == 2 * 2  # both fold-5 clips: one wav and one png each
     assert len(os.listdir(out / "listen" / "valid")) == 2 * 2

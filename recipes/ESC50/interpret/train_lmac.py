@@ -12,8 +12,9 @@ FT stage (new output folder, starting from the trained decoder):
         --decoder_init results/lmac_cnn14_cpu/1234/decoder.ckpt --output_folder results/lmac_cnn14_cpu_ft/1234
 
 At the end the decoder of the best checkpoint is tested on the test fold (noise at 0 dB, deterministic
-per clip) and written to ``<output_folder>/decoder.ckpt`` with ``results.json``; listenable wavs and
-PNGs are in ``<output_folder>/listen/``.
+per clip) and written to ``<output_folder>/decoder.ckpt`` with ``results.json``, and the whole
+interpreter (classifier + decoder + labels + model card) to ``<output_folder>/interpreter``, the folder
+``LMACInterpreter.from_hparams`` loads; listenable wavs and PNGs are in ``<output_folder>/listen/``.
 
 Authors
  * lmac_brain contributors 2026
@@ -29,7 +30,8 @@ from speechbrain.utils.parameter_transfer import Pretrainer
 from lmac_brain.brain import LMACBrain, check_stage_folder
 from lmac_brain.dataio import classification_datasets
 from lmac_brain.experiment import esc50_manifests, start_experiment
-from lmac_brain.export import save_decoder
+from lmac_brain.export import export_interpreter, model_card, save_decoder
+from lmac_brain.metrics import METRIC_NAMES
 from lmac_brain.noise import NoiseMixer
 
 
@@ -95,6 +97,18 @@ def main(argv):
     }
     if sb.utils.distributed.if_main_process():
         save_decoder(hparams["output_folder"], hparams["decoder"], results)
+        card = model_card(
+            f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['width']} on ESC-50",
+            f"Classifier from {hparams['classifier_source']}; decoder trained on folds {hparams['train_folds']}, "
+            f"selected on fold {hparams['valid_folds']}; metrics on fold {hparams['test_folds']} with "
+            f"{results['condition']}.",
+            {k: v for k, v in brain.test_stats.items() if k in METRIC_NAMES},
+            results["command"],
+        )
+        export_interpreter(
+            f"{hparams['output_folder']}/interpreter", hparams["lmac"],
+            f"{hparams['save_folder']}/classifier/label_encoder.ckpt", results, card, overwrite=True,  # collected copy
+        )
 
 
 if __name__ == "__main__":
