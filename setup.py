@@ -29,6 +29,7 @@ setup(
         "matplotlib>=3.7",
         "captum>=0.7",
     ],
+    entry_points={"console_scripts": ["lmac = lmac_brain.cli:main"]},
     extras_require={
         "test": ["pytest>=7"],
     },

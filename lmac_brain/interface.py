@@ -50,6 +50,8 @@ class Interpretation:
         Predicted class names.
     probs : torch.Tensor
         ``[B, C]`` class probabilities.
+    logmag : torch.Tensor
+        ``[B, T, F]`` ``log1p|X|`` of the input (for plots).
     """
 
     mask: torch.Tensor
@@ -57,6 +59,7 @@ class Interpretation:
     masked_out: torch.Tensor
     labels: List[str]
     probs: torch.Tensor
+    logmag: torch.Tensor
 
 
 def default_savedir(source: str) -> str:
@@ -151,7 +154,7 @@ class LMACInterpreter(Pretrained):
         audio_in = listenable(lmac.frontend, out["logmag"], out["phase"], out["mask"], n, lmac.mask_domain)
         audio_out = listenable(lmac.frontend, out["logmag"], out["phase"], 1 - out["mask"], n, lmac.mask_domain)
         labels = [self.hparams.label_encoder.decode_ndim(int(i)) for i in probs.argmax(dim=-1)]
-        return Interpretation(out["mask"], audio_in, audio_out, labels, probs)
+        return Interpretation(out["mask"], audio_in, audio_out, labels, probs, out["logmag"])
 
     def interpret_file(self, path: str) -> Interpretation:
         """Explain one audio file (any format soundfile reads; resampled to ``sample_rate``)."""

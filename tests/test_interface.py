@@ -58,3 +58,20 @@ def test_interpret_file_resamples_and_keeps_length(tmp_path):
     sf.write(str(path), np.random.default_rng(0).standard_normal((22050, 2)) * 0.1, 44100)
     out = LMACInterpreter.from_hparams(source=folder, savedir=str(tmp_path / "cache")).interpret_file(str(path))
     assert out.interpretation.shape == (1, 8000)
+
+
+def test_cli_explains_a_folder_and_reports_bad_files(tmp_path):
+    from lmac_brain.cli import main
+
+    _, folder = _export(tmp_path, "interp", 0)
+    audio = tmp_path / "audio"
+    (audio / "sub").mkdir(parents=True)
+    sf.write(str(audio / "a.wav"), np.random.default_rng(0).standard_normal(8000) * 0.1, 16000)
+    sf.write(str(audio / "sub" / "b.flac"), np.random.default_rng(1).standard_normal(4000) * 0.1, 8000)
+    (audio / "broken.wav").write_bytes(b"not audio at all")
+    out = tmp_path / "out"
+    code = main(["explain", str(audio), "--source", folder, "--savedir", str(tmp_path / "cache"), "--out", str(out)])
+    assert code == 1  # one file failed, and was named in the log
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["a.png", "a_interpretation.wav", "a_masked_out.wav", "b.png", "b_interpretation.wav", "b_masked_out.wav"]
+    assert sf.info(str(out / "b_interpretation.wav")).frames == 8000  # resampled to 16 kHz, input length

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Seconds per explained 5 s clip: L-MAC vs one classifier forward vs each baseline, one process.
+
+Everything runs on the same classifier (the shipped CPU interpreter's, or a random CNN14 of the same
+width with --random) and the same random clips; each method is timed ``--repeats`` times at each batch
+size and the median is reported, with its ratio to one classifier forward and L-MAC's speed-up.
+
+Usage:
+    python bench/explain_time.py [--source pretrained/lmac_cnn14_cpu_esc50] [--batch 1 16] [--repeats 3]
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from lmac_brain import baselines as bl
+
+
+def load(source, random_weights):
+    from hyperpyyaml import load_hyperpyyaml
+
+    with open(f"{source}/hyperparams.yaml", encoding="utf-8") as f:
+        hp = load_hyperpyyaml(f, {"pretrained_path": source})
+    if not random_weights:
+        hp["pretrainer"].collect_files()
+        hp["pretrainer"].load_collected()
+    return hp["lmac"].eval()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", default="pretrained/lmac_cnn14_cpu_esc50")
+    parser.add_argument("--random", action="store_true", help="random weights (timing does not depend on them)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    lmac = load(args.source, args.random)
+    fe, clf = lmac.frontend, lmac.classifier
+    methods = {
+        "classifier forward": lambda w: clf(fe.wav_to_features(w)),
+        "L-MAC": lmac.explain,
+        "Saliency": bl.Saliency(fe, clf).explain,
+        "GradCAM": bl.GradCAM(fe, clf).explain,
+        "SmoothGrad-50": bl.SmoothGrad(fe, clf, n_samples=50).explain,
+        "IG-200": bl.IntegratedGradients(fe, clf, n_steps=200).explain,
+        "GradientSHAP-50": bl.GradientSHAP(fe, clf, n_samples=50).explain,
+        "RISE-256": bl.RISE(fe, clf, n_masks=256).explain,
+    }
+    print(f"{torch.get_num_threads()} threads, {args.seconds} s clips, median of {args.repeats}")
+    print("| method | batch | s per clip | x classifier forward | L-MAC speed-up |")
+    print("|---|---|---|---|---|")
+    for batch in args.batch:
+        wavs = torch.randn(batch, int(args.seconds * fe.sample_rate)) * 0.1
+        per_clip = {}
+        for name, fn in methods.items():
+            with torch.no_grad() if name == "classifier forward" else torch.enable_grad():
+                fn(wavs)  # warm-up
+                times = []
+                for _ in range(args.repeats):
+                    start = time.perf_counter()
+                    fn(wavs)
+                    times.append(time.perf_counter() - start)
+            per_clip[name] = statistics.median(times) / batch
+        for name, sec in per_clip.items():
+            print(f"| {name} | {batch} | {sec:.4f} | {sec / per_clip['classifier forward']:.2f} "
+                  f"| {sec / per_clip['L-MAC']:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
