@@ -31,6 +31,8 @@ from typing import Dict, Iterable, List, Sequence, Tuple, Union
 
 import soundfile as sf
 
+from lmac_brain.atomic import write_text
+
 logger = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -282,9 +284,9 @@ def prepare_esc50(
     for split in SPLITS:
         for entry in entries[split]:
             entry["duration"] = _duration(entry["wav"])
-        _write_text_atomic(paths[split], _manifest_text(entries[split]))
+        write_text(paths[split], _manifest_text(entries[split]))
         logger.info("Wrote %s (%d clips, folds %s)", paths[split], len(entries[split]), folds[split])
-    _write_text_atomic(options_path, json.dumps(options, indent=2) + "\n")
+    write_text(options_path, json.dumps(options, indent=2) + "\n")
     return paths
 
 
@@ -424,20 +426,6 @@ def _manifest_text(entries: List[Dict[str, object]]) -> str:
     writer.writeheader()
     writer.writerows(entries)
     return buffer.getvalue()
-
-
-def _write_text_atomic(path: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    folder, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _already_prepared(paths: Dict[str, str], options_path: str, options: dict) -> bool:

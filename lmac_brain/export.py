@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from typing import Any, Dict, Mapping, Tuple
 
 import torch
 from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBClassifierHead
 
+from lmac_brain.atomic import atomic_folder, atomic_path, write_text
 from lmac_brain.classifier import Cnn14
 from lmac_brain.frontend import Frontend
 
@@ -166,31 +166,14 @@ def export_classifier(
     >>> print(sorted(os.listdir(out)) == sorted(EXPORT_FILES))
     True
     """
-    out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir) and not overwrite:
-        raise FileExistsError(
-            f"{out_dir} already exists; pass overwrite=True (recipe: --overwrite_export True) to replace it."
-        )
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp_dir = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    try:
+    with atomic_folder(out_dir, overwrite) as tmp_dir:
         torch.save(classifier.embedding_model.state_dict(), os.path.join(tmp_dir, "embedding_model.ckpt"))
         torch.save(classifier.head.state_dict(), os.path.join(tmp_dir, "classifier.ckpt"))
         shutil.copyfile(label_encoder_file, os.path.join(tmp_dir, "label_encoder.txt"))
-        with open(os.path.join(tmp_dir, "metrics.json"), "w", encoding="utf-8") as f:
-            json.dump(dict(metrics), f, indent=2)
-        with open(os.path.join(tmp_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
-            f.write(
-                classifier_hparams_yaml(frontend, classifier.embedding_model, classifier.head, classifier.logit_scale)
-            )
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp_dir, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
-    return out_dir
+        _write_json(os.path.join(tmp_dir, "metrics.json"), metrics)
+        text = classifier_hparams_yaml(frontend, classifier.embedding_model, classifier.head, classifier.logit_scale)
+        write_text(os.path.join(tmp_dir, "hyperparams.yaml"), text)
+    return os.path.abspath(out_dir)
 
 
 def save_decoder(out_dir: str, decoder: torch.nn.Module, metrics: Mapping[str, Any]) -> str:
@@ -204,25 +187,14 @@ def save_decoder(out_dir: str, decoder: torch.nn.Module, metrics: Mapping[str, A
     >>> print(sorted(os.listdir(out)))
     ['decoder.ckpt', 'results.json']
     """
-    os.makedirs(out_dir, exist_ok=True)
-    for name, write in (
-        ("decoder.ckpt", lambda path: torch.save(decoder.state_dict(), path)),
-        ("results.json", lambda path: _write_json(path, metrics)),
-    ):
-        fd, tmp = tempfile.mkstemp(prefix="tmp_", suffix="_" + name, dir=out_dir)
-        os.close(fd)
-        try:
-            write(tmp)
-            os.replace(tmp, os.path.join(out_dir, name))
-        except BaseException:
-            os.remove(tmp)
-            raise
+    with atomic_path(os.path.join(out_dir, "decoder.ckpt")) as tmp:
+        torch.save(decoder.state_dict(), tmp)
+    _write_json(os.path.join(out_dir, "results.json"), metrics)
     return out_dir
 
 
 def _write_json(path: str, obj: Mapping[str, Any]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(dict(obj), f, indent=2)
+    write_text(path, json.dumps(dict(obj), indent=2))
 
 
 def interpreter_hparams_yaml(lmac) -> str:
@@ -308,28 +280,15 @@ def export_interpreter(
     >>> print(sorted(os.listdir(out)))
     ['README.md', 'classifier.ckpt', 'decoder.ckpt', 'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.txt', 'metrics.json']
     """
-    out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir) and not overwrite:
-        raise FileExistsError(f"{out_dir} already exists; pass overwrite=True (--overwrite) to replace it.")
-    os.makedirs(os.path.dirname(out_dir), exist_ok=True)
-    tmp_dir = tempfile.mkdtemp(prefix=".export-", dir=os.path.dirname(out_dir))
-    try:
+    with atomic_folder(out_dir, overwrite) as tmp_dir:
         torch.save(lmac.classifier.embedding_model.state_dict(), os.path.join(tmp_dir, "embedding_model.ckpt"))
         torch.save(lmac.classifier.head.state_dict(), os.path.join(tmp_dir, "classifier.ckpt"))
         torch.save(lmac.decoder.state_dict(), os.path.join(tmp_dir, "decoder.ckpt"))
         shutil.copyfile(label_encoder_file, os.path.join(tmp_dir, "label_encoder.txt"))
         _write_json(os.path.join(tmp_dir, "metrics.json"), metrics)
-        with open(os.path.join(tmp_dir, "README.md"), "w", encoding="utf-8") as f:
-            f.write(model_card)
-        with open(os.path.join(tmp_dir, "hyperparams.yaml"), "w", encoding="utf-8") as f:
-            f.write(interpreter_hparams_yaml(lmac))
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp_dir, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
-    return out_dir
+        write_text(os.path.join(tmp_dir, "README.md"), model_card)
+        write_text(os.path.join(tmp_dir, "hyperparams.yaml"), interpreter_hparams_yaml(lmac))
+    return os.path.abspath(out_dir)
 
 
 def model_card(title: str, description: str, metrics: Mapping[str, Any], command: str) -> str:

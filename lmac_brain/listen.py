@@ -12,13 +12,13 @@ Authors
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Optional, Sequence
 
 import numpy as np
 import soundfile as sf
 import torch
 
+from lmac_brain.atomic import atomic_path
 from lmac_brain.frontend import Frontend
 
 
@@ -41,15 +41,6 @@ def listenable(
     return frontend.invert(frontend.apply_mask(logmag, mask, domain), phase, length)
 
 
-def _atomic_target(path: str):
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    os.makedirs(folder, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix="tmp_", suffix=suffix, dir=folder)
-    os.close(fd)
-    return tmp
-
-
 def write_wav(path: str, wav: torch.Tensor, sample_rate: int) -> str:
     """Write a mono waveform ``[N]`` as 16-bit PCM wav, atomically; values are clipped to ``[-1, 1]``.
 
@@ -62,14 +53,8 @@ def write_wav(path: str, wav: torch.Tensor, sample_rate: int) -> str:
     """
     if wav.dim() != 1:
         raise ValueError(f"write_wav expects one mono waveform [N], got {tuple(wav.shape)}.")
-    tmp = _atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         sf.write(tmp, wav.detach().cpu().clamp(-1, 1).numpy(), sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 
@@ -125,14 +110,9 @@ def plot_interpretation(
         ax.set_xlim(0, 1)
         ax.set_title("class probabilities")
     fig.suptitle(title)
-    tmp = _atomic_target(path)
     try:
-        fig.savefig(tmp, dpi=80, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=80, format="png")
     finally:
         plt.close(fig)
     return path

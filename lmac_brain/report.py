@@ -7,12 +7,14 @@ Authors
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
-import tempfile
 from collections import defaultdict
 from typing import Dict, Iterable, List, Mapping, Sequence
+
+from lmac_brain.atomic import write_text
 
 #: metrics in table order and whether higher is better
 DIRECTION = {
@@ -76,21 +78,6 @@ def markdown(summary: Mapping, header: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="tmp_", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_results(folder: str, rows: List[Mapping[str, object]], header: str = "") -> Dict:
     """Write ``results.csv`` (per item), ``summary.json`` and ``summary.md`` into ``folder``; return the summary.
 
@@ -101,13 +88,12 @@ def write_results(folder: str, rows: List[Mapping[str, object]], header: str = "
     ['results.csv', 'summary.json', 'summary.md']
     """
     columns = ["set", "method", "item"] + [k for k in DIRECTION if any(k in r for r in rows)]
-    with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as buf:
-        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        buf.seek(0)
-        write_atomic(os.path.join(folder, "results.csv"), buf.read())
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(os.path.join(folder, "results.csv"), buf.getvalue())
     summary = summarize(rows)
-    write_atomic(os.path.join(folder, "summary.json"), json.dumps(summary, indent=2))
-    write_atomic(os.path.join(folder, "summary.md"), markdown(summary, header))
+    write_text(os.path.join(folder, "summary.json"), json.dumps(summary, indent=2))
+    write_text(os.path.join(folder, "summary.md"), markdown(summary, header))
     return summary
