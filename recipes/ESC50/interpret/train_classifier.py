@@ -72,13 +72,15 @@ def main(argv):
         train_loader_kwargs=hparams["train_dataloader_opts"],
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
+    epochs_trained = hparams["epoch_counter"].current
     valid_acc = brain.checkpointer.find_checkpoint(max_key="acc").meta["acc"]
     brain.evaluate(datasets["test"], max_key="acc", test_loader_kwargs=hparams["test_dataloader_opts"])
 
     metrics = {
         "valid_acc": valid_acc,
         "test_acc": brain.test_stats["acc"],
-        "epochs": hparams["epoch_counter"].current,
+        "epochs": epochs_trained,
+        "selected_epoch": hparams["epoch_counter"].current,
         "train_folds": hparams["train_folds"],
         "valid_folds": hparams["valid_folds"],
         "test_folds": hparams["test_folds"],

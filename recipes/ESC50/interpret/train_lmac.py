@@ -82,6 +82,7 @@ def main(argv):
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
     train_seconds = time.time() - start
+    epochs_trained = hparams["epoch_counter"].current
     brain.evaluate(datasets["test"], min_key="loss", test_loader_kwargs=hparams["test_dataloader_opts"])
 
     decoder_params = sum(p.numel() for p in hparams["decoder"].parameters())
@@ -90,7 +91,8 @@ def main(argv):
         "test_folds": hparams["test_folds"],
         "condition": f"noise at {hparams['noise_snr_db']} dB from {hparams['noise_folder']}",
         "test": brain.test_stats,
-        "epochs": hparams["epoch_counter"].current,
+        "epochs": epochs_trained,
+        "selected_epoch": hparams["epoch_counter"].current,
         "train_seconds_this_invocation": round(train_seconds, 1),
         "decoder_params": decoder_params,
         "command": " ".join(["python"] + sys.argv),
