@@ -6,6 +6,9 @@ Authors
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from typing import Dict, List, Tuple
 
 import speechbrain as sb
@@ -45,6 +48,10 @@ def start_experiment(argv: List[str]) -> Tuple[dict, dict]:
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides
     )
+    # SpeechBrain keeps a copy of the module that called it (this one); keep the recipe script too.
+    script = os.path.abspath(sys.argv[0])
+    if script.endswith(".py") and os.path.isfile(script) and sb.utils.distributed.if_main_process():
+        shutil.copy(script, hparams["output_folder"])
     return hparams, run_opts
 
 
