@@ -139,6 +139,18 @@ class LMACInterpreter(Pretrained):
         overrides.setdefault("pretrained_path", os.path.abspath(source) if os.path.isdir(source) else source)
         return super().from_hparams(source, hparams_file=hparams_file, savedir=savedir, overrides=overrides, **kwargs)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        lmac = self.mods.lmac
+        with torch.no_grad():  # one forward of silence gives the classifier's number of classes
+            n_classes = lmac.classify(lmac.analyse(torch.zeros(1, lmac.frontend.hop_length * 40, device=self.device))[0])[0].shape[1]
+        if len(self.hparams.label_encoder) != n_classes:
+            raise ValueError(
+                f"The label encoder lists {len(self.hparams.label_encoder)} classes but the classifier outputs "
+                f"{n_classes}: label_encoder.txt and the checkpoints come from different models."
+            )
+        self.hparams.label_encoder.expect_len(n_classes)
+
     @torch.no_grad()
     def interpret_batch(self, wavs: torch.Tensor, wav_lens: Optional[torch.Tensor] = None) -> Interpretation:
         """Explain the classifier's decisions on a batch of waveforms ``[B, N]`` at ``sample_rate``.

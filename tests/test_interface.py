@@ -75,3 +75,13 @@ def test_cli_explains_a_folder_and_reports_bad_files(tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["a.png", "a_interpretation.wav", "a_masked_out.wav", "b.png", "b_interpretation.wav", "b_masked_out.wav"]
     assert sf.info(str(out / "b_interpretation.wav")).frames == 8000  # resampled to 16 kHz, input length
+
+
+def test_mismatched_label_encoder_is_a_clear_error(tmp_path):
+    import pytest
+
+    _, folder = _export(tmp_path, "interp", 0)
+    with open(f"{folder}/label_encoder.txt", "w", encoding="utf-8") as f:
+        f.write("'dog' => 0\n'rain' => 1\n================\n'starting_index' => 0\n")
+    with pytest.raises(ValueError, match="lists 2 classes but the classifier outputs 3"):
+        LMACInterpreter.from_hparams(source=folder, savedir=str(tmp_path / "cache"))
