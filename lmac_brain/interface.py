@@ -160,7 +160,7 @@ class LMACInterpreter(Pretrained):
         """
         lmac = self.mods.lmac
         wavs = wavs.to(self.device)
-        out = lmac(wavs)
+        out = lmac.mask_of(wavs)
         probs = out["logits"].softmax(dim=-1)
         n = wavs.shape[1]
         audio_in = listenable(lmac.frontend, out["logmag"], out["phase"], out["mask"], n, lmac.mask_domain)

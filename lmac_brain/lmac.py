@@ -97,30 +97,32 @@ class LMAC(torch.nn.Module):
         """Masked ``log1p|X|`` in the configured domain."""
         return self.frontend.apply_mask(logmag, mask, self.mask_domain)
 
-    def forward(self, wavs: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Run the whole chain.
+    def mask_of(self, wavs: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Front end, classifier decision and mask, without scoring the masked inputs.
 
         Returns
         -------
         dict
-            ``logmag``, ``phase`` ``[B, T, F]``; ``logits`` ``[B, C]`` of the input; ``mask``
-            ``[B, T, F]``; ``logits_in`` and ``logits_out`` ``[B, C]`` of the masked-in and
-            masked-out inputs. Gradients reach the decoder only.
+            ``logmag``, ``phase`` ``[B, T, F]``; ``logits`` ``[B, C]`` of the input; ``mask`` ``[B, T, F]``.
         """
         logmag, phase = self.analyse(wavs)
         with torch.no_grad():
             logits, reps = self.classify(logmag)
-        mask = self.predict_mask(reps, logmag)
-        logits_in, _ = self.classify(self.apply_mask(logmag, mask))
-        logits_out, _ = self.classify(self.apply_mask(logmag, 1.0 - mask))
-        return {
-            "logmag": logmag,
-            "phase": phase,
-            "logits": logits,
-            "mask": mask,
-            "logits_in": logits_in,
-            "logits_out": logits_out,
-        }
+        return {"logmag": logmag, "phase": phase, "logits": logits, "mask": self.predict_mask(reps, logmag)}
+
+    def forward(self, wavs: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Run the whole chain (training and evaluation).
+
+        Returns
+        -------
+        dict
+            What :meth:`mask_of` returns, plus ``logits_in`` and ``logits_out`` ``[B, C]`` of the
+            masked-in and masked-out inputs. Gradients reach the decoder only.
+        """
+        out = self.mask_of(wavs)
+        out["logits_in"], _ = self.classify(self.apply_mask(out["logmag"], out["mask"]))
+        out["logits_out"], _ = self.classify(self.apply_mask(out["logmag"], 1.0 - out["mask"]))
+        return out
 
     @torch.no_grad()
     def explain(self, wavs: torch.Tensor, target=None) -> torch.Tensor:
@@ -144,6 +146,4 @@ class LMAC(torch.nn.Module):
                 "LMAC explains the classifier's own decision (target=None); this decoder was not "
                 "trained to explain other classes."
             )
-        logmag, _ = self.analyse(wavs)
-        _, reps = self.classify(logmag)
-        return self.predict_mask(reps, logmag)
+        return self.mask_of(wavs)["mask"]
