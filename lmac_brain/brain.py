@@ -64,13 +64,16 @@ def check_stage_folder(checkpointer: sb.utils.checkpoints.Checkpointer, stage_na
     -------
     >>> ckpt = sb.utils.checkpoints.Checkpointer(str(getfixture("tmpdir")))
     >>> _ = ckpt.save_checkpoint(meta={"stage": "lmac", "epoch": 3})
+    >>> _ = ckpt.save_checkpoint(meta={"end-of-epoch": False})  # intra-epoch: no stage
     >>> check_stage_folder(ckpt, "lmac", 5)
     >>> check_stage_folder(ckpt, "ft", 5)
     Traceback (most recent call last):
     ...
     RuntimeError: ...
     """
-    latest = checkpointer.find_checkpoint()
+    # Intra-epoch checkpoints (SpeechBrain's ckpt_interval_minutes) carry no stage: judge by the newest
+    # end-of-epoch one.
+    latest = checkpointer.find_checkpoint(ckpt_predicate=lambda ckpt: "stage" in ckpt.meta)
     if latest is None:
         return
     stage = latest.meta.get("stage")
