@@ -101,6 +101,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         logger.error("%s", err)
         return 2
+    if (os.path.isabs(args.source) or args.source.startswith(".")) and not os.path.isdir(args.source):
+        logger.error(
+            "%s: interpreter folder not found (the shipped model is in the repository's pretrained/ folder, "
+            "which an editable install `pip install -e .` uses); pass --source FOLDER_OR_HUB_ID.", args.source
+        )
+        return 2
     interp = LMACInterpreter.from_hparams(source=args.source, savedir=args.savedir)
     failed = explain_files(interp, files, args.out, args.overwrite)
     logger.info("explained %d of %d files into %s", len(files) - failed, len(files), args.out)

@@ -85,3 +85,17 @@ def test_mismatched_label_encoder_is_a_clear_error(tmp_path):
         f.write("'dog' => 0\n'rain' => 1\n================\n'starting_index' => 0\n")
     with pytest.raises(ValueError, match="lists 2 classes but the classifier outputs 3"):
         LMACInterpreter.from_hparams(source=folder, savedir=str(tmp_path / "cache"))
+
+
+def test_cli_missing_source_or_input_is_a_clear_error(tmp_path, caplog):
+    from lmac_brain.cli import main
+
+    sf.write(str(tmp_path / "a.wav"), np.zeros(1600), 16000)
+    assert main(["explain", str(tmp_path), "--source", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "interpreter folder not found" in caplog.text
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["explain", str(empty), "--out", str(tmp_path / "o")]) == 2
+    assert "no audio files" in caplog.text
+    assert main(["explain", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "o")]) == 2
+    assert "no such file or folder" in caplog.text
