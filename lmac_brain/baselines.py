@@ -52,8 +52,12 @@ class SpectrogramClassifier(torch.nn.Module):
         self.classifier = classifier
 
     def forward(self, logmag: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, C]`` of ``log1p|X|`` ``[B, T, F]``."""
-        return self.classifier(self.frontend.features(logmag))[0]
+        """Logits ``[B, C]`` of ``log1p|X|`` ``[B, T, F]``.
+
+        Noise-based methods (SmoothGrad, GradientSHAP) perturb ``log1p|X|`` below zero, where
+        ``log1p(Mel(expm1(.)))`` is undefined (NaN); inputs are clamped at 0, the smallest magnitude.
+        """
+        return self.classifier(self.frontend.features(logmag.clamp(min=0)))[0]
 
 
 def resolve_target(target: Target, logits: torch.Tensor) -> torch.Tensor:

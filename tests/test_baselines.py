@@ -75,3 +75,13 @@ def test_target_grammar_errors(toy):
         bl.Saliency(fe, clf).explain(wavs, target=[0, 1])
     with pytest.raises(ValueError, match="out of range"):
         bl.Saliency(fe, clf).explain(wavs, target=7)
+
+
+def test_noise_based_methods_stay_finite_on_quiet_inputs(toy):
+    """Noise pushes log1p|X| below zero on quiet bins; that must not turn masks into NaN."""
+    fe, clf, _, emb = toy
+    quiet = torch.randn(2, 6000) * 1e-3
+    for name in ("SmoothGrad", "GradientSHAP"):
+        explainer = getattr(bl, name)(fe, clf, n_samples=4, stdev=0.5) if name == "GradientSHAP" else bl.SmoothGrad(fe, clf, n_samples=4, stdev=1.0)
+        mask = explainer.explain(quiet)
+        assert torch.isfinite(mask).all(), name
