@@ -193,7 +193,9 @@ def esc50_evaluation_sets(
     seed : int
         Seed of every choice.
     max_clips : int, optional
-        Use only the first clips of the fold (sorted by file name), for a documented subset.
+        Use a class-balanced subset of the fold for a documented, cheaper run: clips are taken round-robin
+        over the classes (the first clip of every class by file name, then the second, ...), so 50
+        clips cover all 50 ESC-50 classes once.
 
     Returns
     -------
@@ -204,10 +206,18 @@ def esc50_evaluation_sets(
 
     rows = sorted(read_esc50_meta(data_folder), key=lambda r: r["filename"])
     path = lambda r: os.path.join(data_folder, "audio", r["filename"])  # noqa: E731
-    clips = [(os.path.splitext(r["filename"])[0], path(r)) for r in rows if r["fold"] == test_fold]
-    if not clips:
+    fold_rows = [r for r in rows if r["fold"] == test_fold]
+    if not fold_rows:
         raise ValueError(f"{data_folder}: fold {test_fold} has no clips; choose a fold present in meta/esc50.csv.")
-    clips = clips[:max_clips] if max_clips else clips
+    if max_clips:
+        per_class: Dict[int, int] = {}
+        ranked = []  # (rank of the clip within its class, class, row)
+        for r in fold_rows:
+            per_class[r["target"]] = per_class.get(r["target"], 0) + 1
+            ranked.append((per_class[r["target"]], r["target"], r))
+        ranked.sort(key=lambda x: x[:2])
+        fold_rows = sorted((r for _, _, r in ranked[:max_clips]), key=lambda r: r["filename"])
+    clips = [(os.path.splitext(r["filename"])[0], path(r)) for r in fold_rows]
     others = [path(r) for r in rows if r["fold"] != test_fold]
     sources = {
         "in_domain": list_audio_files(noise_folder),

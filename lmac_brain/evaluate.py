@@ -130,20 +130,24 @@ def localization_rows(
 
 
 def sanity_rows(name: str, factory: Factory, frontend: Frontend, classifier: AudioClassifier, wavs: torch.Tensor, item_ids: Sequence[str]) -> List[Dict]:
-    """Spearman correlation with the trained-model masks after randomising all layers (set ``sanity``).
+    """Spearman correlation with the trained-model masks after randomising the classifier (set ``sanity``).
 
-    One row per item, for the fully randomised classifier (every conv block and the head); lower means
-    the method depends more on the model.
+    One row per item with two columns: ``Spearman (head)`` after re-initialising only the output layer
+    (the explanation must already change: it is of another decision), and ``Spearman (all)`` after
+    re-initialising every conv block and the head. Lower means the method depends more on the model.
 
     Example
     -------
     >>> from lmac_brain.baselines import Saliency
     >>> from lmac_brain.classifier import Cnn14
     >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)).eval()
-    >>> rows = sanity_rows("Saliency", Saliency, Frontend(), clf, torch.randn(1, 8000), ["a"])
-    >>> print(rows[0]["set"], -1.0 <= rows[0]["Spearman"] <= 1.0)
-    sanity True
+    >>> row = sanity_rows("Saliency", Saliency, Frontend(), clf, torch.randn(1, 8000), ["a"])[0]
+    >>> print(row["set"], -1.0 <= row["Spearman (head)"] <= 1.0, -1.0 <= row["Spearman (all)"] <= 1.0)
+    sanity True True
     """
-    corr = randomization_test(lambda clf: factory(frontend, clf), classifier, wavs)
-    deepest = list(corr)[-1]
-    return [{"set": "sanity", "method": name, "item": item, "Spearman": float(corr[deepest][i])} for i, item in enumerate(item_ids)]
+    corr = randomization_test(lambda clf: factory(frontend, clf), classifier, wavs, levels=["head", "conv_block1"])
+    return [
+        {"set": "sanity", "method": name, "item": item,
+         "Spearman (head)": float(corr["head"][i]), "Spearman (all)": float(corr["conv_block1"][i])}
+        for i, item in enumerate(item_ids)
+    ]

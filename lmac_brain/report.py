@@ -19,7 +19,7 @@ from lmac_brain.atomic import write_text
 #: metrics in table order and whether higher is better
 DIRECTION = {
     "AI": "up", "AD": "down", "AG": "up", "FF": "up", "Fid-In": "up", "SPS": "up", "COMP": "down",
-    "IoU": "up", "Pointing": "up", "SI-SDR": "up", "Spearman": "down", "sec/clip": "down",
+    "IoU": "up", "Pointing": "up", "SI-SDR": "up", "Spearman (head)": "down", "Spearman (all)": "down", "sec/clip": "down",
 }
 
 

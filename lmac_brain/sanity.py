@@ -12,7 +12,7 @@ Authors
 from __future__ import annotations
 
 import copy
-from typing import Callable, Dict, Iterator, Tuple
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
 
@@ -74,6 +74,7 @@ def randomization_test(
     classifier: AudioClassifier,
     wavs: torch.Tensor,
     seed: int = 0,
+    levels: Optional[Sequence[str]] = None,
 ) -> Dict[str, torch.Tensor]:
     """Spearman correlation ``[B]`` between masks for the trained and each randomised classifier.
 
@@ -87,6 +88,9 @@ def randomization_test(
         ``[B, N]`` inputs.
     seed : int
         Seed of the re-initialisation.
+    levels : sequence of str, optional
+        Only explain at these cumulative steps (names from :func:`randomized_classifiers`); the
+        re-initialisation still goes through every layer above them. Default: every step.
 
     Returns
     -------
@@ -102,12 +106,20 @@ def randomization_test(
     >>> class InputEnergy:  # ignores the model entirely
     ...     def __init__(self, classifier): pass
     ...     def explain(self, wavs): return fe.log_magnitude_phase(wavs)[0]
-    >>> out = randomization_test(InputEnergy, clf, torch.randn(1, 8000))
-    >>> print(round(float(out["conv_block1"][0]), 3))
-    1.0
+    >>> out = randomization_test(InputEnergy, clf, torch.randn(1, 8000), levels=["head", "conv_block1"])
+    >>> print(list(out), round(float(out["conv_block1"][0]), 3))
+    ['head', 'conv_block1'] 1.0
     """
+    steps = [name for name, _ in randomized_classifiers(classifier, seed)]
+    wanted = list(steps if levels is None else levels)
+    unknown = [name for name in wanted if name not in steps]
+    if unknown:
+        raise ValueError(f"Unknown randomisation levels {unknown}; choose from {steps}.")
     reference = make_explainer(classifier).explain(wavs)
-    return {
-        name: spearman(reference, make_explainer(randomized).explain(wavs))
-        for name, randomized in randomized_classifiers(classifier, seed)
-    }
+    out = {}
+    for name, randomized in randomized_classifiers(classifier, seed):
+        if name in wanted:
+            out[name] = spearman(reference, make_explainer(randomized).explain(wavs))
+        if len(out) == len(wanted):
+            break
+    return out

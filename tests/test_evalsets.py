@@ -41,3 +41,19 @@ def test_contaminate_follows_the_paper_rule():
         assert torch.allclose(mix, expected / expected.abs().max(), atol=1e-6)
     # 0.8 / 0.2 is about +12 dB, 1 / 0.5 about +6 dB
     assert 20 * torch.log10(torch.tensor(0.8 / 0.2)).item() == pytest.approx(12.04, abs=0.01)
+
+
+def test_max_clips_takes_a_class_balanced_subset(tmp_path, noise_folder):
+    # file names sorted group the clips by class (as ESC-50's freesound ids do): a plain prefix would
+    # give one class only
+    (tmp_path / "meta").mkdir()
+    lines = ["filename,fold,target,category"]
+    for target in (3, 1, 2):
+        for k in range(3):
+            lines.append(f"5-{target}000{k}-A-{target}.wav,5,{target},c{target}")
+    lines.append("1-99999-A-1.wav,1,1,c1")  # a mixture contaminant from another fold
+    (tmp_path / "meta" / "esc50.csv").write_text("\n".join(lines) + "\n")
+    sets = esc50_evaluation_sets(str(tmp_path), 16000, str(noise_folder), str(noise_folder), max_clips=4)
+    ids = [clip_id for clip_id, _ in sets["in_domain"].clips]
+    assert sorted(int(i.rsplit("-", 1)[1]) for i in ids) == [1, 1, 2, 3]
+    assert ids == sorted(ids) and "5-10000-A-1" in ids and "5-10001-A-1" in ids

@@ -35,3 +35,17 @@ def test_spearman_range():
     rho = spearman(a, torch.rand(3, 20))
     assert ((rho >= -1) & (rho <= 1)).all()
     assert torch.allclose(spearman(a, a), torch.ones(3))
+
+
+def test_levels_select_steps_and_reject_unknown_names():
+    import pytest
+
+    fe = Frontend()
+    clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 3)).eval()
+    wavs = torch.randn(1, 8000) * 0.2
+    full = randomization_test(lambda c: Saliency(fe, c), clf, wavs)
+    some = randomization_test(lambda c: Saliency(fe, c), clf, wavs, levels=["head", "conv_block3"])
+    assert list(some) == ["head", "conv_block3"]
+    assert torch.allclose(some["conv_block3"], full["conv_block3"])
+    with pytest.raises(ValueError, match="conv_block9"):
+        randomization_test(lambda c: Saliency(fe, c), clf, wavs, levels=["conv_block9"])
