@@ -31,7 +31,7 @@ setup(
     ],
     entry_points={"console_scripts": ["lmac = lmac_brain.cli:main"]},
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "selenium>=4.10"],  # selenium drives Debian's chromium in the report test
     },
     classifiers=[
         "Programming Language :: Python :: 3",

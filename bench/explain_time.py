@@ -42,6 +42,7 @@ def main():
     methods = {
         "classifier forward": lambda w: clf(fe.wav_to_features(w)),
         "L-MAC": lmac.explain,
+        "L-MAC, other class (30 refinement steps)": lambda w: lmac.explain(w, target=(clf(fe.wav_to_features(w))[0].argmax(-1) + 1) % clf.head.out_features),
         "Saliency": bl.Saliency(fe, clf).explain,
         "GradCAM": bl.GradCAM(fe, clf).explain,
         "SmoothGrad-50": bl.SmoothGrad(fe, clf, n_samples=50).explain,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Union
+import struct
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import soundfile as sf
@@ -55,7 +56,13 @@ def load_audio(path: PathLike, sample_rate: int, normalize: bool = True) -> torc
     Raises
     ------
     AudioLoadError
-        If the file is missing, empty, not decodable, or holds NaN/Inf samples.
+        If the file is missing, empty, not decodable, holds no samples, or holds NaN/Inf samples
+        (those are rejected, not replaced: a clip with invalid samples is a broken file).
+
+    Notes
+    -----
+    A wav file cut short (its header announces more audio than the file holds, e.g. an interrupted
+    copy or download) is loaded up to the cut, and a warning naming the file is logged.
 
     Example
     -------
@@ -79,8 +86,16 @@ def load_audio(path: PathLike, sample_rate: int, normalize: bool = True) -> torc
             f"{path}: not a readable audio file ({err}). Supported are the formats libsndfile "
             "decodes (wav, flac, ogg/vorbis, ...); convert the file or remove it."
         ) from err
+    shortfall = wav_truncation(path)
     if data.shape[0] == 0:
-        raise AudioLoadError(f"{path}: the file holds no samples. Re-export or remove it.")
+        cut = f" (truncated: its header announces {shortfall[0]} bytes of audio, none are present)" if shortfall else ""
+        raise AudioLoadError(f"{path}: the file holds no samples{cut}. Re-export or remove it.")
+    if shortfall is not None:
+        logger.warning(
+            "%s: the file is truncated (its header announces %d bytes of audio, only %d are present); "
+            "loaded the %.3f s present. Re-copy or re-export it to use the whole clip.",
+            path, shortfall[0], shortfall[1], data.shape[0] / file_rate,
+        )
     if not np.isfinite(data).all():
         raise AudioLoadError(
             f"{path}: the file contains NaN or Inf samples. Repair the file (e.g. re-export it "
@@ -92,6 +107,53 @@ def load_audio(path: PathLike, sample_rate: int, normalize: bool = True) -> torc
     if normalize:
         wav = peak_normalize(wav)
     return wav
+
+
+def wav_truncation(path: PathLike) -> Optional[Tuple[int, int]]:
+    """Detect a RIFF/WAVE file whose ``data`` chunk is cut short.
+
+    Only the chunk headers are read. Files that are not little-endian RIFF/WAVE, and streaming
+    writers' placeholder sizes (0 and 0xFFFFFFFF), are never reported.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        Any file.
+
+    Returns
+    -------
+    tuple of int or None
+        ``(announced, present)`` bytes of the ``data`` chunk if fewer bytes are present than its
+        header announces, else ``None``.
+
+    Example
+    -------
+    >>> import soundfile as sf, numpy as np
+    >>> path = str(getfixture("tmpdir") / "cut.wav")
+    >>> sf.write(path, np.zeros(1000), 16000, subtype="PCM_16")
+    >>> print(wav_truncation(path))
+    None
+    >>> with open(path, "r+b") as f:
+    ...     _ = f.truncate(44 + 500)
+    >>> print(wav_truncation(path))
+    (2000, 500)
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            if chunk_id == b"data":
+                present = size - offset - 8
+                if chunk_size not in (0, 0xFFFFFFFF) and chunk_size > present:
+                    return chunk_size, present
+                return None
+            offset += 8 + chunk_size + (chunk_size & 1)
+    return None
 
 
 def peak_normalize(wav: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

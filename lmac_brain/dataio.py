@@ -14,7 +14,7 @@ import csv
 import logging
 import os
 import random
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import speechbrain as sb
 import torch
@@ -76,6 +76,68 @@ def label_encoder_from_manifest(manifest: str, save_path: str) -> CategoricalEnc
     return encoder
 
 
+def check_manifest_audio(manifests: Mapping[str, str], max_listed: int = 10) -> None:
+    """Check that every audio file named in the manifests exists, before any training starts.
+
+    All manifests are read in full, so one error reports every missing file (the first ``max_listed``
+    by name, with their manifest and item ID, and how many in total) instead of a crash at the first
+    missing file some minutes into an epoch.
+
+    Arguments
+    ---------
+    manifests : mapping
+        Split name -> CSV manifest path (with ``ID`` and ``wav`` columns).
+    max_listed : int
+        How many missing files the message names.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a manifest or any audio file it names is missing.
+    ValueError
+        If a manifest has no ``wav`` column.
+
+    Example
+    -------
+    >>> from pathlib import Path
+    >>> tmp = Path(getfixture("tmpdir"))
+    >>> _ = (tmp / "train.csv").write_text("ID,duration,wav,label\\na,1.0,/no/such/a.wav,dog\\n")
+    >>> check_manifest_audio({"train": str(tmp / "train.csv")})
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: 1 of the 1 audio files named in the manifests are missing:
+      /no/such/a.wav (ID a in .../train.csv)
+    ...
+    """
+    missing: List[Tuple[str, str, str]] = []
+    seen = set()
+    for split, manifest in manifests.items():
+        if not os.path.isfile(manifest):
+            raise FileNotFoundError(
+                f"{manifest}: the {split} manifest does not exist. Run the data preparation again or fix the "
+                "manifest path."
+            )
+        with open(manifest, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if "wav" not in (reader.fieldnames or []):
+                raise ValueError(f"{manifest}: no 'wav' column; expected the columns ID,duration,wav,label.")
+            for row in reader:
+                path = row["wav"]
+                if path in seen:
+                    continue
+                seen.add(path)
+                if not os.path.isfile(path):
+                    missing.append((path, row.get("ID", "?"), manifest))
+    if missing:
+        shown = "\n  ".join(f"{path} (ID {item} in {manifest})" for path, item, manifest in missing[:max_listed])
+        more = f"\n  ... and {len(missing) - max_listed} more" if len(missing) > max_listed else ""
+        raise FileNotFoundError(
+            f"{len(missing)} of the {len(seen)} audio files named in the manifests are missing:\n  {shown}{more}\n"
+            "Restore the files (e.g. re-download the dataset) or fix the 'wav' column. Manifests written by "
+            "prepare_esc50 live in the experiment folder; delete them to have them rebuilt from the data folder."
+        )
+
+
 def random_crop(wav: torch.Tensor, n_samples: int) -> torch.Tensor:
     """Random window of ``n_samples`` from ``wav`` ``[N]``; shorter inputs are zero-padded at the end.
 
@@ -131,6 +193,12 @@ def classification_datasets(
     dict
         Split name -> dataset.
 
+    Raises
+    ------
+    FileNotFoundError
+        Before any audio is read, if a manifest names audio files that do not exist (all of them are
+        counted; see :func:`check_manifest_audio`).
+
     Example
     -------
     >>> import numpy as np, soundfile as sf
@@ -144,6 +212,7 @@ def classification_datasets(
     >>> print(item["id"], item["sig"].shape, int(item["label_encoded"]))
     a torch.Size([8000]) 0
     """
+    check_manifest_audio(manifests)
     crop = None if train_crop_s is None else int(round(train_crop_s * sample_rate))
 
     def make_audio_pipeline(training: bool):

@@ -1,4 +1,4 @@
-"""The start every recipe shares: command line -> hparams -> experiment folder -> ESC-50 manifests.
+"""The start every recipe shares: command line -> hparams -> experiment folder -> manifests (ESC-50 or your data).
 
 Authors
  * lmac_brain contributors 2026
@@ -15,6 +15,7 @@ import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
+from lmac_brain.custom_data import prepare_custom_dataset
 from lmac_brain.esc50 import prepare_esc50
 
 
@@ -72,3 +73,46 @@ def esc50_manifests(hparams: dict) -> Dict[str, str]:
             download=hparams["download"],
         ),
     )
+
+
+def custom_manifests(hparams: dict) -> Dict[str, str]:
+    """Run :func:`~lmac_brain.custom_data.prepare_custom_dataset` on the main process with the YAML's data keys.
+
+    Uses ``dataset``, ``save_folder``, ``valid_folds``, ``test_folds``, ``split_ratios`` and ``split_seed``;
+    returns ``{"train", "valid", "test"}`` -> manifest path on every process.
+    """
+    return run_on_main(
+        prepare_custom_dataset,
+        kwargs=dict(
+            data=hparams["dataset"],
+            save_folder=hparams["save_folder"],
+            valid_folds=hparams["valid_folds"],
+            test_folds=hparams["test_folds"],
+            split_ratios=hparams["split_ratios"],
+            seed=hparams["split_seed"],
+        ),
+    )
+
+
+def export_lmac_run(hparams: dict, results: dict) -> str:
+    """Export the L-MAC of a recipe run as an interpreter folder (``hparams["export_folder"]``).
+
+    Uses the run's collected classifier files and label encoder (``<save_folder>/classifier``), the
+    decoder currently in ``hparams["decoder"]`` (the recipes load the best checkpoint first) and the
+    run's ``results`` (``title``, ``description``, ``test`` metrics and ``command``, as written to
+    ``results.json`` by the training scripts) for the model card. Replaces an existing export.
+
+    Returns
+    -------
+    str
+        The export folder.
+    """
+    from lmac_brain.export import export_interpreter, model_card
+    from lmac_brain.metrics import METRIC_NAMES
+
+    card = model_card(
+        results["title"], results["description"], {k: v for k, v in results["test"].items() if k in METRIC_NAMES},
+        results["command"],
+    )
+    label_file = os.path.join(hparams["save_folder"], "classifier", "label_encoder.ckpt")  # the collected copy
+    return export_interpreter(hparams["export_folder"], hparams["lmac"], label_file, results, card, overwrite=True)

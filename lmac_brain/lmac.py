@@ -2,7 +2,7 @@
 
 The chain is split into steps that can be overridden one at a time (Asteroid style):
 :meth:`LMAC.analyse` (waveform -> ``log1p|X|``, phase), :meth:`LMAC.classify` (``log1p|X|`` -> logits
-and block outputs), :meth:`LMAC.predict_mask` (block outputs -> mask) and :meth:`LMAC.apply_mask`
+and block outputs), :meth:`LMAC.mask_logits` (block outputs -> decoder output), :meth:`LMAC.to_mask` (sigmoid, optional threshold) and :meth:`LMAC.apply_mask`
 (mask -> masked ``log1p|X|``). :meth:`LMAC.explain` is the one verb every explainer of the project
 shares: waveforms in, masks ``[B, T, F]`` in ``[0, 1]`` out.
 
@@ -86,9 +86,13 @@ class LMAC(torch.nn.Module):
         """``log1p|X|`` (possibly masked) -> logits ``[B, C]`` and the classifier's block outputs."""
         return self.classifier(self.frontend.features(logmag))
 
-    def predict_mask(self, reps, logmag: torch.Tensor) -> torch.Tensor:
-        """Mask ``[B, T, F]`` in ``[0, 1]`` from block outputs and ``log1p|X|``."""
-        mask = torch.sigmoid(self.decoder(reps, logmag))
+    def mask_logits(self, reps, logmag: torch.Tensor) -> torch.Tensor:
+        """Decoder output before the sigmoid, ``[B, T, F]`` (the starting point of targeted refinement)."""
+        return self.decoder(reps, logmag)
+
+    def to_mask(self, logits: torch.Tensor) -> torch.Tensor:
+        """Mask ``[B, T, F]`` in ``[0, 1]`` from mask logits (sigmoid, then the optional threshold)."""
+        mask = torch.sigmoid(logits)
         if self.threshold is not None and not self.training:
             mask = (mask >= self.threshold).to(mask.dtype)
         return mask
@@ -103,12 +107,14 @@ class LMAC(torch.nn.Module):
         Returns
         -------
         dict
-            ``logmag``, ``phase`` ``[B, T, F]``; ``logits`` ``[B, C]`` of the input; ``mask`` ``[B, T, F]``.
+            ``logmag``, ``phase`` ``[B, T, F]``; ``logits`` ``[B, C]`` of the input; ``mask_logits`` and
+            ``mask`` ``[B, T, F]``.
         """
         logmag, phase = self.analyse(wavs)
         with torch.no_grad():
             logits, reps = self.classify(logmag)
-        return {"logmag": logmag, "phase": phase, "logits": logits, "mask": self.predict_mask(reps, logmag)}
+        mask_logits = self.mask_logits(reps, logmag)
+        return {"logmag": logmag, "phase": phase, "logits": logits, "mask_logits": mask_logits, "mask": self.to_mask(mask_logits)}
 
     def forward(self, wavs: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Run the whole chain (training and evaluation).
@@ -126,24 +132,22 @@ class LMAC(torch.nn.Module):
 
     @torch.no_grad()
     def explain(self, wavs: torch.Tensor, target=None) -> torch.Tensor:
-        """Masks ``[B, T, F]`` in ``[0, 1]`` explaining the classifier's decision on ``wavs`` ``[B, N]``.
+        """Masks ``[B, T, F]`` in ``[0, 1]`` explaining the classifier on ``wavs`` ``[B, N]``.
 
         Arguments
         ---------
         wavs : torch.Tensor
             ``[B, N]`` waveforms at the front end's sample rate.
-        target : None
-            L-MAC's decoder explains the classifier's own decision (``argmax f(X)``), which is what it
-            was trained on; other targets are not supported by this decoder.
+        target : int, sequence of int or torch.Tensor, optional
+            Class(es) to explain, one for all or one per item. None (default) explains the classifier's decision with one
+            decoder pass; other classes are explained by refining the decoder's mask on the L-MAC
+            objective (:mod:`lmac_brain.targeted`).
 
         Returns
         -------
         torch.Tensor
             ``[B, T, F]``.
         """
-        if target is not None:
-            raise ValueError(
-                "LMAC explains the classifier's own decision (target=None); this decoder was not "
-                "trained to explain other classes."
-            )
-        return self.mask_of(wavs)["mask"]
+        from lmac_brain.targeted import targeted_masks
+
+        return targeted_masks(self, wavs, target)["mask"]

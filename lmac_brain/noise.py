@@ -19,6 +19,7 @@ import zlib
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
+from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from torch.utils.data import get_worker_info
 
 from lmac_brain.audio import PathLike, load_audio, peak_normalize
@@ -110,6 +111,7 @@ def random_crop_tiled(signal: torch.Tensor, n_samples: int, generator: torch.Gen
     return signal[offset : offset + n_samples]
 
 
+@register_checkpoint_hooks
 class NoiseMixer:
     """Mix clips with real background noise from a folder, at a fixed or random SNR.
 
@@ -274,6 +276,16 @@ class NoiseMixer:
         peak = mixture.abs().max()
         scale = 1.0 / peak if peak > 1e-8 else 1.0
         return mixture * scale, wav * scale
+
+    @mark_as_saver
+    def save_state(self, path) -> None:
+        """Checkpoint hook: the training generator's state (so a resumed run draws the same noise)."""
+        torch.save({"generator": self._generator.get_state()}, path)
+
+    @mark_as_loader
+    def load_state(self, path, end_of_epoch: bool) -> None:
+        """Checkpoint hook: restore the training generator's state."""
+        self._generator.set_state(torch.load(path, weights_only=False)["generator"])
 
     def _generator_for(self, item_id: Optional[str]) -> torch.Generator:
         """The generator for this call: per item when deterministic, else the running one."""

@@ -73,7 +73,8 @@ def test_cli_explains_a_folder_and_reports_bad_files(tmp_path):
     code = main(["explain", str(audio), "--source", folder, "--savedir", str(tmp_path / "cache"), "--out", str(out)])
     assert code == 1  # one file failed, and was named in the log
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["a.png", "a_interpretation.wav", "a_masked_out.wav", "b.png", "b_interpretation.wav", "b_masked_out.wav"]
+    per_file = (".json", ".png", "_input.wav", "_interpretation.wav", "_masked_out.wav")
+    assert names == sorted([f"{s}{x}" for s in "ab" for x in per_file] + ["report.html"])
     assert sf.info(str(out / "b_interpretation.wav")).frames == 8000  # resampled to 16 kHz, input length
 
 

@@ -66,6 +66,19 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
             assert sf.info(str(out / "listen" / "test" / name)).frames == round(sf.info(str(clip)).duration * 16000)
             assert sf.info(str(out / "listen" / "test" / name)).channels == 1
 
+    # Export of the finished run into another folder: same files, same masks as the recipe's interpreter.
+    exported = tmp_path / "exported"
+    cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/export_interpreter.py"), str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
+           *TINY, *common, "--output_folder", str(out), "--export_folder", str(exported)]
+    _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    again = LMACInterpreter.from_hparams(source=str(exported), savedir=str(tmp_path / "cache2"))
+    wav = torch.randn(2, 12000) * 0.3
+    assert (again.interpret_batch(wav).mask - interp.interpret_batch(wav).mask).abs().max() < 1e-5
+    assert (exported / "README.md").read_text(encoding="utf-8") == (out / "interpreter" / "README.md").read_text(encoding="utf-8")
+    proc = subprocess.run(cmd[:-4] + ["--output_folder", str(tmp_path / "nothing"), "--export_folder", str(exported)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "holds no finished run" in proc.stderr
+
     # Resume: a second epoch continues from the first run's checkpoint.
     log = _ok(_run(repo_root, tmp_path, common + ["--output_folder", str(out), "--number_of_epochs", "2"]))
     assert "Loading a checkpoint" in log and "Going into epoch 2" in log and "Going into epoch 1\n" not in log

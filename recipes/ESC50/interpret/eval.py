@@ -17,6 +17,7 @@ import sys
 
 import torch
 from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.fetching import FetchConfig
 
 from lmac_brain.evalsets import esc50_evaluation_sets, list_audio_files
 from lmac_brain.evaluate import faithfulness_rows, localization_rows, sanity_rows
@@ -27,7 +28,7 @@ from lmac_brain.report import write_results
 
 def main(argv):
     hparams, _ = start_experiment(argv)
-    run_on_main(hparams["pretrainer"].collect_files)
+    run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
     hparams["pretrainer"].load_collected()
     fe, clf = hparams["frontend"], hparams["classifier"].eval()
     rate, domain, bs = hparams["sample_rate"], hparams["mask_domain"], hparams["batch_size"]

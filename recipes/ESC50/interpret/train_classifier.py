@@ -21,6 +21,7 @@ import sys
 
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.fetching import FetchConfig
 
 from lmac_brain.classifier_brain import ClassifierBrain
 from lmac_brain.dataio import classification_datasets, label_encoder_from_manifest
@@ -42,6 +43,7 @@ def main(argv):
         noise = NoiseMixer(
             hparams["noise_folder"], hparams["sample_rate"], tuple(hparams["noise_snr_db"]), seed=hparams["seed"]
         )
+        hparams["checkpointer"].add_recoverable("train_noise", noise)  # resumed runs draw the same noise
     datasets = classification_datasets(
         manifests,
         label_encoder,
@@ -55,7 +57,7 @@ def main(argv):
     hparams["lr_annealing"].num_training_steps = hparams["number_of_epochs"] * steps_per_epoch
 
     if hparams["pretrainer"] is not None:  # paper-scale config: start from the public checkpoint
-        run_on_main(hparams["pretrainer"].collect_files)
+        run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
         hparams["pretrainer"].load_collected()
 
     brain = ClassifierBrain(

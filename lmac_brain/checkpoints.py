@@ -1,0 +1,186 @@
+"""Check an exported model folder before SpeechBrain loads it, so that a damaged folder gives a clear error.
+
+SpeechBrain's ``Pretrained.from_hparams`` links the files of a local ``source`` into its ``savedir``
+and loads them through a ``Pretrainer``. When a file is missing or damaged, the error it raises names
+the cache path rather than the folder the user gave (``FileNotFoundError: .../cache/decoder.ckpt``) or
+does not name a file at all (``UnpicklingError: Weights only load failed ... Unsupported operand``).
+:func:`check_interpreter_folder` reads the ``hyperparams.yaml`` of a local folder, finds the files it
+loads from ``<pretrained_path>/...`` and checks each of them first, raising
+:class:`ModelFolderError` with the folder, the file, the problem and what to do.
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import List, Union
+
+import torch
+from speechbrain.dataio.encoder import CategoricalEncoder
+
+logger = logging.getLogger(__name__)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: How ``hyperparams.yaml`` of an exported folder refers to the files it loads.
+_FILE_REF = re.compile(r"!ref\s+<(?:pretrained_path|source)>/(\S+)")
+
+_REPAIR = (
+    "Re-export the folder (export_interpreter, or the recipe that wrote it) or copy the file again from "
+    "the original folder."
+)
+
+
+class ModelFolderError(ValueError):
+    """Raised when an exported model folder is incomplete or holds a damaged file.
+
+    The message names the folder and the file, says what is wrong and what to do.
+    """
+
+
+def referenced_files(hparams_text: str) -> List[str]:
+    """Names of the files that an exported ``hyperparams.yaml`` loads from its own folder, in order.
+
+    Arguments
+    ---------
+    hparams_text : str
+        Contents of ``hyperparams.yaml``; files are found as ``!ref <pretrained_path>/NAME`` (interpreter
+        folders) or ``!ref <source>/NAME`` (classifier folders).
+
+    Returns
+    -------
+    list of str
+        File names relative to the folder, without duplicates.
+
+    Example
+    -------
+    >>> referenced_files("paths:\\n    decoder: !ref <pretrained_path>/decoder.ckpt\\n    x: !ref <source>/l.txt\\n")
+    ['decoder.ckpt', 'l.txt']
+    """
+    names: List[str] = []
+    for name in _FILE_REF.findall(hparams_text):
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def check_checkpoint(path: str, folder: str) -> None:
+    """Raise :class:`ModelFolderError` unless ``path`` is a readable PyTorch state dict.
+
+    The file is read as SpeechBrain reads it (``torch.load`` with ``weights_only=True``), on the CPU.
+
+    Arguments
+    ---------
+    path : str
+        The checkpoint file.
+    folder : str
+        The model folder it belongs to (named in the message).
+
+    Example
+    -------
+    >>> path = str(getfixture("tmpdir") / "bad.ckpt")
+    >>> _ = open(path, "wb").write(b"garbage")
+    >>> check_checkpoint(path, "model")
+    Traceback (most recent call last):
+    ...
+    lmac_brain.checkpoints.ModelFolderError: ...bad.ckpt: corrupt checkpoint in model folder model ...
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for damaged files
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelFolderError(
+            f"{path}: corrupt checkpoint in model folder {folder} (torch.load failed: {reason[:200]}). "
+            f"The file was damaged or cut while it was written or copied. {_REPAIR}"
+        ) from err
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise ModelFolderError(
+            f"{path}: not a state dict (a mapping of parameter names to tensors) but a "
+            f"{type(state).__name__}, in model folder {folder}. {_REPAIR}"
+        )
+
+
+def check_label_encoder(path: str, folder: str) -> None:
+    """Raise :class:`ModelFolderError` unless ``path`` is a readable, non-empty ``label_encoder.txt``.
+
+    Example
+    -------
+    >>> path = str(getfixture("tmpdir") / "label_encoder.txt")
+    >>> _ = open(path, "w").write("'dog' => 0\\n'rain' => 1\\n================\\n'starting_index' => 0\\n")
+    >>> check_label_encoder(path, "model")
+    """
+    encoder = CategoricalEncoder()
+    try:
+        encoder.load(path)
+    except Exception as err:  # CategoricalEncoder parses Python literals line by line
+        raise ModelFolderError(
+            f"{path}: not a readable label encoder ({type(err).__name__}: {str(err)[:200]}) in model folder "
+            f"{folder}. It must list one \"'label' => index\" line per class. {_REPAIR}"
+        ) from err
+    if len(encoder) == 0:
+        raise ModelFolderError(f"{path}: the label encoder lists no classes (model folder {folder}). {_REPAIR}")
+
+
+def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.yaml") -> None:
+    """Check a local model folder before ``from_hparams`` loads it; hub ids are left to SpeechBrain.
+
+    Checks that ``hparams_file`` exists, and that every file it loads from the folder
+    (``!ref <pretrained_path>/NAME`` or ``!ref <source>/NAME``) exists, is not empty, and can be read:
+    ``.ckpt`` files as PyTorch state dicts, ``label_encoder.txt`` as a label encoder. Whether the
+    shapes match the model is left to the loader (and to ``LMACInterpreter``'s class-count check).
+
+    Arguments
+    ---------
+    source : str or os.PathLike
+        What ``from_hparams`` was given: a local folder (checked) or a hub id (nothing to do).
+    hparams_file : str
+        Name of the hyperparameter file in the folder.
+
+    Raises
+    ------
+    ModelFolderError
+        Naming the folder and the file, the problem, and what to do.
+
+    Example
+    -------
+    >>> from pathlib import Path
+    >>> folder = Path(getfixture("tmpdir")) / "interp"
+    >>> _ = folder.mkdir()
+    >>> _ = (folder / "hyperparams.yaml").write_text("decoder_path: !ref <pretrained_path>/decoder.ckpt\\n")
+    >>> check_interpreter_folder(str(folder))
+    Traceback (most recent call last):
+    ...
+    lmac_brain.checkpoints.ModelFolderError: ...decoder.ckpt: missing from model folder ...
+    >>> check_interpreter_folder("speechbrain/some-hub-id")  # not a local folder: nothing checked
+    """
+    source = os.fspath(source)
+    if not os.path.isdir(source):
+        return
+    folder = os.path.abspath(source)
+    hparams_path = os.path.join(folder, hparams_file)
+    if not os.path.isfile(hparams_path):
+        raise ModelFolderError(
+            f"{hparams_path}: missing; {folder} is not an exported model folder (or is incomplete). "
+            f"Point source at the folder that export_interpreter wrote, or re-export it."
+        )
+    with open(hparams_path, encoding="utf-8") as f:
+        names = referenced_files(f.read())
+    missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
+    if missing:
+        raise ModelFolderError(
+            f"{', '.join(os.path.join(folder, n) for n in missing)}: missing from model folder {folder} "
+            f"({hparams_file} loads {', '.join(names)}). The folder is incomplete. {_REPAIR}"
+        )
+    for name in names:
+        path = os.path.join(folder, name)
+        if os.path.getsize(path) == 0:
+            raise ModelFolderError(f"{path}: the file is empty (0 bytes), in model folder {folder}. {_REPAIR}")
+        if name.endswith(".ckpt"):
+            check_checkpoint(path, folder)
+        elif os.path.basename(name) == "label_encoder.txt":
+            check_label_encoder(path, folder)
+    logger.debug("Model folder %s: %s present and readable", folder, ", ".join(names))

@@ -1,0 +1,114 @@
+"""kill -9 in the middle of an epoch, resume with the same command, end where an uninterrupted run ends.
+
+Both training recipes (classifier and L-MAC) run on the generated ESC-50-shaped folder with tiny
+configs. Intra-epoch checkpoints are taken every step (``--ckpt_interval_minutes 0.0001``), the run is
+killed with SIGKILL as soon as one exists after epoch 1, and the same command is started again. The
+resumed run must write the same per-epoch log, the same test metrics and the same final weights as a
+run that was never interrupted: on CPU the stream of random numbers is restored from the checkpoint
+(:mod:`lmac_brain.rng`, and the training noise mixer's generator), so the tolerance is exact equality
+of the logs and ``1e-6`` on the weights.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from lmac_brain.classifier import AudioClassifier, Cnn14
+from lmac_brain.export import export_classifier
+from lmac_brain.frontend import Frontend
+
+CLASSIFIER = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2",
+              "--train_crop_s", "0.5", "--warmup_steps", "2", "--download", "False"]
+LMAC = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2", "--train_crop_s", "0.5",
+        "--download", "False", "--n_listen_valid", "0", "--n_listen_test", "0"]
+
+
+def _intra_epoch_checkpoint_after_epoch_1(out):
+    log = out / "train_log.txt"
+    if not log.is_file() or "epoch: 1," not in log.read_text(encoding="utf-8"):
+        return False
+    return any("brain_intra_epoch_ckpt" in p.read_text(encoding="utf-8") for p in (out / "save").glob("CKPT+*/CKPT.yaml"))
+
+
+def _kill_mid_epoch_then_resume(cmd, out, cwd):
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    try:
+        while not _intra_epoch_checkpoint_after_epoch_1(out):
+            assert proc.poll() is None, "training ended before it could be interrupted"
+            assert time.time() < deadline, "no intra-epoch checkpoint within 240 s"
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    resumed = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    return resumed.stdout + resumed.stderr
+
+
+def _run(cmd, cwd):
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def _epoch_lines(out):
+    return [line for line in (out / "train_log.txt").read_text(encoding="utf-8").splitlines() if line.startswith("epoch:")]
+
+
+def _same_weights(a, b):
+    sa, sb = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.allclose(sa[key].float(), sb[key].float(), atol=1e-6), key
+
+
+def _compare(plain, resumed, files):
+    assert _epoch_lines(resumed) == _epoch_lines(plain)
+    for name in files:
+        _same_weights(plain / name, resumed / name)
+
+
+@pytest.mark.parametrize("tiny_esc50", ["flac"], indirect=True)
+def test_classifier_killed_mid_epoch_resumes_to_the_same_result(tiny_esc50, noise_folder, repo_root, tmp_path):
+    def command(out):
+        return [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_classifier.py"),
+                str(repo_root / "hparams/classifier_cnn14_cpu.yaml"), "--data_folder", str(tiny_esc50),
+                "--noise_folder", str(noise_folder), "--noise_prob", "0.5", "--output_folder", str(out),
+                "--number_of_epochs", "3", "--ckpt_interval_minutes", "0.0001", *CLASSIFIER]
+
+    plain, killed = tmp_path / "plain", tmp_path / "killed"
+    _run(command(plain), tmp_path)
+    log = _kill_mid_epoch_then_resume(command(killed), killed, tmp_path)
+    assert "Loading a checkpoint" in log
+    _compare(plain, killed, ["classifier/embedding_model.ckpt", "classifier/classifier.ckpt"])
+    metrics = [json.loads((o / "classifier" / "metrics.json").read_text(encoding="utf-8")) for o in (plain, killed)]
+    assert metrics[0]["test_acc"] == metrics[1]["test_acc"] and metrics[0]["epochs"] == metrics[1]["epochs"] == 3
+
+
+def test_lmac_killed_mid_epoch_resumes_to_the_same_result(tiny_esc50, noise_folder, repo_root, tmp_path):
+    torch.manual_seed(0)
+    clf = AudioClassifier(Cnn14(80, 32, 0.0625, return_reps=True), torch.nn.Linear(32, 2))
+    labels = tmp_path / "label_encoder.txt"
+    labels.write_text("'dog' => 0\n'chirping_birds' => 1\n================\n'starting_index' => 0\n", encoding="utf-8")
+    source = export_classifier(str(tmp_path / "classifier"), Frontend(), clf, str(labels), {})
+
+    def command(out):
+        return [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"),
+                str(repo_root / "hparams/lmac_cnn14_cpu.yaml"), "--data_folder", str(tiny_esc50),
+                "--noise_folder", str(noise_folder), "--classifier_source", source, "--output_folder", str(out),
+                "--number_of_epochs", "3", "--ckpt_interval_minutes", "0.0001", *LMAC]
+
+    plain, killed = tmp_path / "plain", tmp_path / "killed"
+    _run(command(plain), tmp_path)
+    log = _kill_mid_epoch_then_resume(command(killed), killed, tmp_path)
+    assert "Loading a checkpoint" in log
+    _compare(plain, killed, ["decoder.ckpt"])
+    results = [json.loads((o / "results.json").read_text(encoding="utf-8")) for o in (plain, killed)]
+    assert results[0]["test"] == results[1]["test"]

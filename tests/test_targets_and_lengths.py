@@ -1,0 +1,99 @@
+"""Tests of the interpreter's target / top-k explanations and of inputs of any length."""
+
+import pytest
+import torch
+
+from lmac_brain.longform import triangular_weights
+from lmac_brain.targeted import Refinement
+
+RATE = 16000
+
+
+def test_target_by_name_or_index_and_the_decision_needs_no_refinement(tiny_interpreter):
+    wavs = torch.randn(2, RATE) * 0.3
+    plain = tiny_interpreter.interpret_batch(wavs)
+    decision = plain.labels
+    same = tiny_interpreter.interpret_batch(wavs, target=decision)
+    assert torch.equal(same.mask, plain.mask) and not same.refined.any()
+    by_index = tiny_interpreter.interpret_batch(wavs, target=[tiny_interpreter.class_index(d) for d in decision])
+    assert torch.equal(by_index.mask, plain.mask)
+    other = ["rain" if d == "dog" else "dog" for d in decision]
+    out = tiny_interpreter.interpret_batch(wavs, target=other, refinement=Refinement(steps=3))
+    assert out.targets == other and out.labels == decision and out.refined.all()
+    assert not torch.equal(out.mask, plain.mask)
+    assert out.mask.shape == plain.mask.shape and out.interpretation.shape == wavs.shape
+
+
+def test_refinement_of_one_item_does_not_depend_on_the_batch(tiny_interpreter):
+    wavs = torch.randn(3, RATE) * 0.3
+    both = tiny_interpreter.interpret_batch(wavs, target="rain", refinement=Refinement(steps=4))
+    alone = tiny_interpreter.interpret_batch(wavs[1:2], target="rain", refinement=Refinement(steps=4))
+    assert (both.mask[1] - alone.mask[0]).abs().max() < 1e-4
+
+
+def test_top_k_explains_the_k_best_classes_in_order(tiny_interpreter):
+    wavs = torch.randn(2, RATE) * 0.3
+    first, second = tiny_interpreter.interpret_batch(wavs, top_k=2, refinement=Refinement(steps=2))
+    plain = tiny_interpreter.interpret_batch(wavs)
+    assert torch.equal(first.mask, plain.mask) and first.targets == plain.labels
+    ranked = plain.probs.argsort(dim=-1, descending=True)[:, 1]
+    assert second.targets == [["dog", "rain"][int(i)] for i in ranked]
+    assert second.refined.all()
+
+
+@pytest.mark.parametrize(
+    "target, match",
+    [("dgo", "Unknown target class 'dgo'. Did you mean: dog"), (5, "out of range"), (["dog"], "1 targets for a batch of 2")],
+)
+def test_bad_targets_are_clear_errors(tiny_interpreter, target, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_interpreter.interpret_batch(torch.randn(2, RATE) * 0.3, target=target)
+
+
+def test_top_k_and_target_together_or_k_too_large_are_errors(tiny_interpreter):
+    with pytest.raises(ValueError, match="either target"):
+        tiny_interpreter.interpret_batch(torch.randn(1, RATE), target="dog", top_k=2)
+    with pytest.raises(ValueError, match="top_k=3 out of range"):
+        tiny_interpreter.interpret_batch(torch.randn(1, RATE), top_k=3)
+
+
+@pytest.mark.parametrize("seconds", [0.3, 5.0, 60.0])
+def test_any_length_keeps_the_input_length(tiny_interpreter, seconds):
+    n = int(seconds * RATE)
+    wav = torch.randn(1, n) * 0.3
+    out = tiny_interpreter.interpret_batch(wav)
+    frames = n // tiny_interpreter.mods.lmac.frontend.hop_length + 1
+    assert out.mask.shape == (1, frames, 513) and torch.isfinite(out.mask).all()
+    assert out.mask.min() >= 0 and out.mask.max() <= 1
+    assert out.interpretation.shape == (1, n) and out.masked_out.shape == (1, n)
+    assert torch.isfinite(out.interpretation).all()
+    expected_windows = 1 if seconds <= 10 else 11  # 10 s windows, 5 s hop
+    assert len(out.segments[0]) == expected_windows
+    assert out.segments[0][-1].end_s == pytest.approx(seconds, abs=0.02)
+    assert abs(float(out.probs.sum()) - 1) < 1e-5
+
+
+def test_short_input_is_explained_whole_exactly_as_lmac(tiny_interpreter):
+    wav = torch.randn(1, 5 * RATE) * 0.3
+    out = tiny_interpreter.interpret_batch(wav)
+    assert (out.mask - tiny_interpreter.mods.lmac.explain(wav)).abs().max() < 1e-6
+
+
+def test_long_input_overlap_adds_the_window_masks(tiny_interpreter):
+    lmac = tiny_interpreter.mods.lmac
+    hop = lmac.frontend.hop_length
+    window = 2 * RATE // hop * hop
+    n = window * 2 + 5 * hop
+    wav = torch.randn(1, n) * 0.3
+    out = tiny_interpreter.interpret_batch(wav, window_s=window / RATE)
+    starts = [round(s.start_s * RATE) for s in out.segments[0]]
+    assert starts[0] == 0 and all(s % hop == 0 for s in starts)
+    masks = [lmac.explain(wav[:, s : s + window])[0] for s in starts]
+    # frames only the first window covers equal its mask; an overlapped frame is the weighted mean
+    first_only = starts[1] // hop
+    assert (out.mask[0, :first_only] - masks[0][:first_only]).abs().max() < 1e-5
+    w = triangular_weights(masks[0].shape[0])
+    f = starts[1] // hop + 3
+    a, b = f - starts[0] // hop, f - starts[1] // hop
+    expected = (w[a] * masks[0][a] + w[b] * masks[1][b]) / (w[a] + w[b])
+    assert (out.mask[0, f] - expected).abs().max() < 1e-5
