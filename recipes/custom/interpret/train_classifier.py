@@ -18,92 +18,22 @@ Authors
  * lmac_brain contributors 2026
 """
 
-import math
 import sys
 
-import speechbrain as sb
-from speechbrain.utils.distributed import run_on_main
-from speechbrain.utils.fetching import FetchConfig
-
-from lmac_brain.classifier_brain import ClassifierBrain
 from lmac_brain.custom_data import split_description
-from lmac_brain.dataio import classification_datasets, label_encoder_from_manifest
 from lmac_brain.experiment import custom_manifests, start_experiment
-from lmac_brain.export import export_classifier
-from lmac_brain.noise import NoiseMixer
+from lmac_brain.runs import train_classifier
 
 
 def main(argv):
     hparams, run_opts = start_experiment(argv)
     manifests = custom_manifests(hparams)
-    label_file = f"{hparams['save_folder']}/label_encoder.txt"
-    run_on_main(label_encoder_from_manifest, args=[manifests["train"], label_file])
-    label_encoder = label_encoder_from_manifest(manifests["train"], label_file)
-    label_encoder.expect_len(hparams["n_classes"])  # the head was sized from the data
-
-    noise = None
-    if hparams["noise_folder"]:
-        noise = NoiseMixer(
-            hparams["noise_folder"], hparams["sample_rate"], tuple(hparams["noise_snr_db"]), seed=hparams["seed"]
-        )
-        hparams["checkpointer"].add_recoverable("train_noise", noise)  # resumed runs draw the same noise
-    datasets = classification_datasets(
-        manifests,
-        label_encoder,
-        hparams["sample_rate"],
-        train_crop_s=hparams["train_crop_s"],
-        train_noise=noise,
-        train_noise_prob=hparams["noise_prob"],
-    )
-    steps_per_epoch = math.ceil(len(datasets["train"]) / hparams["batch_size"])
-    hparams["lr_annealing"].num_training_steps = hparams["number_of_epochs"] * steps_per_epoch
-
-    # Embedding model only: the head of the source classifier knows other classes. overwrite=True re-links
-    # the collected file when pretrained_source changed since an earlier run in this folder.
-    run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
-    hparams["pretrainer"].load_collected()
-
-    brain = ClassifierBrain(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
-    brain.fit(
-        brain.hparams.epoch_counter,
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=hparams["train_dataloader_opts"],
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
-    epochs_trained = hparams["epoch_counter"].current
-    valid_acc = brain.checkpointer.find_checkpoint(max_key="acc").meta["acc"]
-    brain.evaluate(datasets["test"], max_key="acc", test_loader_kwargs=hparams["test_dataloader_opts"])
-
-    metrics = {
-        "valid_acc": valid_acc,
-        "test_acc": brain.test_stats["acc"],
-        "epochs": epochs_trained,
-        "selected_epoch": hparams["epoch_counter"].current,
-        "classes": label_encoder.decode_ndim(list(range(len(label_encoder)))),
+    data_info = {
         "dataset": hparams["dataset"],
-        "split": split_description(
-            hparams["valid_folds"], hparams["test_folds"], hparams["split_ratios"], hparams["split_seed"]
-        ),
-        "clips": {split: len(dataset) for split, dataset in datasets.items()},
+        "split": split_description(hparams["valid_folds"], hparams["test_folds"], hparams["split_ratios"], hparams["split_seed"]),
         "pretrained_source": hparams["pretrained_source"],
-        "command": " ".join(["python"] + sys.argv),
     }
-    if sb.utils.distributed.if_main_process():
-        export_classifier(
-            hparams["export_folder"],
-            hparams["frontend"],
-            hparams["classifier"],
-            label_file,
-            metrics,
-            overwrite=hparams["overwrite_export"],
-        )
+    train_classifier(hparams, run_opts, manifests, data_info)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,164 @@
+"""The training runs the recipes wire: a classifier, and an L-MAC decoder on a frozen classifier.
+
+The recipe scripts (ESC-50 and your own data) differ only in how they prepare manifests and describe
+the data; everything between the manifests and the exported folder is here, once:
+
+- :func:`train_classifier`: label encoder from the training manifest, optional real-noise mixing,
+  optional external weights (``pretrainer``), ``ClassifierBrain`` fit / test on the best-accuracy
+  checkpoint, export of a hub-style classifier folder;
+- :func:`train_lmac`: classifier files collected and checked against the data's classes, optional
+  decoder initialisation (FT stage), optional real-noise mixing (random at training, deterministic at
+  validation and test), ``LMACBrain`` fit / test on the lowest-validation-loss checkpoint, then
+  ``decoder.ckpt``, ``results.json`` and the interpreter folder.
+
+The training noise mixer is registered with the checkpointer, and the YAML's ``rng`` recoverable holds
+the global generators, so that a killed run resumes exactly (:mod:`lmac_brain.rng`).
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Dict, Optional, Tuple
+
+import speechbrain as sb
+from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.fetching import FetchConfig
+from speechbrain.utils.parameter_transfer import Pretrainer
+
+from lmac_brain.brain import LMACBrain, check_stage_folder
+from lmac_brain.classifier_brain import ClassifierBrain
+from lmac_brain.custom_data import check_classifier_classes
+from lmac_brain.dataio import classification_datasets, label_encoder_from_manifest
+from lmac_brain.experiment import export_lmac_run
+from lmac_brain.export import export_classifier, save_decoder
+from lmac_brain.noise import NoiseMixer
+
+
+def _command() -> str:
+    return " ".join(["python"] + sys.argv)
+
+
+def _noise(hparams: dict, snr_db) -> Tuple[Optional[NoiseMixer], Optional[NoiseMixer]]:
+    """Training and evaluation noise mixers of ``hparams["noise_folder"]`` (None, None without one)."""
+    folder = hparams["noise_folder"]
+    if not folder:
+        return None, None
+    train = NoiseMixer(folder, hparams["sample_rate"], snr_db, seed=hparams["seed"])
+    hparams["checkpointer"].add_recoverable("train_noise", train)  # resumed runs draw the same noise
+    return train, NoiseMixer(folder, hparams["sample_rate"], snr_db, seed=hparams["seed"], deterministic=True)
+
+
+def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], data_info: dict) -> dict:
+    """Train, select (best validation accuracy), test and export a classifier; returns its metrics.
+
+    ``data_info`` (folds, dataset, split, ...) is added to the metrics written into the export.
+    """
+    label_file = f"{hparams['save_folder']}/label_encoder.txt"
+    run_on_main(label_encoder_from_manifest, args=[manifests["train"], label_file])
+    label_encoder = label_encoder_from_manifest(manifests["train"], label_file)
+    label_encoder.expect_len(hparams["n_classes"])  # clear error if the head size does not match the data
+
+    noise, _ = _noise(hparams, tuple(hparams["noise_snr_db"]))
+    datasets = classification_datasets(
+        manifests, label_encoder, hparams["sample_rate"], train_crop_s=hparams["train_crop_s"],
+        train_noise=noise, train_noise_prob=hparams["noise_prob"],
+    )
+    # The per-update LR schedule decays to zero exactly at the last optimiser step.
+    steps_per_epoch = math.ceil(len(datasets["train"]) / hparams["batch_size"])
+    hparams["lr_annealing"].num_training_steps = hparams["number_of_epochs"] * steps_per_epoch
+    if hparams["pretrainer"] is not None:  # external weights (hub model, or the embedding to fine-tune)
+        run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
+        hparams["pretrainer"].load_collected()
+
+    brain = ClassifierBrain(
+        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        hparams["epoch_counter"], datasets["train"], datasets["valid"],
+        train_loader_kwargs=hparams["train_dataloader_opts"], valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+    epochs_trained = hparams["epoch_counter"].current
+    valid_acc = brain.checkpointer.find_checkpoint(max_key="acc").meta["acc"]
+    brain.evaluate(datasets["test"], max_key="acc", test_loader_kwargs=hparams["test_dataloader_opts"])
+    metrics = {
+        "valid_acc": valid_acc,
+        "test_acc": brain.test_stats["acc"],
+        "epochs": epochs_trained,
+        "selected_epoch": hparams["epoch_counter"].current,
+        "classes": label_encoder.decode_ndim(list(range(len(label_encoder)))),
+        "clips": {split: len(dataset) for split, dataset in datasets.items()},
+        **data_info,
+        "command": _command(),
+    }
+    if sb.utils.distributed.if_main_process():
+        export_classifier(
+            hparams["export_folder"], hparams["frontend"], hparams["classifier"], label_file, metrics,
+            overwrite=hparams["overwrite_export"],
+        )
+    return metrics
+
+
+def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describe) -> dict:
+    """Train, select (lowest validation loss), test and export an L-MAC decoder; returns ``results``.
+
+    ``describe(condition) -> dict`` gives the dataset-specific entries of ``results``: at least
+    ``title`` and ``description`` of the model card (``condition`` says which noise the metrics used).
+    """
+    check_stage_folder(hparams["checkpointer"], hparams["stage_name"], hparams["number_of_epochs"])
+    # overwrite=True: the collected files follow classifier_source even if an earlier run in this folder
+    # collected another classifier.
+    run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
+    check_classifier_classes(f"{hparams['save_folder']}/classifier/label_encoder.ckpt", manifests, hparams["classifier_source"])
+    hparams["pretrainer"].load_collected()
+    hparams["label_encoder"].expect_len(hparams["n_classes"])
+    if hparams["decoder_init"] is not None:
+        init = Pretrainer(
+            collect_in=f"{hparams['save_folder']}/decoder_init",
+            loadables={"decoder": hparams["decoder"]},
+            paths={"decoder": hparams["decoder_init"]},
+        )
+        run_on_main(init.collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
+        init.load_collected()
+
+    train_noise, eval_noise = _noise(hparams, hparams["noise_snr_db"])
+    datasets = classification_datasets(
+        manifests, hparams["label_encoder"], hparams["sample_rate"], train_crop_s=hparams["train_crop_s"],
+        train_noise=train_noise, train_noise_prob=1.0, eval_noise=eval_noise, with_clean=hparams["ft_weight"] > 0,
+    )
+    brain = LMACBrain(
+        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    start = time.time()
+    brain.fit(
+        hparams["epoch_counter"], datasets["train"], datasets["valid"],
+        train_loader_kwargs=hparams["train_dataloader_opts"], valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+    train_seconds = time.time() - start
+    epochs_trained = hparams["epoch_counter"].current
+    brain.evaluate(datasets["test"], min_key="loss", test_loader_kwargs=hparams["test_dataloader_opts"])
+
+    condition = (
+        f"noise at {hparams['noise_snr_db']} dB from {hparams['noise_folder']}" if hparams["noise_folder"] else "clean clips"
+    )
+    results = {
+        **describe(condition),
+        "stage": hparams["stage_name"],
+        "condition": condition,
+        "test": brain.test_stats,
+        "epochs": epochs_trained,
+        "selected_epoch": hparams["epoch_counter"].current,
+        "train_seconds_this_invocation": round(train_seconds, 1),
+        "decoder_params": sum(p.numel() for p in hparams["decoder"].parameters()),
+        "command": _command(),
+    }
+    if sb.utils.distributed.if_main_process():
+        save_decoder(hparams["output_folder"], hparams["decoder"], results)
+        export_lmac_run(hparams, results)
+    return results
