@@ -30,7 +30,7 @@ from speechbrain.inference.interfaces import Pretrained
 from lmac_brain.audio import load_audio
 from lmac_brain.checkpoints import check_interpreter_folder
 from lmac_brain.listen import listenable
-from lmac_brain.longform import Segment, explain_long
+from lmac_brain.longform import Segment, explain_long, long_spectrogram_and_audio
 from lmac_brain.targeted import Refinement, targeted_masks
 
 logger = logging.getLogger(__name__)
@@ -296,10 +296,14 @@ class LMACInterpreter(Pretrained):
     def _interpretation(self, wavs, target, window, refinement) -> Interpretation:
         lmac = self.mods.lmac
         mask, probs, refined, segments = self._explain(wavs, target, window, refinement)
-        logmag, phase = lmac.analyse(wavs)
         n = wavs.shape[1]
-        audio_in = listenable(lmac.frontend, logmag, phase, mask, n, lmac.mask_domain)
-        audio_out = listenable(lmac.frontend, logmag, phase, 1 - mask, n, lmac.mask_domain)
+        if n <= window:
+            logmag, phase = lmac.analyse(wavs)
+            audio_in = listenable(lmac.frontend, logmag, phase, mask, n, lmac.mask_domain)
+            audio_out = listenable(lmac.frontend, logmag, phase, 1 - mask, n, lmac.mask_domain)
+        else:  # chunk by chunk: memory stays that of one window
+            parts = [long_spectrogram_and_audio(lmac.frontend, w, m, window, lmac.mask_domain) for w, m in zip(wavs, mask)]
+            logmag, audio_in, audio_out = (torch.stack(p) for p in zip(*parts))
         decode = self.hparams.label_encoder.decode_ndim
         labels = [decode(int(i)) for i in probs.argmax(dim=-1)]
         targets = labels if target is None else [decode(int(i)) for i in target]

@@ -7,8 +7,10 @@ the recipe does). Longer inputs are cut into windows of ``window`` samples with 
 (the last one aligned to the end); each window is explained on its own, and the window masks are
 overlap-added in the frame domain with triangular weights (so seams fade), giving one ``[T, F]`` mask of
 the whole input. The file-level class probabilities are the mean of the windows' probabilities, and
-every window is reported as a :class:`Segment`. Memory grows linearly with length: only the STFT of
-the input, the output mask and one batch of windows are held at a time.
+every window is reported as a :class:`Segment`. The spectrogram and the listenable audio of the whole
+input are then rebuilt chunk by chunk (:func:`long_spectrogram_and_audio`). Memory grows linearly with
+length and stays small: the mask, the spectrogram and the waveforms of the whole input, plus one batch
+of windows.
 
 Authors
  * lmac_brain contributors 2026
@@ -89,7 +91,7 @@ def explain_long(
     wav: torch.Tensor,
     window: int,
     stft_hop: int,
-    batch_size: int = 8,
+    batch_size: int = 4,
 ) -> Dict[str, torch.Tensor]:
     """Mask of a long waveform ``[N]`` from masks of its windows.
 
@@ -145,3 +147,72 @@ def explain_long(
         "window_probs": window_probs,
         "starts": torch.tensor(starts),
     }
+
+
+def chunk_spans(n_samples: int, window: int, stft_hop: int) -> List[Tuple[int, int]]:
+    """Sample spans ``[a, b)`` of the windows of :func:`window_starts`, the last one extended to the end.
+
+    Example
+    -------
+    >>> chunk_spans(103, 40, 5)
+    [(0, 40), (20, 60), (40, 80), (60, 103)]
+    """
+    hop = window // 2 // stft_hop * stft_hop
+    starts = window_starts(n_samples, window, hop, stft_hop)
+    ends = [min(s + window, n_samples) for s in starts[:-1]] + [n_samples]
+    return list(zip(starts, ends))
+
+
+def _ramp(length: int, margin: int, open_left: bool, open_right: bool) -> torch.Tensor:
+    """Cross-fade weights of one chunk: zero within ``margin`` of an interior edge, rising linearly."""
+    n = torch.arange(length, dtype=torch.float64)
+    left = n + 1 if open_left else (n - margin + 1).clamp(min=0)
+    right = length - n if open_right else (length - margin - n).clamp(min=0)
+    return torch.minimum(left, right)
+
+
+def long_spectrogram_and_audio(frontend, wav: torch.Tensor, mask: torch.Tensor, window: int, domain: str = "log1p"):
+    """``log1p|X|`` ``[T, F]`` and the masked-in / masked-out waveforms ``[N]`` of a long input, chunk by chunk.
+
+    Equal (to float rounding) to ``frontend.log_magnitude_phase`` and
+    :func:`~lmac_brain.listen.listenable` on the whole input, but the STFT and ISTFT only ever hold one
+    chunk: the input is cut into the spans of :func:`chunk_spans`; a frame is taken from a chunk where
+    its whole analysis window lies inside the chunk (or at the input's own edges, which are zero-padded
+    alike), and output samples are cross-faded with weights that are zero within ``n_fft`` samples of an
+    interior chunk edge, where the chunk's STFT differs from the whole input's.
+
+    Example
+    -------
+    >>> from lmac_brain.frontend import Frontend
+    >>> from lmac_brain.listen import listenable
+    >>> fe = Frontend()
+    >>> wav = torch.randn(40000)
+    >>> logmag, phase = fe.log_magnitude_phase(wav.unsqueeze(0))
+    >>> mask = torch.rand_like(logmag[0])
+    >>> lm, audio_in, audio_out = long_spectrogram_and_audio(fe, wav, mask, window=186 * 64)
+    >>> whole = listenable(fe, logmag, phase, mask.unsqueeze(0), 40000)[0]
+    >>> print(bool((lm - logmag[0]).abs().max() < 1e-4), bool((audio_in - whole).abs().max() < 1e-4))
+    True True
+    """
+    n = wav.shape[-1]
+    hop, n_fft = frontend.hop_length, frontend.n_fft
+    spans = chunk_spans(n, window, hop)
+    logmag = torch.zeros_like(mask)
+    outs = [torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)]
+    weight = torch.zeros(n, dtype=torch.float64)
+    margin_frames = -(-n_fft // hop)  # frames whose window may reach past a chunk edge
+    for a, b in spans:
+        f0 = a // hop
+        lm, phase = frontend.log_magnitude_phase(wav[a:b].unsqueeze(0))
+        t = lm.shape[1]
+        lo = 0 if a == 0 else margin_frames
+        hi = t if b == n else t - margin_frames
+        logmag[f0 + lo : f0 + hi] = lm[0, lo:hi]
+        m = mask[f0 : f0 + t].unsqueeze(0)
+        w = _ramp(b - a, n_fft, a == 0, b == n)
+        for out, keep in zip(outs, (m, 1 - m)):
+            audio = frontend.invert(frontend.apply_mask(lm, keep, domain), phase, b - a)[0]
+            out[a:b] += w * audio.double()
+        weight[a:b] += w
+    weight = weight.clamp(min=1e-12)
+    return logmag, (outs[0] / weight).to(wav.dtype), (outs[1] / weight).to(wav.dtype)

@@ -97,3 +97,16 @@ def test_long_input_overlap_adds_the_window_masks(tiny_interpreter):
     a, b = f - starts[0] // hop, f - starts[1] // hop
     expected = (w[a] * masks[0][a] + w[b] * masks[1][b]) / (w[a] + w[b])
     assert (out.mask[0, f] - expected).abs().max() < 1e-5
+
+
+def test_long_input_audio_and_spectrogram_equal_the_whole_input_computation(tiny_interpreter):
+    from lmac_brain.listen import listenable
+
+    lmac = tiny_interpreter.mods.lmac
+    wav = torch.randn(1, 25 * RATE) * 0.3
+    out = tiny_interpreter.interpret_batch(wav)
+    assert len(out.segments[0]) > 1
+    logmag, phase = lmac.analyse(wav)
+    assert (out.logmag - logmag).abs().max() < 1e-4
+    for audio, keep in ((out.interpretation, out.mask), (out.masked_out, 1 - out.mask)):
+        assert (audio - listenable(lmac.frontend, logmag, phase, keep, wav.shape[1], lmac.mask_domain)).abs().max() < 1e-4
