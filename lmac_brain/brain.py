@@ -31,7 +31,7 @@ from collections import defaultdict
 import speechbrain as sb
 import torch
 
-from lmac_brain.distributed import reduce_mean
+from lmac_brain.distributed import CPUDistributedMixin, reduce_mean
 from lmac_brain.listen import listenable, plot_interpretation, write_wav
 from lmac_brain.loss import ft_guidance, lmac_loss
 from lmac_brain.metrics import all_metrics
@@ -93,7 +93,7 @@ def check_stage_folder(checkpointer: sb.utils.checkpoints.Checkpointer, stage_na
         )
 
 
-class LMACBrain(sb.Brain):
+class LMACBrain(CPUDistributedMixin, sb.Brain):
     """Brain that trains the L-MAC decoder; the classifier inside ``modules.lmac`` stays frozen."""
 
     def compute_forward(self, batch, stage):
@@ -101,7 +101,7 @@ class LMACBrain(sb.Brain):
         batch = batch.to(self.device)
         out = self.modules.lmac(batch.sig[0])
         if self.hparams.ft_weight > 0:
-            out["logmag_clean"] = self.modules.lmac.analyse(batch.clean[0])[0]
+            out["logmag_clean"] = self.hparams.lmac.analyse(batch.clean[0])[0]  # the unwrapped module under DDP
         return out
 
     def compute_objectives(self, predictions, batch, stage):
@@ -139,7 +139,7 @@ class LMACBrain(sb.Brain):
         limit = self.hparams.n_listen_valid if stage == sb.Stage.VALID else self.hparams.n_listen_test
         if not sb.utils.distributed.if_main_process():
             return
-        lmac = self.modules.lmac
+        lmac = self.hparams.lmac  # the unwrapped module under DDP
         fe = lmac.frontend
         folder = os.path.join(self.hparams.listen_folder, str(stage).split(".")[-1].lower())
         wavs, lens = batch.sig

@@ -20,7 +20,7 @@ import logging
 import speechbrain as sb
 import torch
 
-from lmac_brain.distributed import reduce_mean
+from lmac_brain.distributed import CPUDistributedMixin, reduce_mean
 from lmac_brain.mixup import mixup_batch, soft_cross_entropy
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(dim=-1) == targets).float()
 
 
-class ClassifierBrain(sb.Brain):
+class ClassifierBrain(CPUDistributedMixin, sb.Brain):
     """Brain for audio classification on log-mel features of the shared front end.
 
     Example

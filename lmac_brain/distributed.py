@@ -21,3 +21,24 @@ def reduce_mean(values: torch.Tensor) -> float:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.all_reduce(stats, op=torch.distributed.ReduceOp.SUM)
     return float(stats[0] / stats[1].clamp(min=1))
+
+
+class CPUDistributedMixin:
+    """``sb.Brain`` mixin: DDP on CPU (torchrun + gloo) for models with batch norm.
+
+    SpeechBrain 1.1.2 converts every batch norm to ``SyncBatchNorm`` before wrapping a module in
+    ``DistributedDataParallel``, and torch rejects ``SyncBatchNorm`` on CPU modules ("SyncBatchNorm
+    layers only work with GPU modules"), so a CNN14 cannot be trained with ``--distributed_backend gloo``
+    on CPUs. On CPU this mixin wraps the trainable modules in torch's ``DistributedDataParallel``
+    directly (gradients all-reduced by gloo; batch-norm statistics stay per rank, as without
+    ``--sync_batchnorm`` anywhere); on GPUs SpeechBrain's own wrapping is used unchanged.
+    """
+
+    def _wrap_distributed(self):
+        if not self.distributed_launch or not str(self.device).startswith("cpu"):
+            return super()._wrap_distributed()
+        from torch.nn.parallel import DistributedDataParallel
+
+        for name, module in self.modules.items():
+            if any(p.requires_grad for p in module.parameters()):
+                self.modules[name] = DistributedDataParallel(module, find_unused_parameters=self.find_unused_parameters)
