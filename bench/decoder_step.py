@@ -74,8 +74,8 @@ def main():
     params = {name: sum(p.numel() for p in dec.parameters()) for name, dec in decoders.items()}
     print(f"CNN14 width {args.width} (emb {emb_dim}), batch {args.batch} x {args.seconds} s, "
           f"{torch.get_num_threads()} threads, median of {args.repeats}")
-    print(f"| decoder | params | full L-MAC step (s) | decoder fwd+bwd (s) |")
-    print(f"|---|---|---|---|")
+    print("| decoder | params | full L-MAC step (s) | decoder fwd+bwd (s) |")
+    print("|---|---|---|---|")
     for name in decoders:
         print(f"| {name} | {params[name] / 1e6:.3f} M | {statistics.median(times[(name, 'full')]):.3f} "
               f"| {statistics.median(times[(name, 'dec')]):.3f} |")

@@ -11,7 +11,6 @@ Authors
 
 from __future__ import annotations
 
-import os
 from typing import Optional, Sequence
 
 import numpy as np
@@ -78,6 +77,7 @@ def plot_interpretation(
     >>> path = str(getfixture("tmpdir") / "x.png")
     >>> t = torch.rand(50, 513)
     >>> _ = plot_interpretation(path, t, t, t, 16000, 186, title="demo")
+    >>> import os
     >>> print(os.path.getsize(path) > 1000)
     True
     """

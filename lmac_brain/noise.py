@@ -22,7 +22,7 @@ import torch
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from torch.utils.data import get_worker_info
 
-from lmac_brain.audio import PathLike, load_audio, peak_normalize
+from lmac_brain.audio import PathLike, load_audio
 
 logger = logging.getLogger(__name__)
 
