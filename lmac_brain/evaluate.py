@@ -31,6 +31,30 @@ logger = logging.getLogger(__name__)
 
 Factory = Callable[[Frontend, AudioClassifier], object]
 
+#: the parts of the evaluation, in the order they run
+SECTIONS = ("faithfulness", "localization", "sanity")
+
+
+def check_sections(sections: Sequence[str]) -> List[str]:
+    """The evaluation sections to run, checked against :data:`SECTIONS`.
+
+    Example
+    -------
+    >>> check_sections(["sanity"])
+    ['sanity']
+    >>> check_sections(["sanity", "speed"])
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown evaluation sections ['speed']; choose from faithfulness, localization, sanity.
+    """
+    sections = list(sections)
+    if not sections:
+        raise ValueError(f"No evaluation section chosen; choose from {', '.join(SECTIONS)}.")
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise ValueError(f"Unknown evaluation sections {unknown}; choose from {', '.join(SECTIONS)}.")
+    return sections
+
 
 def lmac_explainer(frontend: Frontend, classifier: AudioClassifier, decoder: LMACDecoder, mask_domain: str = "log1p") -> LMAC:
     """L-MAC as an explainer factory entry: an :class:`~lmac_brain.lmac.LMAC` in eval mode.

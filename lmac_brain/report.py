@@ -1,4 +1,4 @@
-"""Results tables: per-item rows -> mean and 95% confidence interval per (set, method, metric).
+"""Results tables: per-item rows -> mean and 95% Student-t confidence interval per (set, method, metric).
 
 Authors
  * lmac_brain contributors 2026
@@ -12,7 +12,9 @@ import json
 import math
 import os
 from collections import defaultdict
-from typing import Dict, Iterable, List, Mapping, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+from scipy import stats
 
 from lmac_brain.atomic import write_text
 
@@ -23,18 +25,30 @@ DIRECTION = {
 }
 
 
-def mean_ci(values: Sequence[float]) -> Dict[str, float]:
-    """Mean and half-width of the normal-approximation 95% interval (``1.96 * sd / sqrt(n)``).
+def mean_ci(values: Sequence[float], level: float = 0.95) -> Dict[str, Optional[float]]:
+    """Mean and half-width of the Student-t confidence interval, ``t(n-1) * sd / sqrt(n)``.
+
+    The t quantile (not the normal 1.96) keeps small samples honest: at ``n = 4`` it is 3.18. NaN
+    values (e.g. a rank correlation of a constant mask) are left out of the mean and counted in
+    ``undefined``; with fewer than two values the interval is undefined (``None``).
 
     Example
     -------
     >>> mean_ci([1.0, 2.0, 3.0])
-    {'mean': 2.0, 'ci95': 1.1316, 'n': 3}
+    {'mean': 2.0, 'ci95': 2.4841, 'n': 3, 'undefined': 0}
+    >>> mean_ci([0.5, float("nan")])
+    {'mean': 0.5, 'ci95': None, 'n': 1, 'undefined': 1}
     """
-    n = len(values)
-    mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return {"mean": mean, "ci95": round(1.96 * sd / math.sqrt(n), 4), "n": n}
+    finite = [float(v) for v in values if not math.isnan(float(v))]
+    n, undefined = len(finite), len(values) - len(finite)
+    if n == 0:
+        return {"mean": None, "ci95": None, "n": 0, "undefined": undefined}
+    mean = sum(finite) / n
+    if n < 2:
+        return {"mean": mean, "ci95": None, "n": n, "undefined": undefined}
+    sd = math.sqrt(sum((v - mean) ** 2 for v in finite) / (n - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return {"mean": mean, "ci95": round(half, 4), "n": n, "undefined": undefined}
 
 
 def summarize(rows: Iterable[Mapping[str, object]]) -> Dict[str, Dict[str, Dict[str, Dict[str, float]]]]:
@@ -57,25 +71,79 @@ def summarize(rows: Iterable[Mapping[str, object]]) -> Dict[str, Dict[str, Dict[
     }
 
 
-def markdown(summary: Mapping, header: str = "") -> str:
-    """One Markdown table per set: rows are methods, cells ``mean ± ci95``.
+def _cell(stat: Mapping) -> str:
+    """``mean ± ci95`` of one :func:`mean_ci` result, saying how many items had no value.
 
     Example
     -------
-    >>> print(markdown({"s": {"m": {"AI": {"mean": 50.0, "ci95": 9.8, "n": 2}}}}).splitlines()[3])
+    >>> _cell({"mean": 0.25, "ci95": 0.1, "n": 3, "undefined": 1}), _cell({"mean": None, "ci95": None, "n": 0, "undefined": 2})
+    ('0.25 ± 0.1 (1 undefined)', 'undefined (2)')
+    """
+    if stat["mean"] is None:
+        return f"undefined ({stat['undefined']})"
+    text = f"{stat['mean']:.3g}" + (f" ± {stat['ci95']:.2g}" if stat["ci95"] is not None else " (n=1)")
+    return text + (f" ({stat['undefined']} undefined)" if stat.get("undefined") else "")
+
+
+def markdown(summary: Mapping, header: str = "") -> str:
+    """One Markdown table per set: rows are methods, cells ``mean ± ci95`` (95% Student-t half-width).
+
+    Example
+    -------
+    >>> print(markdown({"s": {"m": {"AI": {"mean": 50.0, "ci95": 9.8, "n": 2, "undefined": 0}}}}).splitlines()[3])
     | method | AI (up) |
     """
     lines = [header] if header else []
     for set_name, methods in summary.items():
         metrics = [k for k in DIRECTION if any(k in m for m in methods.values())]
-        n_items = max(v["n"] for m in methods.values() for v in m.values())
+        n_items = max(v["n"] + v.get("undefined", 0) for m in methods.values() for v in m.values())
         lines += ["", f"### {set_name} ({n_items} items)", ""]
         lines.append("| method | " + " | ".join(f"{k} ({DIRECTION[k]})" for k in metrics) + " |")
         lines.append("|---" * (len(metrics) + 1) + "|")
         for method, stats in methods.items():
-            cells = [f"{stats[k]['mean']:.3g} ± {stats[k]['ci95']:.2g}" if k in stats else "" for k in metrics]
+            cells = [_cell(stats[k]) if k in stats else "" for k in metrics]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def read_results(path: str) -> List[Dict[str, str]]:
+    """The rows of a ``results.csv`` written by :func:`write_results` (cells as strings, empty = no value).
+
+    Example
+    -------
+    >>> folder = str(getfixture("tmpdir"))
+    >>> _ = write_results(folder, [{"set": "s", "method": "m", "item": "a", "AI": 100.0}])
+    >>> read_results(os.path.join(folder, "results.csv"))
+    [{'set': 's', 'method': 'm', 'item': 'a', 'AI': '100.0'}]
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No results file {path}: give the results.csv of an evaluation run (eval.py).")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    missing = {"set", "method", "item"} - set(rows[0] if rows else {})
+    if not rows or missing:
+        raise ValueError(f"{path} is not a results table of eval.py (no rows, or no columns {sorted(missing)}).")
+    return rows
+
+
+def merge_results(tables: Sequence[Sequence[Mapping[str, object]]]) -> List[Mapping[str, object]]:
+    """Rows of several evaluation runs in one list; a (set, method) of a later table replaces it in earlier ones.
+
+    So a part of the evaluation re-run on its own (``eval.py --sections "[sanity]"``) takes the place of
+    that part of a full run, and nothing else changes.
+
+    Example
+    -------
+    >>> full = [{"set": "in_domain", "method": "m", "item": "a"}, {"set": "sanity", "method": "m", "item": "a"}]
+    >>> rerun = [{"set": "sanity", "method": "m", "item": "a"}, {"set": "sanity", "method": "m", "item": "b"}]
+    >>> [(r["set"], r["item"]) for r in merge_results([full, rerun])]
+    [('in_domain', 'a'), ('sanity', 'a'), ('sanity', 'b')]
+    """
+    merged: List[Mapping[str, object]] = []
+    for table in tables:
+        replaced = {(r["set"], r["method"]) for r in table}
+        merged = [r for r in merged if (r["set"], r["method"]) not in replaced] + list(table)
+    return merged
 
 
 def write_results(folder: str, rows: List[Mapping[str, object]], header: str = "") -> Dict:

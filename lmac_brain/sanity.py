@@ -2,7 +2,7 @@
 
 The classifier's layers are re-initialised top-down, cumulatively (head, then block 6, then block 5,
 ...); after each step the explainer is rebuilt on the randomised classifier and its masks are compared
-with the masks for the trained classifier by Spearman rank correlation. A method whose masks barely
+with the masks for the trained classifier by a tie-aware Spearman rank correlation. A method whose masks barely
 change is not explaining the model (it may be an edge detector of the input).
 
 Authors
@@ -14,7 +14,9 @@ from __future__ import annotations
 import copy
 from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
+from scipy import stats
 
 from lmac_brain.classifier import AudioClassifier
 
@@ -50,23 +52,36 @@ def randomized_classifiers(classifier: AudioClassifier, seed: int = 0) -> Iterat
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Spearman rank correlation of each pair of masks ``[B, ...]``, ``[B]`` (ties broken by position).
+    """Tie-aware Spearman rank correlation of each pair of masks ``[B, ...]``, ``[B]``.
+
+    Computed by :func:`scipy.stats.spearmanr` (tied values share their average rank), so masks that are
+    constant over large regions (Grad-CAM after its ReLU, guided methods, binary masks) are not given
+    a correlation by the positions of their ties. A pair in which either mask is constant has no rank
+    correlation: its entry is NaN, and the tables count such items instead of averaging them
+    (:func:`lmac_brain.report.mean_ci`).
 
     Example
     -------
     >>> x = torch.tensor([[0.1, 0.5, 0.3, 0.9]])
     >>> print(spearman(x, x * 2).tolist(), spearman(x, -x).tolist())
     [1.0] [-1.0]
+    >>> flat = torch.zeros(1, 8)
+    >>> one, other = flat.clone(), flat.clone()
+    >>> one[0, :2], other[0, -2:] = 1.0, 1.0  # ties everywhere else
+    >>> round(float(spearman(one, other)), 3), spearman(flat, one).isnan().item()
+    (-0.333, True)
     """
-    def ranks(x):
-        flat = x.flatten(1)
-        order = flat.argsort(dim=1)
-        r = torch.empty_like(flat)
-        r.scatter_(1, order, torch.arange(flat.shape[1], dtype=flat.dtype).expand_as(flat).contiguous())
-        return r - r.mean(dim=1, keepdim=True)
-
-    ra, rb = ranks(a.double()), ranks(b.double())
-    return ((ra * rb).sum(dim=1) / (ra.norm(dim=1) * rb.norm(dim=1)).clamp(min=1e-12)).float()
+    if a.shape != b.shape:
+        raise ValueError(f"spearman needs masks of one shape, got {tuple(a.shape)} and {tuple(b.shape)}.")
+    flat_a = a.detach().flatten(1).double().cpu().numpy()
+    flat_b = b.detach().flatten(1).double().cpu().numpy()
+    out = []
+    for x, y in zip(flat_a, flat_b):
+        if np.ptp(x) == 0 or np.ptp(y) == 0:  # no ranking: the correlation is undefined
+            out.append(float("nan"))
+        else:
+            out.append(float(stats.spearmanr(x, y).statistic))
+    return torch.tensor(out, dtype=torch.float32)
 
 
 def randomization_test(

@@ -49,3 +49,34 @@ def test_levels_select_steps_and_reject_unknown_names():
     assert torch.allclose(some["conv_block3"], full["conv_block3"])
     with pytest.raises(ValueError, match="conv_block9"):
         randomization_test(lambda c: Saliency(fe, c), clf, wavs, levels=["conv_block9"])
+
+
+def test_spearman_is_tie_aware_like_scipy():
+    from scipy import stats
+
+    # Two masks constant except for 3 bins at different places: ranking the ties by position made these
+    # look correlated (0.81); with average ranks for ties they are not.
+    one, other = torch.zeros(1, 400), torch.zeros(1, 400)
+    one[0, [10, 50, 90]] = torch.tensor([0.3, 0.6, 0.9])
+    other[0, [200, 250, 300]] = torch.tensor([0.3, 0.6, 0.9])
+    rho = float(spearman(one, other)[0])
+    assert abs(rho - stats.spearmanr(one[0].numpy(), other[0].numpy()).statistic) < 1e-6
+    assert abs(rho) < 0.05
+    # Many zeros, like Grad-CAM after its ReLU: same answer as scipy on random sparse masks.
+    g = torch.Generator().manual_seed(0)
+    a = torch.relu(torch.randn(4, 30, 20, generator=g) - 1.0)
+    b = torch.relu(torch.randn(4, 30, 20, generator=g) - 1.0)
+    expected = [stats.spearmanr(x.flatten().numpy(), y.flatten().numpy()).statistic for x, y in zip(a, b)]
+    assert torch.allclose(spearman(a, b), torch.tensor(expected, dtype=torch.float32), atol=1e-6)
+
+
+def test_spearman_of_a_constant_mask_is_nan_and_counted_in_the_tables():
+    from lmac_brain.report import mean_ci
+
+    a = torch.rand(3, 50)
+    b = a.clone()
+    b[1] = 0.5  # an explainer that gave a constant mask for item 1
+    rho = spearman(a, b)
+    assert rho[1].isnan() and torch.allclose(rho[[0, 2]], torch.ones(2))
+    stat = mean_ci(rho.tolist())
+    assert stat["mean"] == 1.0 and stat["n"] == 2 and stat["undefined"] == 1

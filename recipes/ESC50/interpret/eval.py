@@ -6,7 +6,9 @@
         --speech_folder ../shared/data/speech
 
 Writes ``results.csv`` (one row per method, set and item), ``summary.json`` and ``summary.md`` (mean and
-95% CI per metric, method and set, with seconds per explained clip) into the output folder.
+95% Student-t CI per metric, method and set, with seconds per explained clip) into the output folder.
+``--sections "[sanity]"`` (or any of ``faithfulness``, ``localization``, ``sanity``) runs only those
+parts; ``summarize.py`` combines the results of several runs into one table.
 
 Authors
  * lmac_brain contributors 2026
@@ -20,7 +22,7 @@ from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
 from lmac_brain.evalsets import esc50_evaluation_sets, list_audio_files
-from lmac_brain.evaluate import faithfulness_rows, localization_rows, sanity_rows
+from lmac_brain.evaluate import check_sections, faithfulness_rows, localization_rows, sanity_rows
 from lmac_brain.experiment import start_experiment
 from lmac_brain.localization import LocalizationSet
 from lmac_brain.report import write_results
@@ -45,13 +47,17 @@ def main(argv):
     sanity_items = [sets["in_domain"][i] for i in range(min(hparams["sanity_clips"], len(sets["in_domain"])))]
     sanity_wavs = torch.stack([it[1] for it in sanity_items])
 
+    sections = check_sections(hparams["sections"])
     rows = []
     for name, factory in hparams["explainers"].items():
         explainer = factory(fe, clf)
-        for set_name, dataset in sets.items():
-            rows += faithfulness_rows(name, explainer, set_name, dataset, fe, clf, domain, bs)
-        rows += localization_rows(name, explainer, loc, fe, domain, bs, hparams["localization_threshold"])
-        rows += sanity_rows(name, factory, fe, clf, sanity_wavs, [it[0] for it in sanity_items])
+        if "faithfulness" in sections:
+            for set_name, dataset in sets.items():
+                rows += faithfulness_rows(name, explainer, set_name, dataset, fe, clf, domain, bs)
+        if "localization" in sections:
+            rows += localization_rows(name, explainer, loc, fe, domain, bs, hparams["localization_threshold"])
+        if "sanity" in sections:
+            rows += sanity_rows(name, factory, fe, clf, sanity_wavs, [it[0] for it in sanity_items])
 
     header = (
         f"Test fold {hparams['test_fold']}, {len(sets['in_domain'].clips)} clips x {hparams['n_per_clip']} "

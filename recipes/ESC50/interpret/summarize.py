@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Combine the results of evaluation runs into one table (mean and 95% Student-t CI).
+
+    python recipes/ESC50/interpret/summarize.py FULL/results.csv RERUN/results.csv --out FOLDER
+
+A (set, method) found in a later ``results.csv`` replaces the same (set, method) of the earlier ones:
+re-run one part of the evaluation (``eval.py --sections "[sanity]"``) and put it in place. Writes
+``results.csv``, ``summary.json`` and ``summary.md`` into ``--out`` (the header names the sources and
+this command).
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+import argparse
+import os
+import sys
+
+from lmac_brain.report import merge_results, read_results, write_results
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("results", nargs="+", help="results.csv files, earliest first")
+    parser.add_argument("--out", required=True, help="folder for the combined results.csv, summary.json, summary.md")
+    args = parser.parse_args(argv)
+    try:
+        tables = [read_results(path) for path in args.results]
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
+    headers = []
+    for path in args.results:
+        summary = os.path.join(os.path.dirname(path), "summary.md")
+        first = open(summary, encoding="utf-8").read().split("\n\n")[0] if os.path.isfile(summary) else ""
+        headers.append(f"- {path}" + (":\n  " + first.replace("\n", "\n  ") if first else ""))
+    header = (
+        "Combined by: python " + " ".join(sys.argv) + "\n(a later source replaces the same set and method of earlier ones)\n"
+        + "\n".join(headers)
+    )
+    os.makedirs(args.out, exist_ok=True)
+    write_results(args.out, merge_results(tables), header)
+    print(open(os.path.join(args.out, "summary.md"), encoding="utf-8").read())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
