@@ -18,12 +18,13 @@ import torch
 from tqdm import tqdm
 
 from lmac_brain.baselines import SpectrogramClassifier
+from lmac_brain.budget import BUDGETS, budget_curves, normalized_auc
 from lmac_brain.classifier import AudioClassifier
 from lmac_brain.decoder import LMACDecoder
 from lmac_brain.frontend import Frontend
 from lmac_brain.lmac import LMAC
 from lmac_brain.listen import listenable
-from lmac_brain.localization import pointing_game, si_sdr, span_frames, time_iou
+from lmac_brain.localization import matched_time_iou, pointing_game, si_sdr, span_frames, time_iou
 from lmac_brain.metrics import all_metrics
 from lmac_brain.sanity import randomization_test
 
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 Factory = Callable[[Frontend, AudioClassifier], object]
 
 #: the parts of the evaluation, in the order they run
-SECTIONS = ("faithfulness", "localization", "sanity")
+SECTIONS = ("budget", "faithfulness", "localization", "sanity")
 
 
 def check_sections(sections: Sequence[str]) -> List[str]:
@@ -45,7 +46,7 @@ def check_sections(sections: Sequence[str]) -> List[str]:
     >>> check_sections(["sanity", "speed"])
     Traceback (most recent call last):
     ...
-    ValueError: Unknown evaluation sections ['speed']; choose from faithfulness, localization, sanity.
+    ValueError: Unknown evaluation sections ['speed']; choose from budget, faithfulness, localization, sanity.
     """
     sections = list(sections)
     if not sections:
@@ -124,10 +125,59 @@ def faithfulness_rows(
     return rows
 
 
+def budget_rows(
+    name: str, explainer, set_name: str, dataset, frontend: Frontend, classifier: AudioClassifier,
+    mask_domain: str, batch_size: int, budgets: Sequence[float] = BUDGETS, seed: int = 0,
+) -> List[Dict]:
+    """Matched-budget insertion and deletion (:mod:`lmac_brain.budget`) for every item of a set.
+
+    Columns: ``Ins AUC`` / ``Del AUC`` (budget = share of bins), ``Ins AUC (energy)`` /
+    ``Del AUC (energy)`` (budget = share of the energy), ``p(full)`` (the class's probability on the
+    whole input), and the points of the bin curves ``Ins@q`` / ``Del@q``. The class explained is the
+    classifier's decision on the input.
+
+    Example
+    -------
+    >>> from lmac_brain.classifier import Cnn14
+    >>> from lmac_brain.floors import Energy
+    >>> fe = Frontend()
+    >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)).eval()
+    >>> items = [("a", torch.randn(8000), None), ("b", torch.randn(8000), None)]
+    >>> rows = budget_rows("Energy", Energy(fe), "demo", items, fe, clf, "log1p", 2)
+    >>> print(len(rows), [k for k in rows[0] if k.startswith("Ins")])
+    2 ['Ins AUC', 'Ins AUC (energy)', 'Ins@0.02', 'Ins@0.05', 'Ins@0.1', 'Ins@0.2', 'Ins@0.3', 'Ins@0.5']
+    """
+    model = SpectrogramClassifier(frontend, classifier).eval()
+
+    def apply(logmag, binary):
+        return frontend.apply_mask(logmag, binary, mask_domain)
+
+    rows = []
+    for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name} (budget)", leave=False):
+        wavs = torch.stack([it[1] for it in items])
+        mask = explainer.explain(wavs)
+        with torch.no_grad():
+            logmag, _ = frontend.log_magnitude_phase(wavs)
+            target = model(logmag).argmax(dim=-1)
+        bins = budget_curves(model, logmag, mask, target, apply, budgets, "bins", seed)
+        energy = budget_curves(model, logmag, mask, target, apply, budgets, "energy", seed)
+        auc = {key: normalized_auc(curves[part], budgets) for key, curves, part in (
+            ("Ins AUC", bins, "insertion"), ("Del AUC", bins, "deletion"),
+            ("Ins AUC (energy)", energy, "insertion"), ("Del AUC (energy)", energy, "deletion"),
+        )}
+        for i, item in enumerate(items):
+            row = {"set": set_name, "method": name, "item": item[0], "p(full)": float(bins["full"][i])}
+            row.update({key: float(value[i]) for key, value in auc.items()})
+            row.update({f"Ins@{q:g}": float(bins["insertion"][i, j]) for j, q in enumerate(budgets)})
+            row.update({f"Del@{q:g}": float(bins["deletion"][i, j]) for j, q in enumerate(budgets)})
+            rows.append(row)
+    return rows
+
+
 def localization_rows(
     name: str, explainer, dataset, frontend: Frontend, mask_domain: str, batch_size: int, threshold: float = 0.5
 ) -> List[Dict]:
-    """Time IoU, pointing game and SI-SDR of the listenable explanation for a :class:`LocalizationSet`.
+    """Time IoU (thresholded, and at the event's length), pointing game and SI-SDR for a :class:`LocalizationSet`.
 
     Example
     -------
@@ -147,9 +197,10 @@ def localization_rows(
         spans = [span_frames(*it[3], frontend.hop_length, mask.shape[1]) for it in items]
         audio = listenable(frontend, logmag, phase, mask, wavs.shape[1], mask_domain)
         iou, hit, sdr = time_iou(mask, spans, threshold), pointing_game(mask, spans), si_sdr(audio, events)
+        matched = matched_time_iou(mask, spans)
         for i, item in enumerate(items):
             rows.append({"set": "localization", "method": name, "item": item[0], "IoU": float(iou[i]),
-                         "Pointing": 100.0 * float(hit[i]), "SI-SDR": float(sdr[i])})
+                         "IoU (matched)": float(matched[i]), "Pointing": 100.0 * float(hit[i]), "SI-SDR": float(sdr[i])})
     return rows
 
 

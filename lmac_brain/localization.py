@@ -22,6 +22,7 @@ from typing import Dict, Sequence, Tuple
 import torch
 
 from lmac_brain.audio import load_audio
+from lmac_brain.budget import rank_bins
 from lmac_brain.noise import random_crop_tiled
 
 
@@ -83,6 +84,28 @@ def time_iou(mask: torch.Tensor, spans: Sequence[Tuple[int, int]], threshold: fl
     inter = (active & truth).sum(dim=1).float()
     union = (active | truth).sum(dim=1).float().clamp(min=1)
     return inter / union
+
+
+def matched_time_iou(mask: torch.Tensor, spans: Sequence[Tuple[int, int]], seed: int = 0) -> torch.Tensor:
+    """IoU with each span of the frames that cover the event's length, ``[B]``: no threshold to tune.
+
+    The ``last - first`` frames of highest :func:`time_profile` (ties in a seeded random order, as in
+    :func:`lmac_brain.budget.rank_bins`) are compared with the span: a method is scored at the event's
+    own duration, so a mask that keeps everything cannot reach 1.
+
+    Example
+    -------
+    >>> m = torch.zeros(1, 6, 4); m[0, 2:4] = 1.0; m[0, 4] = 0.5
+    >>> matched_time_iou(m, [(2, 5)]).tolist()  # top 3 frames: 2, 3 (1.0) and 4 (0.5)
+    [1.0]
+    """
+    order = rank_bins(time_profile(mask).unsqueeze(-1), seed)
+    out = []
+    for b, (first, last) in enumerate(spans):
+        chosen = set(order[b, : max(last - first, 0)].tolist())
+        truth = set(range(first, last))
+        out.append(len(chosen & truth) / max(len(chosen | truth), 1))
+    return torch.tensor(out)
 
 
 def pointing_game(mask: torch.Tensor, spans: Sequence[Tuple[int, int]]) -> torch.Tensor:

@@ -18,11 +18,38 @@ from scipy import stats
 
 from lmac_brain.atomic import write_text
 
-#: metrics in table order and whether higher is better
+#: metrics in table order and whether higher is better: matched-budget first (lmac_brain.budget), then
+#: the soft-mask metrics, localization, sanity and cost
 DIRECTION = {
+    "Ins AUC": "up", "Del AUC": "down", "Ins AUC (energy)": "up", "Del AUC (energy)": "down", "p(full)": "up",
     "AI": "up", "AD": "down", "AG": "up", "FF": "up", "Fid-In": "up", "SPS": "up", "COMP": "down",
-    "IoU": "up", "Pointing": "up", "SI-SDR": "up", "Spearman (head)": "down", "Spearman (all)": "down", "sec/clip": "down",
+    "IoU": "up", "IoU (matched)": "up", "Pointing": "up", "SI-SDR": "up",
+    "Spearman (head)": "down", "Spearman (all)": "down", "sec/clip": "down",
 }
+
+#: per-budget points of the curves (``Ins@0.1``, ``Del@0.1``): in results.csv and summary.json, not in
+#: the Markdown tables
+CURVE_PREFIXES = {"Ins@": "up", "Del@": "down"}
+
+
+def direction(key: str) -> Optional[str]:
+    """``"up"`` / ``"down"`` for a metric column (higher / lower is better), ``None`` for other columns.
+
+    Example
+    -------
+    >>> direction("AI"), direction("Del@0.05"), direction("item")
+    ('up', 'down', None)
+    """
+    if key in DIRECTION:
+        return DIRECTION[key]
+    return next((d for prefix, d in CURVE_PREFIXES.items() if key.startswith(prefix)), None)
+
+
+def _columns(keys: Iterable[str]) -> List[str]:
+    """Metric columns of ``keys`` in table order: :data:`DIRECTION`'s, then curve points by budget."""
+    keys = set(keys)
+    points = sorted((k for k in keys if k not in DIRECTION and direction(k)), key=lambda k: (k[:4], float(k[4:])))
+    return [k for k in DIRECTION if k in keys] + points
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> Dict[str, Optional[float]]:
@@ -63,7 +90,7 @@ def summarize(rows: Iterable[Mapping[str, object]]) -> Dict[str, Dict[str, Dict[
     values: Dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for row in rows:
         for key, value in row.items():
-            if key in DIRECTION and value not in (None, ""):
+            if direction(key) and value not in (None, ""):
                 values[row["set"]][row["method"]][key].append(float(value))
     return {
         s: {m: {k: mean_ci(v) for k, v in metrics.items()} for m, metrics in methods.items()}
@@ -95,7 +122,7 @@ def markdown(summary: Mapping, header: str = "") -> str:
     """
     lines = [header] if header else []
     for set_name, methods in summary.items():
-        metrics = [k for k in DIRECTION if any(k in m for m in methods.values())]
+        metrics = [k for k in DIRECTION if any(k in m for m in methods.values())]  # tables: no curve points
         n_items = max(v["n"] + v.get("undefined", 0) for m in methods.values() for v in m.values())
         lines += ["", f"### {set_name} ({n_items} items)", ""]
         lines.append("| method | " + " | ".join(f"{k} ({DIRECTION[k]})" for k in metrics) + " |")
@@ -155,7 +182,7 @@ def write_results(folder: str, rows: List[Mapping[str, object]], header: str = "
     >>> sorted(os.listdir(str(getfixture("tmpdir"))))
     ['results.csv', 'summary.json', 'summary.md']
     """
-    columns = ["set", "method", "item"] + [k for k in DIRECTION if any(k in r for r in rows)]
+    columns = ["set", "method", "item"] + _columns(k for r in rows for k in r)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()

@@ -13,7 +13,7 @@ from lmac_brain.decoder import LMACDecoder, rep_channels
 from lmac_brain.export import export_classifier, save_decoder
 from lmac_brain.frontend import Frontend
 
-METHODS = {"L-MAC", "Saliency", "SmoothGrad", "IntegratedGradients", "GradientSHAP", "GradCAM", "GuidedBackprop", "GuidedGradCAM", "RISE"}
+METHODS = {"L-MAC", "Energy", "Random", "Saliency", "SmoothGrad", "IntegratedGradients", "GradientSHAP", "GradCAM", "GuidedBackprop", "GuidedGradCAM", "RISE"}
 SETS = {"in_domain", "mixtures", "speech", "white_noise", "localization", "sanity"}
 
 

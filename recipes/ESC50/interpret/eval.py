@@ -6,7 +6,8 @@
         --speech_folder ../shared/data/speech
 
 Writes ``results.csv`` (one row per method, set and item), ``summary.json`` and ``summary.md`` (mean and
-95% Student-t CI per metric, method and set, with seconds per explained clip) into the output folder.
+95% Student-t CI per metric, method and set, with seconds per explained clip) and one PNG of the
+matched-budget insertion/deletion curves per set (``budget_curves_<set>.png``) into the output folder.
 ``--sections "[sanity]"`` (or any of ``faithfulness``, ``localization``, ``sanity``) runs only those
 parts; ``summarize.py`` combines the results of several runs into one table.
 
@@ -22,9 +23,10 @@ from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
 from lmac_brain.evalsets import esc50_evaluation_sets, list_audio_files
-from lmac_brain.evaluate import check_sections, faithfulness_rows, localization_rows, sanity_rows
+from lmac_brain.evaluate import budget_rows, check_sections, faithfulness_rows, localization_rows, sanity_rows
 from lmac_brain.experiment import start_experiment
 from lmac_brain.localization import LocalizationSet
+from lmac_brain.budget_figure import plot_budget_curves
 from lmac_brain.report import write_results
 
 
@@ -51,6 +53,9 @@ def main(argv):
     rows = []
     for name, factory in hparams["explainers"].items():
         explainer = factory(fe, clf)
+        if "budget" in sections:
+            for set_name, dataset in sets.items():
+                rows += budget_rows(name, explainer, set_name, dataset, fe, clf, domain, bs, hparams["budgets"], hparams["seed"])
         if "faithfulness" in sections:
             for set_name, dataset in sets.items():
                 rows += faithfulness_rows(name, explainer, set_name, dataset, fe, clf, domain, bs)
@@ -64,7 +69,11 @@ def main(argv):
         f"contaminations per set, CNN14 width {hparams['width']}, seed {hparams['seed']}, mask domain {domain}.\n"
         f"Command: python {' '.join(sys.argv)}"
     )
-    write_results(hparams["output_folder"], rows, header)
+    summary = write_results(hparams["output_folder"], rows, header)
+    if "budget" in sections:  # one figure of the insertion/deletion curves per set
+        for set_name in sets:
+            plot_budget_curves(summary[set_name], hparams["budgets"],
+                               os.path.join(hparams["output_folder"], f"budget_curves_{set_name}.png"), set_name)
     print(open(os.path.join(hparams["output_folder"], "summary.md"), encoding="utf-8").read())
 
 

@@ -1,0 +1,187 @@
+"""Matched-budget faithfulness: insertion and deletion curves of a ranking of time-frequency bins.
+
+Soft-mask metrics (:mod:`lmac_brain.metrics`) reward a mask that keeps everything. Here every method
+spends the same budget: the ``T x F`` bins of an item are ranked by the method's mask (ties broken by a
+seeded random order), only the top ``q`` of them are kept as a binary mask ``B_q``, and the classifier's
+probability of the explained class ``c`` is read on what is kept (insertion, ``p_c(B_q X)``, higher is
+better) and on the rest (deletion, ``p_c((1 - B_q) X)``, lower is better), for every ``q`` of a fixed
+grid. An AUC by the trapezoid rule over ``q``, divided by the ``q`` range, summarises a curve (a constant
+curve ``p`` has AUC ``p``).
+
+Two ways to count the budget:
+
+- ``by="bins"``: ``q`` is the share of bins kept (exactly ``round(q * T * F)`` bins);
+- ``by="energy"``: ``q`` is the share of the spectrogram's energy ``sum |X|^2`` kept: bins are added in
+  ranking order until their energy reaches ``q`` of the total, so that choosing loud bins buys no budget.
+
+Masks are applied in the project's mask domain (:meth:`~lmac_brain.frontend.Frontend.apply_mask`);
+for binary masks both domains agree.
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Sequence
+
+import torch
+
+#: default budget grid: the share of bins (or of energy) kept, small budgets included
+BUDGETS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+BY = ("bins", "energy")
+
+
+def tie_break(n: int, seed: int = 0) -> torch.Tensor:
+    """A seeded random order of ``n`` bins: rank of each bin among equal mask values (lower first).
+
+    The same for every item of the same size, so rankings do not depend on how items are batched.
+
+    Example
+    -------
+    >>> torch.equal(tie_break(6, seed=1), tie_break(6, seed=1)), sorted(tie_break(6).tolist())
+    (True, [0, 1, 2, 3, 4, 5])
+    """
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+
+
+def rank_bins(mask: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Flat bin indices ``[B, T*F]`` of each item, highest mask value first, ties in a seeded random order.
+
+    Example
+    -------
+    >>> mask = torch.tensor([[[0.1, 0.9], [0.5, 0.2]]])
+    >>> rank_bins(mask)[0].tolist()
+    [1, 2, 3, 0]
+    >>> flat = torch.zeros(1, 2, 2)  # all tied: the seeded order decides, the same each time
+    >>> torch.equal(rank_bins(flat, seed=3), rank_bins(flat, seed=3))
+    True
+    """
+    flat = mask.detach().flatten(1).float()
+    perm = tie_break(flat.shape[1], seed).to(flat.device)
+    # Stable sort of the values in a random order: equal values keep that random order.
+    order = torch.sort(flat[:, perm], dim=1, descending=True, stable=True).indices
+    return perm[order]
+
+
+def keep_top(
+    mask: torch.Tensor, q: float, by: str = "bins", logmag: torch.Tensor = None, seed: int = 0,
+) -> torch.Tensor:
+    """Binary mask ``[B, T, F]`` keeping the top ``q`` of each item's bins in the ranking of ``mask``.
+
+    Arguments
+    ---------
+    mask : torch.Tensor
+        ``[B, T, F]`` scores (any real values; only their order matters).
+    q : float
+        Budget in ``[0, 1]``.
+    by : str
+        ``"bins"``: ``round(q * T * F)`` bins; ``"energy"``: the fewest top-ranked bins whose energy
+        ``|X|^2 = expm1(logmag)^2`` reaches ``q`` of the item's total (needs ``logmag``).
+    logmag : torch.Tensor, optional
+        ``log1p|X|`` ``[B, T, F]``, for ``by="energy"``.
+    seed : int
+        Seed of the tie-breaking order.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, T, F]`` of 0 and 1.
+
+    Example
+    -------
+    >>> mask = torch.tensor([[[0.1, 0.9], [0.5, 0.2]]])
+    >>> keep_top(mask, 0.5).tolist()
+    [[[0.0, 1.0], [1.0, 0.0]]]
+    >>> logmag = torch.log1p(torch.tensor([[[3.0, 1.0], [1.0, 1.0]]]))  # energies 9, 1, 1, 1
+    >>> keep_top(mask, 0.25, by="energy", logmag=logmag).tolist()  # 1 + 1 < 3 = 0.25 * 12: a third bin
+    [[[0.0, 1.0], [1.0, 1.0]]]
+    """
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"Budget q={q} out of range: give the share of bins (or energy) to keep, in [0, 1].")
+    if by not in BY:
+        raise ValueError(f"Unknown budget unit {by!r}; choose from {', '.join(BY)}.")
+    order = rank_bins(mask, seed)
+    batch, n = order.shape
+    if by == "bins":
+        count = torch.full((batch,), int(round(q * n)), dtype=torch.long, device=order.device)
+    else:
+        if logmag is None or logmag.shape != mask.shape:
+            raise ValueError("by='energy' needs logmag (log1p|X|) of the mask's shape.")
+        energy = logmag.detach().flatten(1).double().expm1().square()
+        cumulative = torch.gather(energy, 1, order).cumsum(dim=1)
+        goal = q * energy.sum(dim=1, keepdim=True)
+        # fewest bins whose energy reaches the goal (a relative tolerance absorbs float rounding)
+        count = (cumulative < goal * (1 - 1e-6)).sum(dim=1) + (q > 0)
+        count = count.clamp(max=n)
+    keep = (torch.arange(n, device=order.device).expand(batch, n) < count[:, None]).to(mask.dtype)
+    out = torch.zeros_like(keep).scatter_(1, order, keep)
+    return out.view_as(mask)
+
+
+def budget_curves(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    logmag: torch.Tensor,
+    mask: torch.Tensor,
+    target: torch.Tensor,
+    apply_mask: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    budgets: Sequence[float] = BUDGETS,
+    by: str = "bins",
+    seed: int = 0,
+) -> Dict[str, torch.Tensor]:
+    """Insertion and deletion curves ``[B, Q]``: probability of ``target`` on the top-``q`` bins and on the rest.
+
+    Arguments
+    ---------
+    model : callable
+        ``log1p|X| [B, T, F] -> logits [B, C]`` (e.g. :class:`~lmac_brain.baselines.SpectrogramClassifier`).
+    logmag : torch.Tensor
+        ``log1p|X|`` ``[B, T, F]`` of the inputs.
+    mask : torch.Tensor
+        ``[B, T, F]`` the method's scores.
+    target : torch.Tensor
+        ``[B]`` the class each mask explains.
+    apply_mask : callable
+        ``(logmag, binary mask) -> masked logmag``, the project's masking (mask domain).
+    budgets, by, seed
+        Budget grid, unit and tie-breaking seed (:func:`keep_top`).
+
+    Returns
+    -------
+    dict
+        ``insertion`` and ``deletion`` ``[B, Q]``, and ``full`` ``[B]``: the probability on the whole input.
+
+    Example
+    -------
+    >>> model = lambda x: torch.stack([x.amax(dim=(1, 2)), torch.zeros(x.shape[0])], dim=1)  # class 0: loudest bin
+    >>> logmag = torch.rand(2, 10, 10)
+    >>> out = budget_curves(model, logmag, logmag, torch.zeros(2, dtype=torch.long), lambda x, m: x * m)
+    >>> out["insertion"].shape, bool((out["insertion"] >= out["deletion"]).all())
+    (torch.Size([2, 6]), True)
+    """
+    index = target.long().view(-1, 1)
+    with torch.no_grad():
+        full = model(logmag).softmax(dim=-1).gather(1, index)[:, 0]
+        insertion, deletion = [], []
+        for q in budgets:
+            kept = keep_top(mask, q, by, logmag, seed)
+            insertion.append(model(apply_mask(logmag, kept)).softmax(dim=-1).gather(1, index)[:, 0])
+            deletion.append(model(apply_mask(logmag, 1 - kept)).softmax(dim=-1).gather(1, index)[:, 0])
+    return {"insertion": torch.stack(insertion, dim=1), "deletion": torch.stack(deletion, dim=1), "full": full}
+
+
+def normalized_auc(curve: torch.Tensor, budgets: Sequence[float] = BUDGETS) -> torch.Tensor:
+    """Area under ``curve`` ``[B, Q]`` over ``budgets`` by the trapezoid rule, divided by the budget range.
+
+    Example
+    -------
+    >>> normalized_auc(torch.full((1, 6), 0.3)).tolist()  # a constant curve p has AUC p
+    [0.30000001192092896]
+    >>> round(float(normalized_auc(torch.tensor([[0.0, 1.0]]), [0.0, 1.0])), 3)
+    0.5
+    """
+    q = torch.tensor(list(budgets), dtype=curve.dtype, device=curve.device)
+    if curve.shape[-1] != q.numel() or q.numel() < 2:
+        raise ValueError(f"A curve of {curve.shape[-1]} points for {q.numel()} budgets; give at least 2 budgets, one per point.")
+    return torch.trapezoid(curve, q, dim=-1) / (q[-1] - q[0])

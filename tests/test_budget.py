@@ -1,0 +1,107 @@
+"""Tests of the matched-budget metrics (lmac_brain.budget) and the floors (lmac_brain.floors) on hand-made cases."""
+
+import pytest
+import torch
+
+from lmac_brain.budget import BUDGETS, budget_curves, keep_top, normalized_auc, rank_bins
+from lmac_brain.floors import Energy, Random
+from lmac_brain.frontend import Frontend
+
+
+class EvidenceClassifier(torch.nn.Module):
+    """Class 0's logit is the mean log-magnitude on a fixed set of 'evidence' bins; class 1's is constant."""
+
+    def __init__(self, evidence: torch.Tensor):
+        super().__init__()
+        self.evidence = evidence.float()
+
+    def forward(self, logmag):
+        score = (logmag * self.evidence).flatten(1).sum(dim=1) / self.evidence.sum()
+        return torch.stack([8.0 * score, torch.full_like(score, 2.0)], dim=1)
+
+
+def _setup(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    logmag = torch.rand(4, 20, 30, generator=g) + 0.5
+    evidence = torch.zeros(20, 30)
+    evidence[5:8, 10:14] = 1.0  # 12 of 600 bins (2%) carry the class
+    return logmag, EvidenceClassifier(evidence), evidence
+
+
+def test_oracle_ranking_beats_random_and_energy():
+    logmag, model, evidence = _setup()
+    target = torch.zeros(4, dtype=torch.long)
+    apply = lambda x, m: x * m  # noqa: E731 (the log1p mask domain)
+    aucs = {}
+    for name, mask in (
+        ("oracle", evidence.expand_as(logmag) + 0.01 * torch.rand_like(logmag)),
+        ("energy", logmag),
+        ("random", torch.rand_like(logmag)),
+    ):
+        curves = budget_curves(model, logmag, mask, target, apply)
+        aucs[name] = (normalized_auc(curves["insertion"]).mean(), normalized_auc(curves["deletion"]).mean())
+    assert aucs["oracle"][0] > aucs["random"][0] + 0.2 and aucs["oracle"][0] > aucs["energy"][0] + 0.2
+    assert aucs["oracle"][1] < aucs["random"][1] - 0.2 and aucs["oracle"][1] < aucs["energy"][1] - 0.2
+
+
+def test_keep_top_bins_keeps_exactly_the_share_and_the_highest():
+    mask = torch.rand(3, 20, 30)
+    for q in BUDGETS + (0.0, 1.0):
+        kept = keep_top(mask, q)
+        assert set(kept.unique().tolist()) <= {0.0, 1.0}
+        assert (kept.flatten(1).sum(dim=1) == round(q * 600)).all()
+        if 0 < q < 1:  # every kept bin scores at least as high as every dropped one
+            assert (mask[kept == 1].view(3, -1).amin(dim=1) >= mask[kept == 0].view(3, -1).amax(dim=1)).all()
+
+
+def test_ties_are_broken_by_a_seeded_order():
+    flat = torch.zeros(2, 10, 10)
+    a, b = keep_top(flat, 0.1, seed=7), keep_top(flat, 0.1, seed=7)
+    assert torch.equal(a, b) and a.sum() == 20
+    assert torch.equal(a[0], a[1])  # the same order for every item: independent of batching
+    assert not torch.equal(a, keep_top(flat, 0.1, seed=8))
+    # A tie between two values keeps the higher value first, whatever the seed.
+    mask = torch.zeros(1, 10, 10)
+    mask[0, 3, 3] = 1.0
+    for seed in range(5):
+        assert int(rank_bins(mask, seed)[0, 0]) == 33
+
+
+def test_matched_energy_budget_sums_as_specified():
+    g = torch.Generator().manual_seed(1)
+    logmag = torch.rand(2, 15, 20, generator=g) * 3
+    mask = torch.rand(2, 15, 20, generator=g)
+    energy = logmag.double().expm1().square().flatten(1)
+    for q in (0.05, 0.2, 0.5):
+        kept = keep_top(mask, q, by="energy", logmag=logmag).flatten(1).bool()
+        order = rank_bins(mask)
+        for b in range(2):
+            share = energy[b][kept[b]].sum() / energy[b].sum()
+            assert share >= q - 1e-6
+            # the fewest top-ranked bins: without the last one the share is below q
+            n = int(kept[b].sum())
+            assert kept[b][order[b, :n]].all() and not kept[b][order[b, n:]].any()
+            assert energy[b][order[b, : n - 1]].sum() / energy[b].sum() < q
+
+
+def test_energy_floor_is_its_definition_and_random_is_seeded():
+    fe = Frontend()
+    g = torch.Generator().manual_seed(0)
+    wavs = torch.randn(2, 8000, generator=g)
+    logmag, _ = fe.log_magnitude_phase(wavs)
+    mask = Energy(fe).explain(wavs)
+    assert torch.allclose(mask, logmag / logmag.flatten(1).amax(dim=1)[:, None, None])
+    ranked = torch.gather(logmag.flatten(1), 1, rank_bins(mask))  # loudest first (up to float ties)
+    assert (ranked[:, 1:] <= ranked[:, :-1] + 1e-6).all()
+    r = Random(fe, seed=3)
+    assert torch.equal(r.explain(wavs), r.explain(wavs))
+    assert not torch.equal(r.explain(wavs), Random(fe, seed=4).explain(wavs))
+    assert r.explain(wavs).shape == logmag.shape
+
+
+def test_auc_normalisation_and_bad_budgets():
+    assert normalized_auc(torch.full((2, 6), 0.7)).tolist() == pytest.approx([0.7, 0.7])
+    with pytest.raises(ValueError, match="out of range"):
+        keep_top(torch.rand(1, 4, 4), 1.5)
+    with pytest.raises(ValueError, match="needs logmag"):
+        keep_top(torch.rand(1, 4, 4), 0.5, by="energy")
