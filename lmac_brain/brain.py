@@ -3,8 +3,10 @@
 Hooks only (SpeechBrain convention):
 
 * ``compute_forward`` runs :class:`~lmac_brain.lmac.LMAC` (input, mask, masked-in and masked-out logits);
-* ``compute_objectives`` is one call to :func:`~lmac_brain.loss.lmac_loss` (plus, when ``ft_weight > 0``,
-  the FT guidance of :func:`~lmac_brain.loss.ft_guidance` against the clean clip); in evaluation it also
+* ``compute_objectives`` is one call to :func:`~lmac_brain.loss.lmac_loss` (plus, when ``budget_weight > 0``,
+  the matched-budget objective :func:`~lmac_brain.loss.budget_loss` on the relaxed top-``q`` masks of
+  :meth:`~lmac_brain.lmac.LMAC.budget_logits`, and when ``ft_weight > 0``, the FT guidance of
+  :func:`~lmac_brain.loss.ft_guidance` against the clean clip); in evaluation it also
   collects the per-sample metrics of :mod:`lmac_brain.metrics` and writes listenable outputs;
 * ``on_stage_end`` averages metrics (all-reduced across DDP ranks), steps the plateau scheduler on the
   validation loss, and keeps the checkpoint with the lowest validation ``loss`` (the training
@@ -14,7 +16,8 @@ Why the loss and not Fid-In (the reference's LR-schedule input): an all-ones mas
 so selecting on it favours masks that explain nothing; the objective balances faithfulness and size.
 
 Expected ``hparams``: ``lmac`` (also in ``modules``), ``loss_weights`` (dict with ``w_in``, ``w_out``,
-``w_l1``, ``w_tv``), ``ft_weight``, ``ft_gate_threshold``, ``ft_oracle_threshold``, ``double_softmax_ad``,
+``w_l1``, ``w_tv``), ``budget_weight``, ``budget_train``, ``budget_valid``, ``budget_temperature``,
+``budget_w_del``, ``ft_weight``, ``ft_gate_threshold``, ``ft_oracle_threshold``, ``double_softmax_ad``,
 ``lr_annealing``, ``train_logger``, ``epoch_counter``, ``listen_folder``, ``n_listen_valid``,
 ``n_listen_test``, ``stage_name``, ``label_encoder``.
 
@@ -33,7 +36,7 @@ import torch
 
 from lmac_brain.distributed import CPUDistributedMixin, reduce_mean
 from lmac_brain.listen import listenable, plot_interpretation, write_wav
-from lmac_brain.loss import ft_guidance, lmac_loss
+from lmac_brain.loss import budget_loss, ft_guidance, lmac_loss
 from lmac_brain.metrics import all_metrics
 
 logger = logging.getLogger(__name__)
@@ -100,9 +103,21 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
         """Run the L-MAC chain on the (noisy) input; add the clean clip's ``log1p|X|`` for FT."""
         batch = batch.to(self.device)
         out = self.modules.lmac(batch.sig[0])
+        if self.hparams.budget_weight > 0:  # matched-budget objective: kept/removed top-q parts
+            out["budget_in"], out["budget_out"] = self.hparams.lmac.budget_logits(
+                out, self._budgets(stage), self.hparams.budget_temperature
+            )
         if self.hparams.ft_weight > 0:
             out["logmag_clean"] = self.hparams.lmac.analyse(batch.clean[0])[0]  # the unwrapped module under DDP
         return out
+
+    def _budgets(self, stage):
+        """Training: one budget drawn per step from ``budget_train`` (global RNG, resumed exactly);
+        evaluation: every budget of ``budget_valid``, so the validation loss is deterministic."""
+        if stage == sb.Stage.TRAIN:
+            choices = self.hparams.budget_train
+            return [choices[int(torch.randint(len(choices), (1,)))]]
+        return list(self.hparams.budget_valid)
 
     def compute_objectives(self, predictions, batch, stage):
         """L-MAC loss (+ FT guidance); metrics and listenable files in evaluation stages."""
@@ -123,6 +138,13 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
         loss, terms = lmac_loss(
             out["logits_in"], out["logits_out"], target, out["mask"], regularize=regularize, **self.hparams.loss_weights
         )
+        if self.hparams.budget_weight > 0:
+            n_budgets = out["budget_in"].shape[0] // target.shape[0]
+            budget, budget_terms = budget_loss(
+                out["budget_in"], out["budget_out"], target.repeat(n_budgets), self.hparams.budget_w_del
+            )
+            loss = loss + self.hparams.budget_weight * budget
+            terms.update(budget_terms)
         for name, value in terms.items():
             self.values[name].append(value.view(1))
         if stage != sb.Stage.TRAIN:

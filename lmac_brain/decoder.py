@@ -53,6 +53,13 @@ class LMACDecoder(torch.nn.Module):
         Channels of the top-down path.
     out_channels : int
         Channels at the ``T x n_mels`` resolution.
+    fine_channels : int
+        Channels of a two-layer convolution stack on the input's mel-like projection at the full
+        ``T x n_mels`` resolution, whose features join the head: capacity to decide at the input's own
+        resolution rather than at the classifier's 1/8 grid (0: none, the original decoder).
+    spec_gain : bool
+        Add a learned per-frequency multiple of ``log1p|X|`` to the logits at full ``T x F`` resolution
+        (the original decoder's only full-resolution term; it makes masks follow loudness).
 
     Example
     -------
@@ -60,6 +67,9 @@ class LMACDecoder(torch.nn.Module):
     >>> reps = [torch.rand(2, 64, 5, 2), torch.rand(2, 32, 5, 2), torch.rand(2, 16, 11, 5), torch.rand(2, 8, 22, 10)]
     >>> print(dec(reps, torch.rand(2, 187, 513)).shape)
     torch.Size([2, 187, 513])
+    >>> fine = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, fine_channels=8, spec_gain=False)
+    >>> print(fine(reps, torch.rand(2, 187, 513)).shape, fine.config()["fine_channels"])
+    torch.Size([2, 187, 513]) 8
     """
 
     def __init__(
@@ -69,6 +79,8 @@ class LMACDecoder(torch.nn.Module):
         n_freqs: int = 513,
         hidden: int = 64,
         out_channels: int = 16,
+        fine_channels: int = 0,
+        spec_gain: bool = True,
     ):
         super().__init__()
         self.rep_channels = list(rep_channels)
@@ -76,20 +88,35 @@ class LMACDecoder(torch.nn.Module):
         self.n_freqs = n_freqs
         self.hidden = hidden
         self.out_channels = out_channels
+        self.fine_channels = fine_channels
+        self.use_spec_gain = spec_gain
         self.lateral = torch.nn.ModuleList(torch.nn.Conv2d(c, hidden, 1) for c in self.rep_channels)
         self.smooth = torch.nn.Sequential(
             torch.nn.Conv2d(hidden, hidden, 3, padding=1), torch.nn.BatchNorm2d(hidden), torch.nn.ReLU()
         )
         self.reduce = torch.nn.Conv2d(hidden, out_channels, 1)
         self.linear_to_mel = torch.nn.Linear(n_freqs, n_mels)
+        if fine_channels:
+            self.fine = torch.nn.Sequential(
+                torch.nn.Conv2d(1, fine_channels, 3, padding=1), torch.nn.ReLU(),
+                torch.nn.Conv2d(fine_channels, fine_channels, 3, padding=1), torch.nn.ReLU(),
+            )
         self.head = torch.nn.Sequential(
-            torch.nn.Conv2d(out_channels + 1, out_channels, 3, padding=1),
+            torch.nn.Conv2d(out_channels + 1 + fine_channels, out_channels, 3, padding=1),
             torch.nn.ReLU(),
             torch.nn.Conv2d(out_channels, 1, 1),
         )
         self.mel_to_linear = torch.nn.Linear(n_mels, n_freqs)
-        # Per-frequency weight of log1p|X| added to the logits at full resolution.
-        self.spec_gain = torch.nn.Parameter(torch.zeros(n_freqs))
+        if spec_gain:  # per-frequency weight of log1p|X| added to the logits at full resolution
+            self.spec_gain = torch.nn.Parameter(torch.zeros(n_freqs))
+
+    def config(self) -> dict:
+        """The constructor arguments: what an exported folder needs to rebuild this decoder."""
+        return {
+            "rep_channels": list(self.rep_channels), "n_mels": self.n_mels, "n_freqs": self.n_freqs,
+            "hidden": self.hidden, "out_channels": self.out_channels, "fine_channels": self.fine_channels,
+            "spec_gain": self.use_spec_gain,
+        }
 
     def forward(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> torch.Tensor:
         """Mask logits (apply a sigmoid to get the mask).
@@ -115,8 +142,10 @@ class LMACDecoder(torch.nn.Module):
             h = F.interpolate(h, size=rep.shape[-2:], mode="nearest") + lateral(rep)
         h = self.reduce(self.smooth(h))  # [B, c, T/8, M/8]
         h = F.interpolate(h, size=(logmag.shape[1], self.n_mels), mode="bilinear", align_corners=False)
-        h = self.head(torch.cat([h, self.linear_to_mel(logmag).unsqueeze(1)], dim=1))  # [B, 1, T, M]
-        return self.mel_to_linear(h.squeeze(1)) + self.spec_gain * logmag  # [B, T, F]
+        mel = self.linear_to_mel(logmag).unsqueeze(1)  # [B, 1, T, M]
+        parts = [h, mel] + ([self.fine(mel)] if self.fine_channels else [])
+        h = self.mel_to_linear(self.head(torch.cat(parts, dim=1)).squeeze(1))  # [B, T, F]
+        return h + self.spec_gain * logmag if self.use_spec_gain else h
 
 
 class ReferenceDecoder(torch.nn.Module):

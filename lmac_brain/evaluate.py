@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from tqdm import tqdm
@@ -55,6 +55,26 @@ def check_sections(sections: Sequence[str]) -> List[str]:
     if unknown:
         raise ValueError(f"Unknown evaluation sections {unknown}; choose from {', '.join(SECTIONS)}.")
     return sections
+
+
+def select_methods(explainers: Dict[str, Factory], names: Optional[Sequence[str]]) -> Dict[str, Factory]:
+    """The explainer factories named in ``names`` (all of them for ``None``), in the configuration's order.
+
+    Example
+    -------
+    >>> select_methods({"a": 1, "b": 2, "c": 3}, ["c", "a"])
+    {'a': 1, 'c': 3}
+    >>> select_methods({"a": 1}, ["z"])
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown explainers ['z']; the configuration has: a.
+    """
+    if names is None:
+        return dict(explainers)
+    unknown = [n for n in names if n not in explainers]
+    if unknown:
+        raise ValueError(f"Unknown explainers {unknown}; the configuration has: {', '.join(explainers)}.")
+    return {n: f for n, f in explainers.items() if n in names}
 
 
 def lmac_explainer(frontend: Frontend, classifier: AudioClassifier, decoder: LMACDecoder, mask_domain: str = "log1p") -> LMAC:

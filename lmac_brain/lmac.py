@@ -16,10 +16,11 @@ Authors
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
+from lmac_brain.budget import soft_keep_top
 from lmac_brain.classifier import AudioClassifier
 from lmac_brain.frontend import Frontend
 
@@ -129,6 +130,39 @@ class LMAC(torch.nn.Module):
         out["logits_in"], _ = self.classify(self.apply_mask(out["logmag"], out["mask"]))
         out["logits_out"], _ = self.classify(self.apply_mask(out["logmag"], 1.0 - out["mask"]))
         return out
+
+    def budget_logits(
+        self, out: Dict[str, torch.Tensor], budgets: Sequence[float], temperature: float = 0.1,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Logits of the kept and of the removed part at each budget, for the matched-budget objective.
+
+        The top ``q`` of the mask logits is relaxed by :func:`~lmac_brain.budget.soft_keep_top`; the
+        results are stacked budget-major, ``[Q*B, C]`` each (gradients reach the decoder).
+
+        Arguments
+        ---------
+        out : dict
+            What :meth:`forward` (or :meth:`mask_of`) returned (``logmag``, ``mask_logits``).
+        budgets : sequence of float
+            Shares of the bins kept, each in ``(0, 1)``.
+        temperature : float
+            Softness of the relaxation.
+
+        Example
+        -------
+        >>> from lmac_brain.classifier import Cnn14
+        >>> from lmac_brain.decoder import LMACDecoder, rep_channels
+        >>> emb = Cnn14(80, 32, 0.125, return_reps=True)
+        >>> lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(32, 5)), LMACDecoder(rep_channels(emb), hidden=8, out_channels=4))
+        >>> kept, removed = lmac.budget_logits(lmac.mask_of(torch.randn(2, 16000)), [0.1, 0.3])
+        >>> print(kept.shape, kept.requires_grad)
+        torch.Size([4, 5]) True
+        """
+        masks = torch.cat([soft_keep_top(out["mask_logits"], q, temperature) for q in budgets])
+        logmag = out["logmag"].repeat(len(budgets), 1, 1)
+        kept, _ = self.classify(self.apply_mask(logmag, masks))
+        removed, _ = self.classify(self.apply_mask(logmag, 1.0 - masks))
+        return kept, removed
 
     @torch.no_grad()
     def explain(self, wavs: torch.Tensor, target=None) -> torch.Tensor:

@@ -148,3 +148,44 @@ def ft_guidance(
     oracle = (logmag_clean >= oracle_threshold * peak).to(mask.dtype)
     bce = F.binary_cross_entropy(mask.clamp(1e-6, 1 - 1e-6), oracle, reduction="none").flatten(1).mean(dim=1)
     return gate, oracle, bce
+
+
+def budget_loss(
+    logits_in: torch.Tensor, logits_out: torch.Tensor, target: torch.Tensor, w_del: float = 1.0,
+) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """Matched-budget objective: keep the class on the top-``q`` bins, lose it on the rest.
+
+    ``CE(f(M_q X), c) - w_del * log(1 - p_c(f((1 - M_q) X)))`` with ``M_q`` the (relaxed) top-``q`` mask
+    of the decoder's scores (:func:`lmac_brain.budget.soft_keep_top`): the insertion and deletion that
+    :mod:`lmac_brain.budget` measures, as in extremal perturbations (Fong, Patrick, Vedaldi, ICCV 2019).
+    Unlike the L-MAC masked-out term ``-CE``, the deletion term is bounded below (by 0).
+
+    Arguments
+    ---------
+    logits_in, logits_out : torch.Tensor
+        ``[N, C]`` logits of the kept and of the removed part (``N`` = budgets x batch).
+    target : torch.Tensor
+        ``[N]`` classes explained.
+    w_del : float
+        Weight of the deletion term.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        Scalar.
+    terms : dict
+        Batch means of ``budget_in`` (CE kept) and ``budget_out`` (``-log(1 - p)`` removed), detached.
+
+    Example
+    -------
+    >>> logits = torch.zeros(2, 4)  # p = 0.25 everywhere
+    >>> loss, terms = budget_loss(logits, logits, torch.tensor([0, 1]))
+    >>> print(round(float(terms["budget_in"]), 4), round(float(terms["budget_out"]), 4))
+    1.3863 0.2877
+    """
+    ce_in = F.cross_entropy(logits_in, target, reduction="none")
+    log_p_out = F.log_softmax(logits_out, dim=-1).gather(1, target.view(-1, 1))[:, 0]
+    # -log(1 - p) computed stably from log p
+    keep_out = -torch.log1p(-log_p_out.exp().clamp(max=1 - 1e-6))
+    loss = (ce_in + w_del * keep_out).mean()
+    return loss, {"budget_in": ce_in.detach().mean(), "budget_out": keep_out.detach().mean()}

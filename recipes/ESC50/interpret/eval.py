@@ -8,8 +8,9 @@
 Writes ``results.csv`` (one row per method, set and item), ``summary.json`` and ``summary.md`` (mean and
 95% Student-t CI per metric, method and set, with seconds per explained clip) and one PNG of the
 matched-budget insertion/deletion curves per set (``budget_curves_<set>.png``) into the output folder.
-``--sections "[sanity]"`` (or any of ``faithfulness``, ``localization``, ``sanity``) runs only those
-parts; ``summarize.py`` combines the results of several runs into one table.
+``--sections "[sanity]"`` (any of ``budget``, ``faithfulness``, ``localization``, ``sanity``) runs only
+those parts, ``--methods "[L-MAC, Energy, Random]"`` only those explainers; ``summarize.py`` combines
+the results of several runs into one table.
 
 Authors
  * lmac_brain contributors 2026
@@ -23,7 +24,9 @@ from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
 from lmac_brain.evalsets import esc50_evaluation_sets, list_audio_files
-from lmac_brain.evaluate import budget_rows, check_sections, faithfulness_rows, localization_rows, sanity_rows
+from lmac_brain.evaluate import (
+    budget_rows, check_sections, faithfulness_rows, localization_rows, sanity_rows, select_methods,
+)
 from lmac_brain.experiment import start_experiment
 from lmac_brain.localization import LocalizationSet
 from lmac_brain.budget_figure import plot_budget_curves
@@ -51,7 +54,7 @@ def main(argv):
 
     sections = check_sections(hparams["sections"])
     rows = []
-    for name, factory in hparams["explainers"].items():
+    for name, factory in select_methods(hparams["explainers"], hparams["methods"]).items():
         explainer = factory(fe, clf)
         if "budget" in sections:
             for set_name, dataset in sets.items():
