@@ -15,7 +15,12 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["lmac_brain", "lmac_brain.*"]),
+    # The shipped interpreter (pretrained/lmac_cnn14_cpu_esc50, about 19 MB) goes into the wheel as
+    # lmac_brain/pretrained/..., so that `lmac explain` has its default model after `pip install .`
+    # (lmac_brain.cli.DEFAULT_SOURCE); in a checkout it stays in the repository's pretrained/ folder.
+    packages=find_packages(include=["lmac_brain", "lmac_brain.*"]) + ["lmac_brain.pretrained"],
+    package_dir={"lmac_brain.pretrained": "pretrained"},
+    package_data={"lmac_brain.pretrained": ["lmac_cnn14_cpu_esc50/*"]},
     install_requires=[
         # speechbrain 1.1.2 does not import without torchaudio; this triple is
         # the combination measured to install and import on a fresh CPU machine.
@@ -27,11 +32,13 @@ setup(
         "numpy>=1.24",
         "tqdm>=4.60",
         "matplotlib>=3.7",
-        "captum>=0.7",
     ],
     entry_points={"console_scripts": ["lmac = lmac_brain.cli:main"]},
     extras_require={
-        "test": ["pytest>=7", "selenium>=4.10"],  # selenium drives Debian's chromium in the report test
+        # Captum computes the attribution baselines of the evaluation (lmac_brain.baselines,
+        # recipes/ESC50/interpret/eval.py); explaining with L-MAC (lmac explain) does not need it.
+        "eval": ["captum>=0.7"],
+        "test": ["captum>=0.7", "pytest>=7", "selenium>=4.10"],  # selenium drives Debian's chromium in the report test
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -1,7 +1,10 @@
 """Audio file input: read any file soundfile can decode, mix to mono, resample, peak-normalise.
 
 Every entry point of the project (recipes, evaluation, the hub interface, the CLI) reads audio
-through :func:`load_audio`, so that a clip is turned into the same tensor everywhere.
+through :func:`load_audio`, so that a clip is turned into the same tensor everywhere. The input
+normalisation a classifier was trained with (:data:`INPUT_NORMALIZATIONS`, applied by
+:func:`normalize_input`) is part of an exported interpreter (its ``input_normalization``); the
+interpreter applies it to waveforms and files alike (:mod:`lmac_brain.interface`).
 
 Authors
  * lmac_brain contributors 2026
@@ -20,6 +23,10 @@ import torch
 import torchaudio.functional as taF
 
 logger = logging.getLogger(__name__)
+
+#: Input normalisations a classifier can be trained with: ``"peak"`` (:func:`peak_normalize`, what the
+#: recipes' data pipelines do) or ``"none"`` (waveforms as given).
+INPUT_NORMALIZATIONS = ("peak", "none")
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -182,3 +189,41 @@ def peak_normalize(wav: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """
     peak = wav.abs().amax(dim=-1, keepdim=True)
     return wav / torch.where(peak > eps, peak, torch.ones_like(peak))
+
+
+def normalize_input(wav: torch.Tensor, method: str) -> torch.Tensor:
+    """Apply the input normalisation ``method`` (one of :data:`INPUT_NORMALIZATIONS`) per row.
+
+    Arguments
+    ---------
+    wav : torch.Tensor
+        ``[N]`` or ``[B, N]``.
+    method : str
+        ``"peak"``: :func:`peak_normalize`; ``"none"``: ``wav`` unchanged.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``wav``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``method``.
+
+    Example
+    -------
+    >>> normalize_input(torch.tensor([0.1, -0.5]), "peak")
+    tensor([ 0.2000, -1.0000])
+    >>> normalize_input(torch.tensor([0.1, -0.5]), "none")
+    tensor([ 0.1000, -0.5000])
+    >>> normalize_input(torch.tensor([0.1]), "rms")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown input normalization 'rms': use one of peak, none.
+    """
+    if method == "peak":
+        return peak_normalize(wav)
+    if method == "none":
+        return wav
+    raise ValueError(f"Unknown input normalization {method!r}: use one of {', '.join(INPUT_NORMALIZATIONS)}.")

@@ -6,8 +6,8 @@ computed with respect to the same input as L-MAC's mask, ``log1p|X|`` ``[B, T, F
 soft masks exactly as in the paper: absolute value, divided by each example's maximum; metrics and
 listenable audio then treat them like L-MAC masks.
 
-``target`` follows Captum's grammar: ``None`` (the classifier's own decision), an ``int`` for the whole
-batch, or a list / 1-D tensor with one class per example.
+``target`` follows Captum's grammar (:mod:`lmac_brain.targets`): ``None`` (the classifier's own decision),
+an ``int`` for the whole batch, or a list / 1-D tensor with one class per example.
 
 Methods (paper settings as defaults): :class:`Saliency`, :class:`SmoothGrad` (``NoiseTunnel`` over
 Saliency, 50 samples), :class:`IntegratedGradients` (200 steps, zero baseline), :class:`GradCAM`
@@ -22,7 +22,7 @@ Authors
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence, Union
+from typing import Iterator
 
 import captum.attr as ca
 import numpy as np
@@ -31,8 +31,7 @@ import torch.nn.functional as F
 
 from lmac_brain.classifier import AudioClassifier
 from lmac_brain.frontend import Frontend
-
-Target = Union[None, int, Sequence[int], torch.Tensor]
+from lmac_brain.targets import Target, resolve_target
 
 
 class SpectrogramClassifier(torch.nn.Module):
@@ -58,29 +57,6 @@ class SpectrogramClassifier(torch.nn.Module):
         ``log1p(Mel(expm1(.)))`` is undefined (NaN); inputs are clamped at 0, the smallest magnitude.
         """
         return self.classifier(self.frontend.features(logmag.clamp(min=0)))[0]
-
-
-def resolve_target(target: Target, logits: torch.Tensor) -> torch.Tensor:
-    """Captum's target grammar -> ``[B]`` class indices (``None``: ``argmax`` of ``logits``).
-
-    Example
-    -------
-    >>> logits = torch.tensor([[0.0, 1.0], [2.0, 0.0]])
-    >>> print(resolve_target(None, logits).tolist(), resolve_target(1, logits).tolist(), resolve_target([0, 1], logits).tolist())
-    [1, 0] [1, 1] [0, 1]
-    """
-    batch, n_classes = logits.shape
-    if target is None:
-        out = logits.argmax(dim=-1)
-    elif isinstance(target, int):
-        out = torch.full((batch,), target, dtype=torch.long, device=logits.device)
-    else:
-        out = torch.as_tensor(target, dtype=torch.long, device=logits.device).view(-1)
-        if out.numel() != batch:
-            raise ValueError(f"target has {out.numel()} entries for a batch of {batch}; give one class per example.")
-    if ((out < 0) | (out >= n_classes)).any():
-        raise ValueError(f"target {out.tolist()} out of range: the classifier has {n_classes} classes (0..{n_classes - 1}).")
-    return out
 
 
 def to_mask(attribution: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,9 @@ the cache path rather than the folder the user gave (``FileNotFoundError: .../ca
 does not name a file at all (``UnpicklingError: Weights only load failed ... Unsupported operand``).
 :func:`check_interpreter_folder` reads the ``hyperparams.yaml`` of a local folder, finds the files it
 loads from ``<pretrained_path>/...`` and checks each of them first, raising
-:class:`ModelFolderError` with the folder, the file, the problem and what to do.
+:class:`ModelFolderError` with the folder, the file, the problem and what to do. Once the model is
+built, :func:`check_state_dict_fits` checks that each checkpoint fits its module (PyTorch's own
+``size mismatch`` error names neither the file nor which model the shapes belong to).
 
 Authors
  * lmac_brain contributors 2026
@@ -125,13 +127,71 @@ def check_label_encoder(path: str, folder: str) -> None:
         raise ModelFolderError(f"{path}: the label encoder lists no classes (model folder {folder}). {_REPAIR}")
 
 
+def _shape(tensor: torch.Tensor) -> str:
+    return "[" + ", ".join(str(n) for n in tensor.shape) + "]"
+
+
+def check_state_dict_fits(module: torch.nn.Module, path: PathLike, origin: str) -> None:
+    """Raise :class:`ModelFolderError` unless the state dict in ``path`` fits ``module`` exactly.
+
+    Every parameter and buffer of ``module`` must be in the checkpoint with the same shape, and the
+    checkpoint must hold nothing else. SpeechBrain's loader would stop at the first shape with
+    PyTorch's ``size mismatch`` error, which names neither file nor model, and would only log a
+    warning for missing weights (leaving them random).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        The module that ``hyperparams.yaml`` built for the checkpoint.
+    path : str or os.PathLike
+        Where the checkpoint is read from (possibly a link in a ``savedir``).
+    origin : str
+        The file as the user knows it (in the model folder or on the hub), named in the message.
+
+    Raises
+    ------
+    ModelFolderError
+        Naming ``origin``, the module, each mismatched entry with both shapes, and what to do.
+
+    Example
+    -------
+    >>> path = str(getfixture("tmpdir") / "classifier.ckpt")
+    >>> torch.save(torch.nn.Linear(16, 3).state_dict(), path)
+    >>> check_state_dict_fits(torch.nn.Linear(16, 3), path, "model/classifier.ckpt")
+    >>> check_state_dict_fits(torch.nn.Linear(16, 2), path, "model/classifier.ckpt")
+    Traceback (most recent call last):
+    ...
+    lmac_brain.checkpoints.ModelFolderError: model/classifier.ckpt: does not fit the Linear that hyperparams.yaml builds: weight is [3, 16] in the file but [2, 16] in the model; bias is [3] in the file but [2] in the model. ...
+    """
+    state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    expected = module.state_dict()
+    problems = [
+        f"{key} is {_shape(state[key])} in the file but {_shape(value)} in the model"
+        for key, value in expected.items()
+        if key in state and state[key].shape != value.shape
+    ]
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    if missing:
+        problems.append(f"missing from the file: {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}")
+    if unexpected:
+        problems.append(f"not in the model: {', '.join(unexpected[:5])}{', ...' if len(unexpected) > 5 else ''}")
+    if problems:
+        raise ModelFolderError(
+            f"{origin}: does not fit the {type(module).__name__} that hyperparams.yaml builds: {'; '.join(problems)}. "
+            "The checkpoint and hyperparams.yaml come from different models (e.g. another number of classes "
+            f"or another width). {_REPAIR}"
+        )
+
+
 def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.yaml") -> None:
     """Check a local model folder before ``from_hparams`` loads it; hub ids are left to SpeechBrain.
 
     Checks that ``hparams_file`` exists, and that every file it loads from the folder
     (``!ref <pretrained_path>/NAME`` or ``!ref <source>/NAME``) exists, is not empty, and can be read:
     ``.ckpt`` files as PyTorch state dicts, ``label_encoder.txt`` as a label encoder. Whether the
-    shapes match the model is left to the loader (and to ``LMACInterpreter``'s class-count check).
+    shapes match the model is checked once it is built (:func:`check_state_dict_fits`, called by
+    ``LMACInterpreter.from_hparams``, and ``LMACInterpreter``'s class-count check).
 
     Arguments
     ---------

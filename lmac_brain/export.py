@@ -22,6 +22,7 @@ import torch
 from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBClassifierHead
 
 from lmac_brain.atomic import atomic_folder, atomic_path, write_text
+from lmac_brain.audio import INPUT_NORMALIZATIONS
 from lmac_brain.classifier import Cnn14
 from lmac_brain.frontend import Frontend
 
@@ -197,11 +198,13 @@ def _write_json(path: str, obj: Mapping[str, Any]) -> None:
     write_text(path, json.dumps(dict(obj), indent=2))
 
 
-def interpreter_hparams_yaml(lmac) -> str:
+def interpreter_hparams_yaml(lmac, input_normalization: str = "peak") -> str:
     """``hyperparams.yaml`` of an exported L-MAC interpreter (read by :class:`~lmac_brain.interface.LMACInterpreter`).
 
     ``pretrained_path`` is where the checkpoints are fetched from; ``from_hparams`` sets it to the
-    ``source`` it was given (a local folder or a hub id).
+    ``source`` it was given (a local folder or a hub id). ``input_normalization`` is the normalisation
+    the classifier was trained with (:data:`~lmac_brain.audio.INPUT_NORMALIZATIONS`; the recipes
+    peak-normalise every clip); the interpreter applies it to every input.
 
     Example
     -------
@@ -213,20 +216,27 @@ def interpreter_hparams_yaml(lmac) -> str:
     >>> text = interpreter_hparams_yaml(lmac)
     >>> print("decoder: !new:lmac_brain.decoder.LMACDecoder" in text, "pretrained_path: ." in text)
     True True
+    >>> print("input_normalization: peak" in text)
+    True
     """
     from lmac_brain.decoder import LMACDecoder
 
+    if input_normalization not in INPUT_NORMALIZATIONS:
+        raise ValueError(
+            f"Unknown input_normalization {input_normalization!r}: use one of {', '.join(INPUT_NORMALIZATIONS)} "
+            "(the normalisation the classifier was trained with)."
+        )
     decoder = lmac.decoder
     if not isinstance(decoder, LMACDecoder):
         raise TypeError(f"Only LMACDecoder interpreters can be exported, got {type(decoder).__name__}.")
-    dec_args = dict(
-        rep_channels=list(decoder.rep_channels), n_mels=decoder.n_mels, n_freqs=decoder.n_freqs,
-        hidden=decoder.hidden, out_channels=decoder.out_channels,
-    )
+    dec_args = decoder.config()
     return (
         "# L-MAC interpreter exported by lmac_brain (lmac_brain.export.export_interpreter).\n"
         "# Load with lmac_brain.interface.LMACInterpreter.from_hparams(source=<this folder or hub id>).\n"
         "pretrained_path: .\n"
+        "# Applied to every input waveform before the classifier hears it (the normalisation it was trained\n"
+        "# with): peak (divide by the absolute peak) or none. Folders without this key use peak.\n"
+        f"input_normalization: {input_normalization}\n"
         + _model_yaml(lmac.frontend, lmac.classifier.embedding_model, lmac.classifier.head, lmac.classifier.logit_scale)
         + "decoder: !new:lmac_brain.decoder.LMACDecoder\n" + _yaml_args(dec_args) + "\n"
         "lmac: !new:lmac_brain.lmac.LMAC\n"
@@ -259,12 +269,16 @@ def export_interpreter(
     metrics: Mapping[str, Any],
     model_card: str,
     overwrite: bool = False,
+    input_normalization: str = "peak",
 ) -> str:
     """Write a trained :class:`~lmac_brain.lmac.LMAC` as a folder that ``LMACInterpreter.from_hparams`` loads.
 
     Files: ``hyperparams.yaml``, ``embedding_model.ckpt``, ``classifier.ckpt``, ``decoder.ckpt``,
     ``label_encoder.txt``, ``metrics.json`` and ``README.md`` (the model card). Written into a temporary
     sibling folder and renamed into place; an existing folder is replaced only with ``overwrite=True``.
+    ``input_normalization`` (stored in ``hyperparams.yaml``) is the input normalisation the classifier
+    was trained with: ``"peak"`` for the recipes of this project, ``"none"`` for a classifier trained on
+    waveforms as recorded.
 
     Example
     -------
@@ -280,6 +294,7 @@ def export_interpreter(
     >>> print(sorted(os.listdir(out)))
     ['README.md', 'classifier.ckpt', 'decoder.ckpt', 'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.txt', 'metrics.json']
     """
+    hparams_text = interpreter_hparams_yaml(lmac, input_normalization)  # checks the arguments before any write
     with atomic_folder(out_dir, overwrite) as tmp_dir:
         torch.save(lmac.classifier.embedding_model.state_dict(), os.path.join(tmp_dir, "embedding_model.ckpt"))
         torch.save(lmac.classifier.head.state_dict(), os.path.join(tmp_dir, "classifier.ckpt"))
@@ -287,7 +302,7 @@ def export_interpreter(
         shutil.copyfile(label_encoder_file, os.path.join(tmp_dir, "label_encoder.txt"))
         _write_json(os.path.join(tmp_dir, "metrics.json"), metrics)
         write_text(os.path.join(tmp_dir, "README.md"), model_card)
-        write_text(os.path.join(tmp_dir, "hyperparams.yaml"), interpreter_hparams_yaml(lmac))
+        write_text(os.path.join(tmp_dir, "hyperparams.yaml"), hparams_text)
     return os.path.abspath(out_dir)
 
 

@@ -1,13 +1,20 @@
 """``LMACInterpreter``: a SpeechBrain ``Pretrained`` interface that explains audio with L-MAC.
 
 Load a folder written by :func:`~lmac_brain.export.export_interpreter` (or the same files on a model
-hub) with ``LMACInterpreter.from_hparams(source=..., savedir=...)`` and call
-:meth:`LMACInterpreter.interpret_file` or :meth:`LMACInterpreter.interpret_batch`.
+hub) with ``LMACInterpreter.from_hparams(source=...)`` and call :meth:`LMACInterpreter.interpret_file`
+or :meth:`LMACInterpreter.interpret_batch`. Both apply the input normalisation the classifier was
+trained with (``input_normalization`` in ``hyperparams.yaml``; peak normalisation where the key is
+absent, as in the recipes), so the same audio gets the same decision and mask at any input level.
 
-Stale caches: SpeechBrain's fetching keeps a file that already exists in ``savedir``, so loading a
-*different* source into a ``savedir`` used before would silently reuse the old ``hyperparams.yaml``.
-Here ``savedir`` records its source (``.lmac_source``) and is emptied when the source changes; the
-default ``savedir`` is derived from the source itself.
+``savedir`` and the files in it: without a ``savedir`` (the default) nothing is written: a local
+folder is read in place and hub files stay in the Hugging Face cache. With a ``savedir``, SpeechBrain
+links ``hyperparams.yaml`` and one ``<name>.ckpt`` per loaded file into it. The library never deletes
+or replaces a file it did not create there: it records the names it links in ``.lmac_brain_savedir.json``
+and refuses (:class:`SavedirError`) when a file of a needed name exists that it did not create.
+Stale caches: SpeechBrain keeps a file that already exists in ``savedir``, so loading a *different*
+source into a ``savedir`` used before would silently reuse the old ``hyperparams.yaml``; here the
+library's own links are re-made on every load (``FetchConfig(overwrite=True)``), so they always point
+at the source being loaded.
 
 Authors
  * lmac_brain contributors 2026
@@ -15,27 +22,35 @@ Authors
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-import hashlib
+import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Union
 
 import torch
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.inference.interfaces import Pretrained
+from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
-from lmac_brain.audio import load_audio
-from lmac_brain.checkpoints import check_interpreter_folder
+from lmac_brain.atomic import write_text
+from lmac_brain.audio import INPUT_NORMALIZATIONS, load_audio, normalize_input
+from lmac_brain.budget import keep_top
+from lmac_brain.checkpoints import check_interpreter_folder, check_state_dict_fits
 from lmac_brain.listen import listenable
 from lmac_brain.longform import Segment, explain_long, long_spectrogram_and_audio
 from lmac_brain.targeted import Refinement, targeted_masks
 
 logger = logging.getLogger(__name__)
 
-SOURCE_MARKER = ".lmac_source"
+#: Written into a ``savedir``: the files the library created there (the only ones it may replace).
+SAVEDIR_MARKER = ".lmac_brain_savedir.json"
+
+#: Input normalisation of interpreter folders exported before ``input_normalization`` was stored:
+#: peak normalisation, what the recipes (and so the shipped model) were trained with.
+DEFAULT_INPUT_NORMALIZATION = "peak"
 
 ClassRef = Union[int, str]
 
@@ -66,6 +81,12 @@ class Interpretation:
     segments : list of list of Segment
         Per item, the explained windows (one covering the whole input when it fits one window). Without
         a target, each window of a long input explains its own decision.
+    input : torch.Tensor
+        ``[B, N]`` the input as the classifier heard it (after the interpreter's input normalisation,
+        :meth:`LMACInterpreter.normalize`): what the mask was computed on.
+    budget : float, optional
+        If set, ``mask`` is binary and keeps exactly this share of the time-frequency bins, those the
+        explanation ranks highest (:func:`lmac_brain.budget.keep_top`); the audio is of that binary mask.
     """
 
     mask: torch.Tensor
@@ -77,48 +98,79 @@ class Interpretation:
     targets: List[str]
     refined: torch.Tensor
     segments: List[List[Segment]]
+    input: torch.Tensor
+    budget: Optional[float] = None
 
 
-def default_savedir(source: str) -> str:
-    """A cache folder that depends on the source (so a new source never meets old files).
+class SavedirError(ValueError):
+    """Raised when a ``savedir`` holds files of the names the interpreter would link there.
 
-    Example
-    -------
-    >>> default_savedir("a") != default_savedir("b")
-    True
+    The message names the folder and the files, and says what to do; nothing in the folder is changed.
     """
-    key = os.path.abspath(source) if os.path.isdir(source) else source
-    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
-    return os.path.join(tempfile.gettempdir(), "lmac_brain", f"{os.path.basename(key.rstrip('/')) or 'model'}-{digest}")
 
 
-def prepare_savedir(savedir: str, source: str) -> None:
-    """Make ``savedir`` ready for ``source``: empty it if it was filled from another source.
+def _owned_files(savedir: str) -> List[str]:
+    """Names the library recorded as its own in ``savedir`` (none without a marker)."""
+    marker = os.path.join(savedir, SAVEDIR_MARKER)
+    if not os.path.lexists(marker):
+        return []
+    try:
+        with open(marker, encoding="utf-8") as f:
+            record = json.load(f)
+        if not isinstance(record, dict) or record.get("lmac_brain_savedir") != 1:
+            raise ValueError("not an lmac_brain savedir record")
+        return [str(name) for name in record["files"]]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SavedirError(
+            f"{marker}: exists but is not the record lmac_brain writes ({err}); the folder {savedir} was not "
+            "prepared by lmac_brain, so nothing in it is replaced. Pass another savedir, or none."
+        ) from err
+
+
+def claim_savedir(savedir: str, source: str, names: Sequence[str]) -> None:
+    """Record ``names`` as the library's files in ``savedir``, refusing to take over anyone else's.
+
+    A name may be (re)linked when it is absent from ``savedir`` or was created there by the library
+    (listed in :data:`SAVEDIR_MARKER`); any other file of that name belongs to someone else, and
+    :class:`SavedirError` is raised before anything is written. Other files are never touched.
+
+    Arguments
+    ---------
+    savedir : str
+        The folder (created if missing).
+    source : str
+        What is being loaded (recorded for information).
+    names : sequence of str
+        File names that will be linked into ``savedir``.
+
+    Raises
+    ------
+    SavedirError
+        Naming the folder and the files that are in the way.
 
     Example
     -------
     >>> d = str(getfixture("tmpdir") / "cache")
-    >>> prepare_savedir(d, "first")
-    >>> open(os.path.join(d, "hyperparams.yaml"), "w").close()
-    >>> prepare_savedir(d, "second")
-    >>> os.listdir(d)
-    ['.lmac_source']
+    >>> claim_savedir(d, "first", ["hyperparams.yaml"])
+    >>> open(os.path.join(d, "hyperparams.yaml"), "w").close()  # (what SpeechBrain links there)
+    >>> claim_savedir(d, "second", ["hyperparams.yaml", "decoder.ckpt"])  # the library's own file: fine
+    >>> _ = open(os.path.join(d, "notes.txt"), "w").write("mine")
+    >>> claim_savedir(d, "third", ["notes.txt"])
+    Traceback (most recent call last):
+    ...
+    lmac_brain.interface.SavedirError: ...cache already holds notes.txt, which lmac_brain did not create; ...
     """
-    key = os.path.abspath(source) if os.path.isdir(source) else source
-    marker = os.path.join(savedir, SOURCE_MARKER)
-    if os.path.isdir(savedir):
-        previous = open(marker, encoding="utf-8").read() if os.path.isfile(marker) else None
-        if previous != key:
-            logger.info("savedir %s held files of %r; clearing it for %r", savedir, previous, key)
-            for name in os.listdir(savedir):
-                path = os.path.join(savedir, name)
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path)
-                else:
-                    os.remove(path)
+    owned = _owned_files(savedir) if os.path.isdir(savedir) else []
+    in_the_way = [n for n in names if n not in owned and os.path.lexists(os.path.join(savedir, n))]
+    if in_the_way:
+        raise SavedirError(
+            f"savedir {savedir} already holds {', '.join(in_the_way)}, which lmac_brain did not create; loading "
+            f"{source} would replace {'it' if len(in_the_way) == 1 else 'them'}. Nothing was changed. Pass a new or "
+            "empty folder as savedir, or none (a local folder is then read in place), or move those files."
+        )
     os.makedirs(savedir, exist_ok=True)
-    with open(marker, "w", encoding="utf-8") as f:
-        f.write(key)
+    files = sorted(set(owned) | set(names))
+    write_text(os.path.join(savedir, SAVEDIR_MARKER), json.dumps({"lmac_brain_savedir": 1, "source": source, "files": files}, indent=2))
 
 
 class LMACInterpreter(Pretrained):
@@ -147,18 +199,91 @@ class LMACInterpreter(Pretrained):
     HPARAMS_NEEDED = ["label_encoder", "sample_rate"]
 
     @classmethod
-    def from_hparams(cls, source, hparams_file="hyperparams.yaml", savedir=None, overrides=None, **kwargs):
-        """Load from a local folder or a hub id; ``savedir`` defaults to a per-source cache folder."""
+    def from_hparams(
+        cls,
+        source: Union[str, "os.PathLike[str]"],
+        hparams_file: str = "hyperparams.yaml",
+        savedir: Union[None, str, "os.PathLike[str]"] = None,
+        overrides: Optional[dict] = None,
+        local_strategy: LocalStrategy = LocalStrategy.SYMLINK,
+        fetch_config: Optional[FetchConfig] = None,
+        **kwargs,
+    ) -> "LMACInterpreter":
+        """Load an interpreter from a local folder or a hub id (SpeechBrain's fetching and ``Pretrainer``).
+
+        Arguments
+        ---------
+        source : str or os.PathLike
+            A folder written by :func:`~lmac_brain.export.export_interpreter`, or a hub id. A local folder
+            is checked first (:func:`~lmac_brain.checkpoints.check_interpreter_folder`).
+        hparams_file : str
+            Name of the hyperparameter file in ``source``.
+        savedir : str or os.PathLike, optional
+            Folder to link the fetched files into (see the module docstring). None (default): nothing is
+            written; a local folder is read in place, hub files are read from the Hugging Face cache.
+            Files in ``savedir`` that the library did not create are never replaced or deleted: if one has
+            a name the interpreter needs, :class:`SavedirError` is raised and nothing is changed.
+        overrides : dict, optional
+            Overrides of ``hyperparams.yaml`` entries.
+        local_strategy : LocalStrategy
+            How files are put into ``savedir`` (SpeechBrain's; default symbolic links).
+        fetch_config : FetchConfig, optional
+            SpeechBrain's fetch options (token, revision, cache); the library's links in ``savedir`` are
+            always re-made (``overwrite=True``) so that they point at ``source``.
+        **kwargs
+            Passed to the constructor (e.g. ``run_opts={"device": "cuda"}``).
+
+        Returns
+        -------
+        LMACInterpreter
+
+        Raises
+        ------
+        ModelFolderError
+            A file of the folder is missing or damaged, or a checkpoint does not fit the model that
+            ``hyperparams.yaml`` builds (names the file and the shapes).
+        SavedirError
+            ``savedir`` holds a file of a needed name that the library did not create.
+        """
         source = os.fspath(source)
         check_interpreter_folder(source, hparams_file)
-        savedir = os.fspath(savedir) if savedir is not None else default_savedir(source)
-        prepare_savedir(savedir, source)
+        local = os.path.isdir(source)
+        if local:
+            source = os.path.abspath(source)
+        if savedir is not None:
+            savedir = os.path.abspath(os.fspath(savedir))
+            if local and os.path.isdir(savedir) and os.path.samefile(savedir, source):
+                savedir = None  # the files are already there
         overrides = dict(overrides or {})
-        overrides.setdefault("pretrained_path", os.path.abspath(source) if os.path.isdir(source) else source)
-        return super().from_hparams(source, hparams_file=hparams_file, savedir=savedir, overrides=overrides, **kwargs)
+        overrides.setdefault("pretrained_path", source)
+        relink = dataclasses.replace(fetch_config or FetchConfig(), overwrite=True)
+        # Read hyperparams.yaml where it is (nothing written yet), to learn which files will be linked.
+        with open(fetch(hparams_file, source, savedir=None, fetch_config=relink), encoding="utf-8") as f:
+            hparams = load_hyperpyyaml(f, overrides)
+        pretrainer = hparams["pretrainer"]
+        loadables = [name for name in pretrainer.loadables if pretrainer.is_loadable(name)]
+        origins = {name: str(pretrainer.paths.get(name, f"{source}/{name}.ckpt")) for name in loadables}
+        if savedir is not None:
+            claim_savedir(savedir, source, [hparams_file] + [f"{name}.ckpt" for name in loadables])
+            fetch(hparams_file, source, savedir=savedir, local_strategy=local_strategy, fetch_config=relink)
+        hparams["savedir"] = savedir
+        pretrainer.set_collect_in(savedir)
+        collected = pretrainer.collect_files(default_source=source, local_strategy=local_strategy, fetch_config=relink)
+        for name in loadables:
+            if isinstance(pretrainer.loadables[name], torch.nn.Module):
+                check_state_dict_fits(pretrainer.loadables[name], collected[name], origins[name])
+        pretrainer.load_collected()
+        return cls(modules=hparams["modules"], hparams=hparams, **kwargs)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.input_normalization = getattr(self.hparams, "input_normalization", DEFAULT_INPUT_NORMALIZATION)
+        if self.input_normalization not in INPUT_NORMALIZATIONS:
+            raise ValueError(
+                f"{getattr(self.hparams, 'pretrained_path', '.')}/hyperparams.yaml sets input_normalization: "
+                f"{self.input_normalization!r}; use one of "
+                f"{', '.join(INPUT_NORMALIZATIONS)} (the normalisation the classifier was trained with)."
+            )
         lmac = self.mods.lmac
         with torch.no_grad():  # one forward of silence gives the classifier's number of classes
             n_classes = lmac.classify(lmac.analyse(torch.zeros(1, lmac.frontend.hop_length * 40, device=self.device))[0])[0].shape[1]
@@ -168,6 +293,24 @@ class LMACInterpreter(Pretrained):
                 f"{n_classes}: label_encoder.txt and the checkpoints come from different models."
             )
         self.hparams.label_encoder.expect_len(n_classes)
+
+    def normalize(self, wavs: torch.Tensor) -> torch.Tensor:
+        """The waveforms ``[B, N]`` (or ``[N]``) as the classifier hears them: its input normalisation applied.
+
+        ``input_normalization`` of ``hyperparams.yaml`` (``"peak"`` where absent, as in the recipes);
+        :meth:`interpret_batch` and :meth:`interpret_file` call this, so an input's level does not change
+        its explanation.
+
+        Example
+        -------
+        >>> interp = getfixture("tiny_interpreter")
+        >>> interp.input_normalization
+        'peak'
+        >>> interp.normalize(torch.tensor([[0.1, -0.2], [0.0, 0.0]]))
+        tensor([[ 0.5000, -1.0000],
+                [ 0.0000,  0.0000]])
+        """
+        return normalize_input(wavs, self.input_normalization)
 
     def class_index(self, target: ClassRef) -> int:
         """Class index of a class name or index, with a clear error for an unknown class.
@@ -247,13 +390,18 @@ class LMACInterpreter(Pretrained):
         top_k: Optional[int] = None,
         window_s: float = 10.0,
         refinement: Optional[Refinement] = None,
+        budget: Optional[float] = None,
     ) -> Union[Interpretation, List[Interpretation]]:
         """Explain the classifier on a batch of waveforms ``[B, N]`` at ``sample_rate``.
+
+        Each waveform first gets the input normalisation the classifier was trained with
+        (:meth:`normalize`; peak normalisation for the recipes' models), exactly as in
+        :meth:`interpret_file`: the same audio gives the same decision and mask at any input level.
 
         Arguments
         ---------
         wavs : torch.Tensor
-            ``[B, N]`` waveforms.
+            ``[B, N]`` waveforms, at any level (as recorded or already normalised).
         wav_lens : torch.Tensor, optional
             Relative lengths, accepted for SpeechBrain compatibility; items shorter than the batch are
             explained with their zero padding.
@@ -269,6 +417,10 @@ class LMACInterpreter(Pretrained):
             masks are overlap-added (:mod:`lmac_brain.longform`); shorter ones whole.
         refinement : Refinement, optional
             Settings of the targeted refinement (default :class:`~lmac_brain.targeted.Refinement`).
+        budget : float, optional
+            Binarise each mask to the top ``budget`` share of its time-frequency bins (e.g. 0.1: "the
+            10% that matters most"; ties in a fixed seeded order), and make the audio of that binary
+            mask. Default: the soft mask.
 
         Returns
         -------
@@ -281,21 +433,25 @@ class LMACInterpreter(Pretrained):
         hop = lmac.frontend.hop_length
         window = max(int(window_s * self.hparams.sample_rate) // hop * hop, hop)
         refinement = refinement or Refinement()
-        wavs = wavs.to(self.device)
+        if budget is not None and not 0.0 < budget <= 1.0:
+            raise ValueError(f"budget={budget} out of range: give the share of time-frequency bins to keep, in (0, 1].")
+        wavs = self.normalize(wavs.to(self.device))
         if top_k is None:
-            return self._interpretation(wavs, self._targets(target, wavs.shape[0]), window, refinement)
+            return self._interpretation(wavs, self._targets(target, wavs.shape[0]), window, refinement, budget)
         n_classes = len(self.hparams.label_encoder)
         if not 1 <= top_k <= n_classes:
             raise ValueError(f"top_k={top_k} out of range: the classifier has {n_classes} classes.")
-        first = self._interpretation(wavs, None, window, refinement)
+        first = self._interpretation(wavs, None, window, refinement, budget)
         ranked = first.probs.topk(top_k, dim=-1).indices
         if wavs.shape[1] > window:  # long inputs: rank 1 is the file-level best class in every window
-            return [self._interpretation(wavs, ranked[:, r], window, refinement) for r in range(top_k)]
-        return [first] + [self._interpretation(wavs, ranked[:, r], window, refinement) for r in range(1, top_k)]
+            return [self._interpretation(wavs, ranked[:, r], window, refinement, budget) for r in range(top_k)]
+        return [first] + [self._interpretation(wavs, ranked[:, r], window, refinement, budget) for r in range(1, top_k)]
 
-    def _interpretation(self, wavs, target, window, refinement) -> Interpretation:
+    def _interpretation(self, wavs, target, window, refinement, budget=None) -> Interpretation:
         lmac = self.mods.lmac
         mask, probs, refined, segments = self._explain(wavs, target, window, refinement)
+        if budget is not None:
+            mask = keep_top(mask, budget)
         n = wavs.shape[1]
         if n <= window:
             logmag, phase = lmac.analyse(wavs)
@@ -307,15 +463,16 @@ class LMACInterpreter(Pretrained):
         decode = self.hparams.label_encoder.decode_ndim
         labels = [decode(int(i)) for i in probs.argmax(dim=-1)]
         targets = labels if target is None else [decode(int(i)) for i in target]
-        return Interpretation(mask, audio_in, audio_out, labels, probs, logmag, targets, refined, segments)
+        return Interpretation(mask, audio_in, audio_out, labels, probs, logmag, targets, refined, segments, input=wavs, budget=budget)
 
     def interpret_file(self, path: str, **kwargs) -> Union[Interpretation, List[Interpretation]]:
-        """Explain one audio file (any format soundfile reads; resampled to ``sample_rate``).
+        """Explain one audio file (any format soundfile reads; mixed to mono, resampled to ``sample_rate``).
 
-        Keyword arguments (``target``, ``top_k``, ``window_s``, ``refinement``) are those of
-        :meth:`interpret_batch`.
+        The waveform is normalised by :meth:`interpret_batch` (:meth:`normalize`), so a file and its
+        samples given to :meth:`interpret_batch` get the same explanation. Keyword arguments
+        (``target``, ``top_k``, ``window_s``, ``refinement``, ``budget``) are those of :meth:`interpret_batch`.
         """
-        wav = load_audio(path, self.hparams.sample_rate)
+        wav = load_audio(path, self.hparams.sample_rate, normalize=False)
         return self.interpret_batch(wav.unsqueeze(0), **kwargs)
 
     def forward(self, wavs, wav_lens=None):
