@@ -1,9 +1,12 @@
 """``ClassifierBrain``: trains or fine-tunes the CNN14 audio classifier that L-MAC later explains.
 
 Hooks only (SpeechBrain convention): features come from the shared :class:`~lmac_brain.frontend.Frontend`,
-training adds SpecAugment-style drops and mixup, the loss is a soft-target cross-entropy, and the
-checkpoint kept for testing is the one with the best validation accuracy (key ``acc``, which is in the
-saved metadata). The learning-rate scheduler is stepped once per optimiser step.
+training adds SpecAugment-style drops and mixup, the loss is a soft-target cross-entropy. Evaluation
+stages count a confusion matrix (summed over DDP ranks) and report accuracy ``acc`` and balanced accuracy
+``bal_acc`` (:mod:`lmac_brain.class_balance`); the checkpoint kept for testing is the one with the best
+validation ``bal_acc`` (in the saved metadata), which equals accuracy on class-balanced validation data
+and does not reward a majority-class predictor on imbalanced data. After the test stage the confusion
+matrix is in ``test_confusion``. The learning-rate scheduler is stepped once per optimiser step.
 
 Expected ``hparams`` keys: ``frontend``, ``classifier`` (an :class:`~lmac_brain.classifier.AudioClassifier`,
 both also in ``modules``), ``n_classes``, ``mixup_alpha``, ``spec_augment`` (a module or ``null``),
@@ -20,21 +23,11 @@ import logging
 import speechbrain as sb
 import torch
 
-from lmac_brain.distributed import CPUDistributedMixin, reduce_mean
+from lmac_brain.class_balance import confusion_matrix, summarize_confusion
+from lmac_brain.distributed import CPUDistributedMixin, reduce_mean, reduce_sum
 from lmac_brain.mixup import mixup_batch, soft_cross_entropy
 
 logger = logging.getLogger(__name__)
-
-
-def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Per-sample top-1 correctness ``[B]`` (1.0 or 0.0).
-
-    Example
-    -------
-    >>> accuracy(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))
-    tensor([1., 0.])
-    """
-    return (logits.argmax(dim=-1) == targets).float()
 
 
 class ClassifierBrain(CPUDistributedMixin, sb.Brain):
@@ -58,6 +51,10 @@ class ClassifierBrain(CPUDistributedMixin, sb.Brain):
     >>> logits, _ = brain.compute_forward(batch, sb.Stage.VALID)
     >>> print(logits.shape)
     torch.Size([2, 3])
+    >>> brain.on_stage_start(sb.Stage.VALID)
+    >>> _ = brain.compute_objectives((logits, None), batch, sb.Stage.VALID)
+    >>> print(brain.confusion.sum(dim=1).tolist())  # one clip of class 0, one of class 2
+    [1, 0, 1]
     """
 
     def compute_forward(self, batch, stage):
@@ -77,13 +74,13 @@ class ClassifierBrain(CPUDistributedMixin, sb.Brain):
         return logits, soft_targets
 
     def compute_objectives(self, predictions, batch, stage):
-        """Soft-target cross-entropy (mixup targets when training); tracks accuracy otherwise."""
+        """Soft-target cross-entropy (mixup targets when training); counts the confusion matrix otherwise."""
         logits, soft_targets = predictions
         targets = batch.label_encoded[0].view(-1).to(logits.device)
         if soft_targets is None:
             soft_targets = torch.nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
         if stage != sb.Stage.TRAIN:
-            self.acc_metric.append(batch.id, logits, targets)
+            self.confusion += confusion_matrix(logits.argmax(dim=-1), targets, self.hparams.n_classes)
         return soft_cross_entropy(logits, soft_targets)
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
@@ -92,19 +89,18 @@ class ClassifierBrain(CPUDistributedMixin, sb.Brain):
             self.hparams.lr_annealing(self.optimizer)
 
     def on_stage_start(self, stage, epoch=None):
-        """Fresh accuracy tracker for each evaluation stage."""
+        """Fresh confusion counts for each evaluation stage."""
         if stage != sb.Stage.TRAIN:
-            self.acc_metric = sb.utils.metric_stats.MetricStats(metric=accuracy)
+            self.confusion = torch.zeros(self.hparams.n_classes, self.hparams.n_classes, dtype=torch.long)
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Log, checkpoint on validation accuracy, report test accuracy."""
+        """Log, checkpoint on validation balanced accuracy, report test accuracy and balanced accuracy."""
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss}
             return
-        stats = {
-            "loss": reduce_mean(torch.tensor([stage_loss])),
-            "acc": reduce_mean(torch.tensor(self.acc_metric.scores)),  # all ranks' samples
-        }
+        confusion = reduce_sum(self.confusion)  # all ranks' samples
+        summary = summarize_confusion(confusion)
+        stats = {"loss": reduce_mean(torch.tensor([stage_loss])), "acc": summary["acc"], "bal_acc": summary["bal_acc"]}
         if stage == sb.Stage.VALID:
             lr = self.optimizer.param_groups[0]["lr"]
             self.hparams.train_logger.log_stats(
@@ -112,10 +108,11 @@ class ClassifierBrain(CPUDistributedMixin, sb.Brain):
                 train_stats=self.train_stats,
                 valid_stats=stats,
             )
-            self.checkpointer.save_and_keep_only(meta=stats, max_keys=["acc"])
+            self.checkpointer.save_and_keep_only(meta=stats, max_keys=["bal_acc"])
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
                 test_stats=stats,
             )
             self.test_stats = stats
+            self.test_confusion = confusion

@@ -47,14 +47,13 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 
 from lmac_brain.atomic import write_text
 from lmac_brain.esc50 import SPLITS, _already_prepared, _manifest_text
+from lmac_brain.files import AUDIO_EXTENSIONS, is_audio_file, list_audio_files
 
 logger = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 Folds = Union[None, int, str, Sequence[Union[int, str]]]
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
-"""File endings (case-insensitive) that count as audio in a folder-per-class tree."""
 CSV_COLUMNS = ("path", "label", "fold")
 """Columns a data CSV may have; ``fold`` is optional."""
 DEFAULT_SPLIT_RATIOS = (0.8, 0.1, 0.1)
@@ -155,15 +154,16 @@ def read_labelled_csv(csv_path: PathLike) -> List[LabelledFile]:
     return files
 
 
-def scan_class_folders(root: PathLike, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> List[LabelledFile]:
+def scan_class_folders(root: PathLike) -> List[LabelledFile]:
     """List the audio files of a folder-per-class tree (``root/<class>/**/<file>``).
+
+    Each class folder is listed by :func:`lmac_brain.files.list_audio_files` (the project's formats:
+    :data:`lmac_brain.files.AUDIO_EXTENSIONS`).
 
     Arguments
     ---------
     root : str or os.PathLike
         The dataset folder; each non-hidden sub-folder is a class.
-    extensions : sequence of str
-        File endings (case-insensitive) that count as audio.
 
     Returns
     -------
@@ -194,9 +194,8 @@ def scan_class_folders(root: PathLike, extensions: Sequence[str] = AUDIO_EXTENSI
             f"{root}: data folder not found. Give a folder with one sub-folder per class "
             "(root/<class>/*.wav) or a CSV file with the columns path,label[,fold]."
         )
-    extensions = tuple(e.lower() for e in extensions)
     entries = sorted(e for e in os.listdir(root) if not e.startswith("."))
-    loose = [e for e in entries if os.path.isfile(os.path.join(root, e)) and e.lower().endswith(extensions)]
+    loose = [e for e in entries if os.path.isfile(os.path.join(root, e)) and is_audio_file(e)]
     if loose:
         raise ValueError(
             f"{root}: {len(loose)} audio file(s) lie directly in the data folder (e.g. {loose[0]}), outside "
@@ -210,27 +209,23 @@ def scan_class_folders(root: PathLike, extensions: Sequence[str] = AUDIO_EXTENSI
         )
     files, skipped = [], []
     for label in classes:
-        found = []
-        for folder, dirs, names in os.walk(os.path.join(root, label)):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in names:
-                if name.startswith("."):
-                    continue
-                path = os.path.join(folder, name)
-                (found if name.lower().endswith(extensions) else skipped).append(path)
-        if not found:
+        folder = os.path.join(root, label)
+        try:
+            found = list_audio_files(folder)
+        except ValueError:
             raise ValueError(
-                f"{os.path.join(root, label)}: the class folder holds no audio file ({', '.join(extensions)}). "
+                f"{folder}: the class folder holds no audio file ({', '.join(AUDIO_EXTENSIONS)}). "
                 "Add recordings of this class or remove the folder."
-            )
-        files += [LabelledFile(item_id(p, root), p, label, None) for p in sorted(found)]
+            ) from None
+        files += [LabelledFile(item_id(p, root), p, label, None) for p in found]
+        skipped += _other_files(folder)
     if skipped:
         logger.warning("Skipped %d non-audio file(s) in %s, e.g. %s", len(skipped), root, skipped[0])
     _check_unique(files, root)
     return files
 
 
-def list_labelled_files(data: PathLike, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> List[LabelledFile]:
+def list_labelled_files(data: PathLike) -> List[LabelledFile]:
     """Read a data CSV (:func:`read_labelled_csv`) or scan a class-folder tree (:func:`scan_class_folders`).
 
     ``data`` is a CSV when it is a file, a folder-per-class tree otherwise. At least two classes are
@@ -252,7 +247,7 @@ def list_labelled_files(data: PathLike, extensions: Sequence[str] = AUDIO_EXTENS
             f"{data}: expected a CSV file (name ending in .csv, columns path,label[,fold]) or a folder with one "
             "sub-folder per class."
         )
-    files = read_labelled_csv(data) if os.path.isfile(data) else scan_class_folders(data, extensions)
+    files = read_labelled_csv(data) if os.path.isfile(data) else scan_class_folders(data)
     classes = sorted({f.label for f in files})
     if len(classes) < 2:
         raise ValueError(
@@ -389,7 +384,6 @@ def prepare_custom_dataset(
     test_folds: Folds = None,
     split_ratios: Sequence[float] = DEFAULT_SPLIT_RATIOS,
     seed: int = 1234,
-    extensions: Sequence[str] = AUDIO_EXTENSIONS,
 ) -> Dict[str, str]:
     """Write train/valid/test manifests of a custom dataset (CSV or folder per class) into ``save_folder``.
 
@@ -406,8 +400,6 @@ def prepare_custom_dataset(
         Train/valid/test shares of the seeded split (without a ``fold`` column).
     seed : int
         Seed of the seeded split.
-    extensions : sequence of str
-        Audio file endings of a class-folder tree.
 
     Returns
     -------
@@ -452,7 +444,7 @@ def prepare_custom_dataset(
                 f"save_folder {save_folder} lies inside the data folder {data}, where every sub-folder is a "
                 "class. Use an experiment folder outside it (e.g. results/<name>/save)."
             )
-    files = list_labelled_files(data, extensions)
+    files = list_labelled_files(data)
     has_folds = files[0].fold is not None
     if has_folds and (valid_folds is None or test_folds is None):
         raise ValueError(
@@ -594,6 +586,15 @@ def _check_ratios(split_ratios: Sequence[float]) -> tuple:
             "e.g. [0.8, 0.1, 0.1]."
         )
     return ratios
+
+
+def _other_files(folder: str) -> List[str]:
+    """Non-hidden files under ``folder`` (hidden folders skipped) that are not audio: skipped with a warning."""
+    other = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        other += [os.path.join(root, n) for n in sorted(names) if not n.startswith(".") and not is_audio_file(n)]
+    return other
 
 
 def _check_unique(files: Sequence[LabelledFile], source: str) -> None:

@@ -23,6 +23,21 @@ def reduce_mean(values: torch.Tensor) -> float:
     return float(stats[0] / stats[1].clamp(min=1))
 
 
+def reduce_sum(values: torch.Tensor) -> torch.Tensor:
+    """Element-wise sum of a tensor (e.g. confusion counts) over all DDP ranks (a copy without DDP).
+
+    Example
+    -------
+    >>> reduce_sum(torch.tensor([[1, 2], [0, 3]]))
+    tensor([[1, 2],
+            [0, 3]])
+    """
+    total = values.clone()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.SUM)
+    return total
+
+
 class CPUDistributedMixin:
     """``sb.Brain`` mixin: DDP on CPU (torchrun + gloo) for models with batch norm.
 

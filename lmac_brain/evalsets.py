@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import os
 import zlib
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
 from lmac_brain.audio import load_audio, peak_normalize
+from lmac_brain.files import list_audio_files
 from lmac_brain.noise import random_crop_tiled
 
 #: condition -> (weight of the clip, weight of the contaminant)
@@ -65,27 +66,6 @@ def item_generator(seed: int, clip_id: str, k: int) -> torch.Generator:
     True
     """
     return torch.Generator().manual_seed(zlib.crc32(f"{seed}:{clip_id}:{k}".encode("utf-8")))
-
-
-def list_audio_files(folder: str, extensions: Sequence[str] = (".wav", ".flac", ".ogg")) -> List[str]:
-    """Audio files under ``folder`` (recursive), sorted; a clear error if there are none.
-
-    Example
-    -------
-    >>> list_audio_files(str(getfixture("tmpdir")))
-    Traceback (most recent call last):
-    ...
-    ValueError: ...
-    """
-    found = sorted(
-        os.path.join(root, name)
-        for root, _, names in os.walk(folder)
-        for name in names
-        if name.lower().endswith(tuple(extensions))
-    )
-    if not found:
-        raise ValueError(f"{folder}: no audio files ({', '.join(extensions)}) found; point the set at a folder of recordings.")
-    return found
 
 
 class EvaluationSet(torch.utils.data.Dataset):
@@ -220,9 +200,9 @@ def esc50_evaluation_sets(
     clips = [(os.path.splitext(r["filename"])[0], path(r)) for r in fold_rows]
     others = [path(r) for r in rows if r["fold"] != test_fold]
     sources = {
-        "in_domain": list_audio_files(noise_folder),
+        "in_domain": list_audio_files(noise_folder, kind="noise"),
         "mixtures": others,
-        "speech": list_audio_files(speech_folder),
+        "speech": list_audio_files(speech_folder, kind="speech"),
         "white_noise": None,
     }
     return {

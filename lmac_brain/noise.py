@@ -16,13 +16,14 @@ import logging
 import math
 import os
 import zlib
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from torch.utils.data import get_worker_info
 
 from lmac_brain.audio import PathLike, load_audio
+from lmac_brain.files import list_audio_files
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +116,8 @@ def random_crop_tiled(signal: torch.Tensor, n_samples: int, generator: torch.Gen
 class NoiseMixer:
     """Mix clips with real background noise from a folder, at a fixed or random SNR.
 
-    Every audio file under ``noise_folder`` (recursively, sorted by path, so the order is the
-    same on every machine) is loaded once at construction (mono, at ``sample_rate``, not
+    Every audio file under ``noise_folder`` (:func:`lmac_brain.files.list_audio_files`: recursive,
+    sorted by relative path, so the order is the same on every machine) is loaded once at construction (mono, at ``sample_rate``, not
     normalised) and kept in memory: noise sets are small. Each call picks a noise file and a
     random crop as long as the clip (a shorter noise is tiled), mixes it at ``snr_db`` with
     :func:`mix_at_snr` and peak-normalises the result.
@@ -141,14 +142,14 @@ class NoiseMixer:
         Seed of the random choices.
     deterministic : bool
         Make every choice a function of ``(seed, item_id)``; ``item_id`` is then required.
-    extensions : sequence of str
-        File name endings (case-insensitive) that count as audio.
 
     Raises
     ------
+    FileNotFoundError
+        If the folder is missing.
     ValueError
-        If the folder is missing, holds no audio, or a noise file is silent; if ``snr_db`` is
-        not finite or its range is reversed.
+        If the folder holds no audio (:func:`lmac_brain.files.list_audio_files`), or a noise file is
+        silent; if ``snr_db`` is not finite or its range is reversed.
     lmac_brain.audio.AudioLoadError
         If a noise file cannot be read.
 
@@ -175,15 +176,16 @@ class NoiseMixer:
         snr_db: SNR = 0.0,
         seed: int = 1234,
         deterministic: bool = False,
-        extensions: Sequence[str] = (".wav", ".flac", ".ogg"),
     ) -> None:
         self.noise_folder = os.path.abspath(os.fspath(noise_folder))
         self.sample_rate = int(sample_rate)
         self.snr_db = _check_snr(snr_db)
         self.seed = int(seed)
         self.deterministic = bool(deterministic)
-        self.extensions = tuple(e.lower() for e in extensions)
-        self.files = _list_audio(self.noise_folder, self.extensions)
+        try:
+            self.files = list_audio_files(self.noise_folder, kind="noise")
+        except (FileNotFoundError, ValueError) as err:
+            raise type(err)(f"{err} Point noise_folder at a folder of background noise recordings.") from None
         self.noises: List[torch.Tensor] = []
         for path in self.files:
             noise = load_audio(path, self.sample_rate, normalize=False)
@@ -318,25 +320,3 @@ def _check_snr(snr_db: SNR) -> SNR:
     if not math.isfinite(float(snr_db)):
         raise ValueError(f"snr_db must be a finite number of dB or a (low, high) pair, got {snr_db!r}.")
     return float(snr_db)
-
-
-def _list_audio(folder: str, extensions: Tuple[str, ...]) -> List[str]:
-    """All files under ``folder`` ending in one of ``extensions``, sorted by relative path."""
-    if not os.path.isdir(folder):
-        raise ValueError(
-            f"{folder}: noise folder not found. Point noise_folder at a folder of background noise "
-            "recordings (wav, flac or ogg)."
-        )
-    found = []
-    for root, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in names:
-            if name.lower().endswith(extensions):
-                path = os.path.join(root, name)
-                found.append((os.path.relpath(path, folder).replace(os.sep, "/"), path))
-    if not found:
-        raise ValueError(
-            f"{folder}: no noise files ({', '.join(extensions)}) found in it or its sub-folders. Put "
-            "background noise recordings there or pass another noise_folder."
-        )
-    return [path for _, path in sorted(found)]

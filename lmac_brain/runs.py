@@ -4,8 +4,9 @@ The recipe scripts (ESC-50 and your own data) differ only in how they prepare ma
 the data; everything between the manifests and the exported folder is here, once:
 
 - :func:`train_classifier`: label encoder from the training manifest, optional real-noise mixing,
-  optional external weights (``pretrainer``), ``ClassifierBrain`` fit / test on the best-accuracy
-  checkpoint, export of a hub-style classifier folder;
+  class-balanced sampling when the training classes are imbalanced (``class_balance``), optional
+  external weights (``pretrainer``), ``ClassifierBrain`` fit / test on the checkpoint of best balanced
+  accuracy, export of a hub-style classifier folder with the test confusion matrix (JSON and PNG);
 - :func:`train_lmac`: classifier files collected and checked against the data's classes, optional
   decoder initialisation (FT stage), optional real-noise mixing (random at training, deterministic at
   validation and test), ``LMACBrain`` fit / test on the lowest-validation-loss checkpoint, then
@@ -31,6 +32,7 @@ from speechbrain.utils.fetching import FetchConfig
 from speechbrain.utils.parameter_transfer import Pretrainer
 
 from lmac_brain.brain import LMACBrain, check_stage_folder
+from lmac_brain.class_balance import balanced_sampler, class_counts, confusion_report, plot_confusion, use_balanced_sampling
 from lmac_brain.classifier_brain import ClassifierBrain
 from lmac_brain.custom_data import check_classifier_classes
 from lmac_brain.dataio import classification_datasets, label_encoder_from_manifest
@@ -54,9 +56,13 @@ def _noise(hparams: dict, snr_db) -> Tuple[Optional[NoiseMixer], Optional[NoiseM
 
 
 def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], data_info: dict) -> dict:
-    """Train, select (best validation accuracy), test and export a classifier; returns its metrics.
+    """Train, select (best validation balanced accuracy), test and export a classifier; returns its metrics.
 
-    ``data_info`` (folds, dataset, split, ...) is added to the metrics written into the export.
+    ``data_info`` (folds, dataset, split, ...) is added to the metrics written into the export. The
+    metrics hold accuracy and balanced accuracy (validation and test), the test recall of each class and
+    the test confusion matrix (also drawn in ``confusion_matrix.png`` beside ``metrics.json``), and the
+    training classes' clip counts. ``hparams["class_balance"]`` (``auto``, ``on``, ``off``) decides on
+    class-balanced sampling (:func:`lmac_brain.class_balance.use_balanced_sampling`).
     """
     label_file = f"{hparams['save_folder']}/label_encoder.txt"
     run_on_main(label_encoder_from_manifest, args=[manifests["train"], label_file])
@@ -68,6 +74,15 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
         manifests, label_encoder, hparams["sample_rate"], train_crop_s=hparams["train_crop_s"],
         train_noise=noise, train_noise_prob=hparams["noise_prob"],
     )
+    with datasets["train"].output_keys_as(["label"]):
+        train_labels = [item["label"] for item in datasets["train"]]
+    counts = class_counts(train_labels)
+    train_loader_kwargs = dict(hparams["train_dataloader_opts"])
+    sampler = None
+    if use_balanced_sampling(counts, hparams["class_balance"]):
+        sampler = balanced_sampler(train_labels, hparams["seed"])
+        train_loader_kwargs.pop("shuffle", None)
+        train_loader_kwargs["sampler"] = sampler
     # The per-update LR schedule decays to zero exactly at the last optimiser step.
     steps_per_epoch = math.ceil(len(datasets["train"]) / hparams["batch_size"])
     hparams["lr_annealing"].num_training_steps = hparams["number_of_epochs"] * steps_per_epoch
@@ -79,20 +94,38 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
+    # SpeechBrain calls set_epoch on brain.train_sampler (so each epoch draws anew) only for samplers it
+    # makes itself; under DDP it wraps this one and forwards set_epoch.
+    brain.train_sampler = sampler
     brain.fit(
         hparams["epoch_counter"], datasets["train"], datasets["valid"],
-        train_loader_kwargs=hparams["train_dataloader_opts"], valid_loader_kwargs=hparams["valid_dataloader_opts"],
+        train_loader_kwargs=train_loader_kwargs, valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
     epochs_trained = hparams["epoch_counter"].current
-    valid_acc = brain.checkpointer.find_checkpoint(max_key="acc").meta["acc"]
-    brain.evaluate(datasets["test"], max_key="acc", test_loader_kwargs=hparams["test_dataloader_opts"])
+    selected = brain.checkpointer.find_checkpoint(max_key="bal_acc")
+    if selected is None:
+        raise RuntimeError(
+            f"{brain.checkpointer.checkpoints_dir} holds no end-of-epoch checkpoint with a validation 'bal_acc' "
+            "(checkpoints of an older version of this recipe select on 'acc'): train into a new --output_folder."
+        )
+    selected = selected.meta
+    brain.evaluate(datasets["test"], max_key="bal_acc", test_loader_kwargs=hparams["test_dataloader_opts"])
+    classes = label_encoder.decode_ndim(list(range(len(label_encoder))))
+    test = confusion_report(brain.test_confusion, classes)
     metrics = {
-        "valid_acc": valid_acc,
-        "test_acc": brain.test_stats["acc"],
+        "valid_acc": selected["acc"],
+        "valid_bal_acc": selected["bal_acc"],
+        "test_acc": test["acc"],
+        "test_bal_acc": test["bal_acc"],
+        "test_per_class_recall": test["per_class_recall"],
+        "test_confusion": test["confusion"],
+        "selection": "best validation bal_acc (balanced accuracy)",
         "epochs": epochs_trained,
         "selected_epoch": hparams["epoch_counter"].current,
-        "classes": label_encoder.decode_ndim(list(range(len(label_encoder)))),
+        "classes": classes,
         "clips": {split: len(dataset) for split, dataset in datasets.items()},
+        "train_class_counts": counts,
+        "class_balanced_sampling": sampler is not None,
         **data_info,
         "command": _command(),
     }
@@ -101,6 +134,7 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
             hparams["export_folder"], hparams["frontend"], hparams["classifier"], label_file, metrics,
             overwrite=hparams["overwrite_export"],
         )
+        plot_confusion(f"{hparams['export_folder']}/confusion_matrix.png", brain.test_confusion, classes)
     return metrics
 
 

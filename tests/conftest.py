@@ -1,11 +1,15 @@
-"""Shared pytest fixtures: tiny generated ESC-50 folders and noise folders.
+"""Shared pytest fixtures: tiny generated ESC-50 folders and noise folders, and one toy classifier run.
 
-Nothing here reads the real data; every fixture writes its own few short files.
+Nothing here reads the real data; every fixture writes its own few short files. ``toy_classifier_run``
+trains the classifier recipe once per session on separable toy classes, for the tests that check that
+training learns and for the L-MAC tests that explain a classifier that has learned.
 """
 
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -103,7 +107,12 @@ def tiny_esc50_expected() -> dict:
 def noise_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with 2 short noise files: 0.25 s white noise at 16 kHz (wav) and 1 s of
     low-passed noise at 22.05 kHz (flac, in a sub-folder, so resampling and recursion are used)."""
-    folder = tmp_path_factory.mktemp("noise")
+    return write_noise_folder(tmp_path_factory.mktemp("noise"))
+
+
+def write_noise_folder(folder: Path) -> Path:
+    """Write the two noise files of the ``noise_folder`` fixture into ``folder``; returns it."""
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     sf.write(str(folder / "white.wav"), 0.2 * rng.standard_normal(4000), 16000)
     (folder / "sub").mkdir()
@@ -117,3 +126,74 @@ def noise_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def repo_root() -> Path:
     """Root of the repository (the folder holding lmac_brain/)."""
     return Path(__file__).resolve().parents[1]
+
+
+def write_separable_esc50(folder: Path, clips_per_class: int = 8, duration: float = 0.5) -> Path:
+    """An ESC-50-shaped folder (16 kHz flac) whose two classes are easy to tell apart, for learning tests.
+
+    ``clips_per_class`` clips of each class in each of the 5 folds: class ``dog`` (target 0) holds pure
+    tones (300-3000 Hz, random phase and level), class ``chirping_birds`` (target 14) bursts of white
+    noise (random onset, length and level). Every clip is ``duration`` seconds; the files are seeded.
+    """
+    rate = 16000
+    audio = folder / "audio"
+    (folder / "meta").mkdir(parents=True)
+    audio.mkdir()
+    rng = np.random.default_rng(0)
+    n = int(round(duration * rate))
+    t = np.arange(n) / rate
+    rows = []
+    for fold in TINY_FOLDS:
+        for class_index, (target, category) in enumerate(TINY_CLASSES):
+            for k in range(clips_per_class):
+                src = 100000 + 1000 * fold + 100 * class_index + k
+                name = f"{fold}-{src}-A-{target}.flac"
+                level = rng.uniform(0.1, 0.8)
+                if class_index == 0:
+                    clip = level * np.sin(2 * np.pi * rng.uniform(300.0, 3000.0) * t + rng.uniform(0, 2 * np.pi))
+                else:
+                    clip = np.zeros(n)
+                    start, length = rng.integers(0, n // 2), rng.integers(n // 4, n // 2)
+                    clip[start : start + length] = level * rng.uniform(-1.0, 1.0, length)
+                sf.write(str(audio / name), clip, rate, subtype="PCM_16")
+                rows.append([name, fold, target, category, str(target == 0), str(src), "A"])
+    with open(folder / "meta" / "esc50.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(ESC50_META_COLUMNS)
+        writer.writerows(rows)
+    return folder
+
+
+
+#: Classifier recipe options of the learning tests: tiny CNN14 (width 1/16), so a higher learning rate.
+TOY_CLASSIFIER_ARGS = (
+    "--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "8", "--train_crop_s", "0.5",
+    "--warmup_steps", "2", "--lr", "0.01", "--download", "False",
+)
+
+
+def run_recipe(cmd: list, cwd: Path) -> str:
+    """Run a recipe command line; fail with its output's tail unless it exits with 0; returns the output."""
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="session")
+def toy_classifier_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One run of the ESC-50 classifier recipe on :func:`write_separable_esc50` (3 epochs, real-noise
+    augmentation on every training clip), shared by the tests that check it learned and the L-MAC tests
+    that explain it. Returns ``data``, ``data_files`` (its file list before the run), ``noise``, ``out``
+    (the output folder) and ``log``."""
+    root = tmp_path_factory.mktemp("toy_classifier")
+    data = write_separable_esc50(root / "data")
+    noise = write_noise_folder(root / "noise")
+    out = root / "exp"
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [
+        sys.executable, str(repo / "recipes/ESC50/interpret/train_classifier.py"), str(repo / "hparams/classifier_cnn14_cpu.yaml"),
+        "--data_folder", str(data), "--noise_folder", str(noise), "--noise_prob", "1.0", "--output_folder", str(out),
+        "--number_of_epochs", "3", *TOY_CLASSIFIER_ARGS,
+    ]
+    data_files = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
+    return {"data": data, "data_files": data_files, "noise": noise, "out": out, "log": run_recipe(cmd, root)}

@@ -117,7 +117,7 @@ def test_mixer_lists_files_sorted_and_recursively(noise_folder):
 
 
 def test_mixer_folder_errors(tmp_path):
-    with pytest.raises(ValueError, match="noise folder not found"):
+    with pytest.raises(FileNotFoundError, match="noise folder not found"):
         NoiseMixer(tmp_path / "missing")
     (tmp_path / "notes.txt").write_text("no audio here")
     with pytest.raises(ValueError, match="no noise files"):

@@ -1,7 +1,9 @@
-"""Integration tests of the classifier recipe on a generated ESC-50-shaped folder.
+"""Integration tests of the classifier recipe on generated ESC-50-shaped folders.
 
 They run ``recipes/ESC50/interpret/train_classifier.py`` as a user would (a subprocess), with the CPU
-config shrunk to a tiny width so that an epoch takes about a second.
+config shrunk to a tiny width so that an epoch takes seconds. The learning test reads the session's toy
+run (``toy_classifier_run`` in conftest.py: tones vs noise bursts, 16 clips per fold) and requires at least
+90% test accuracy, which a model that does not learn (e.g. ``--lr 0``) cannot reach (it scores 50%).
 """
 
 import json
@@ -38,22 +40,28 @@ def _files(folder: Path):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-@pytest.mark.parametrize("tiny_esc50", ["flac"], indirect=True)
-def test_one_epoch_debug_run_trains_tests_and_exports(tiny_esc50, noise_folder, repo_root, tmp_path):
-    before = _files(tiny_esc50)
-    out = tmp_path / "exp"
-    log = _run(_command(repo_root, tiny_esc50, out, 1, ["--noise_folder", str(noise_folder), "--noise_prob", "1.0"]), tmp_path)
-    assert "epoch: 1" in log and "test acc" in log
-    assert _files(tiny_esc50) == before, "the recipe wrote into the dataset folder"
+def test_toy_run_learns_tests_and_exports_with_confusion_matrix(toy_classifier_run):
+    out, log = toy_classifier_run["out"], toy_classifier_run["log"]
+    assert "epoch: 3" in log and "test acc" in log and "test bal_acc" in log
+    assert _files(toy_classifier_run["data"]) == toy_classifier_run["data_files"], "the recipe wrote into the dataset folder"
     for split in ("train", "valid", "test"):
         assert (out / "save" / f"{split}.csv").is_file()
     export = out / "classifier"
     assert sorted(os.listdir(export)) == sorted(
-        ["hyperparams.yaml", "embedding_model.ckpt", "classifier.ckpt", "label_encoder.txt", "metrics.json"]
+        ["hyperparams.yaml", "embedding_model.ckpt", "classifier.ckpt", "label_encoder.txt", "metrics.json",
+         "confusion_matrix.png"]
     )
     metrics = json.loads((export / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["epochs"] == 1 and 0.0 <= metrics["test_acc"] <= 1.0
-    assert metrics["test_folds"] == [5]
+    assert metrics["epochs"] == 3 and metrics["test_folds"] == [5] and metrics["clips"]["test"] == 16
+    assert metrics["test_acc"] >= 0.9, f"the classifier did not learn the separable toy classes: {metrics}"
+    matrix = metrics["test_confusion"]["matrix"]
+    assert metrics["test_confusion"]["classes"] == metrics["classes"] == ["dog", "chirping_birds"]
+    assert [sum(row) for row in matrix] == [8, 8]  # rows are the true classes of the 16 fold-5 clips
+    assert metrics["test_acc"] == pytest.approx((matrix[0][0] + matrix[1][1]) / 16)
+    recall = metrics["test_per_class_recall"]
+    assert recall == {"dog": matrix[0][0] / 8, "chirping_birds": matrix[1][1] / 8}
+    assert metrics["test_bal_acc"] == pytest.approx((recall["dog"] + recall["chirping_birds"]) / 2)
+    assert metrics["train_class_counts"] == {"chirping_birds": 24, "dog": 24} and not metrics["class_balanced_sampling"]
 
 
 def test_resume_after_kill(tiny_esc50, repo_root, tmp_path):

@@ -3,7 +3,9 @@
 
 The exported folder (``<output_folder>/classifier`` by default: ``hyperparams.yaml``,
 ``embedding_model.ckpt``, ``classifier.ckpt``, ``label_encoder.txt``, ``metrics.json``) is what the
-L-MAC recipe loads through its ``Pretrainer``.
+L-MAC recipe loads through its ``Pretrainer``; ``metrics.json`` holds accuracy, balanced accuracy,
+per-class recall and the test confusion matrix (also ``confusion_matrix.png``), see
+:func:`lmac_brain.runs.train_classifier`.
 
 Usage (CPU config, ESC-50 at 16 kHz):
     python recipes/ESC50/interpret/train_classifier.py hparams/classifier_cnn14_cpu.yaml \

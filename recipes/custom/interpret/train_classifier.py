@@ -5,7 +5,9 @@ The data are a folder with one sub-folder per class or a ``path,label[,fold]`` C
 (:mod:`lmac_brain.custom_data`). The embedding model starts from an exported classifier folder
 (``pretrained_source``, default: the shipped ESC-50 model); the head is new, with one output per class
 of the data. The exported folder (``<output_folder>/classifier``) is what
-``recipes/custom/interpret/train_lmac.py`` explains.
+``recipes/custom/interpret/train_lmac.py`` explains. Imbalanced classes are named in a warning and, by
+default (``class_balance: auto``), sampled class-balanced; the checkpoint is selected on balanced accuracy,
+and ``metrics.json`` reports it beside accuracy, with per-class recall and the test confusion matrix.
 
 Usage (CPU config):
     python recipes/custom/interpret/train_classifier.py hparams/finetune_classifier_cpu.yaml \
