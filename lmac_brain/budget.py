@@ -98,26 +98,44 @@ def keep_top(
     >>> keep_top(mask, 0.25, by="energy", logmag=logmag).tolist()  # 1 + 1 < 3 = 0.25 * 12: a third bin
     [[[0.0, 1.0], [1.0, 1.0]]]
     """
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"Budget q={q} out of range: give the share of bins (or energy) to keep, in [0, 1].")
+    return keep_top_many(mask, [q], by, logmag, seed)
+
+
+def keep_top_many(
+    mask: torch.Tensor, budgets: Sequence[float], by: str = "bins", logmag: torch.Tensor = None, seed: int = 0,
+) -> torch.Tensor:
+    """:func:`keep_top` at several budgets from one ranking: ``[Q*B, T, F]``, budget-major.
+
+    Example
+    -------
+    >>> mask = torch.rand(2, 10, 10)
+    >>> many = keep_top_many(mask, [0.1, 0.5])
+    >>> torch.equal(many[2:], keep_top(mask, 0.5)), many.shape
+    (True, torch.Size([4, 10, 10]))
+    """
+    bad = [q for q in budgets if not 0.0 <= q <= 1.0]
+    if bad:
+        raise ValueError(f"Budget q={bad[0]} out of range: give the share of bins (or energy) to keep, in [0, 1].")
     if by not in BY:
         raise ValueError(f"Unknown budget unit {by!r}; choose from {', '.join(BY)}.")
+    if by == "energy" and (logmag is None or logmag.shape != mask.shape):
+        raise ValueError("by='energy' needs logmag (log1p|X|) of the mask's shape.")
     order = rank_bins(mask, seed)
     batch, n = order.shape
-    if by == "bins":
-        count = torch.full((batch,), int(round(q * n)), dtype=torch.long, device=order.device)
-    else:
-        if logmag is None or logmag.shape != mask.shape:
-            raise ValueError("by='energy' needs logmag (log1p|X|) of the mask's shape.")
+    positions = torch.arange(n, device=order.device).expand(batch, n)
+    if by == "energy":
         energy = logmag.detach().flatten(1).double().expm1().square()
         cumulative = torch.gather(energy, 1, order).cumsum(dim=1)
-        goal = q * energy.sum(dim=1, keepdim=True)
-        # fewest bins whose energy reaches the goal (a relative tolerance absorbs float rounding)
-        count = (cumulative < goal * (1 - 1e-6)).sum(dim=1) + (q > 0)
-        count = count.clamp(max=n)
-    keep = (torch.arange(n, device=order.device).expand(batch, n) < count[:, None]).to(mask.dtype)
-    out = torch.zeros_like(keep).scatter_(1, order, keep)
-    return out.view_as(mask)
+        total = energy.sum(dim=1, keepdim=True)
+    out = []
+    for q in budgets:
+        if by == "bins":
+            count = torch.full((batch, 1), int(round(q * n)), dtype=torch.long, device=order.device)
+        else:  # fewest bins whose energy reaches the goal (a relative tolerance absorbs float rounding)
+            count = ((cumulative < q * total * (1 - 1e-6)).sum(dim=1, keepdim=True) + int(q > 0)).clamp(max=n)
+        keep = (positions < count).to(mask.dtype)
+        out.append(torch.zeros_like(keep).scatter_(1, order, keep).view_as(mask))
+    return torch.cat(out)
 
 
 def budget_curves(
@@ -162,7 +180,7 @@ def budget_curves(
     """
     batch, n_budgets = logmag.shape[0], len(budgets)
     with torch.no_grad():
-        kept = torch.cat([keep_top(mask, q, by, logmag, seed) for q in budgets])  # [Q*B, T, F], budget-major
+        kept = keep_top_many(mask, budgets, by, logmag, seed)  # [Q*B, T, F], budget-major
         tiled = logmag.repeat(n_budgets, 1, 1)
         masked = torch.cat([apply_mask(tiled, kept), apply_mask(tiled, 1 - kept), logmag])
         index = target.long().view(-1, 1).repeat(2 * n_budgets + 1, 1)

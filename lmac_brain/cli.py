@@ -1,17 +1,19 @@
 """``lmac`` command line: explain audio files with a trained L-MAC interpreter.
 
-    lmac explain FILE_OR_DIR [...] --out explanations/ [--source FOLDER_OR_HUB_ID] [--target CLASS | --top-k K]
+    lmac explain FILE_OR_DIR [...] --out explanations/ [--source FOLDER_OR_HUB_ID] [--target CLASS | --top-k K] [--budget Q]
     lmac report explanations/
 
 For each input file ``lmac explain`` writes ``<name>_input.wav`` (the input as the classifier hears
-it: mono, resampled), ``<name>_interpretation.wav`` (what the classifier listened to),
-``<name>_masked_out.wav`` (what the mask removed), ``<name>.png`` (spectrogram, mask, masked
-spectrogram, class probabilities) and ``<name>.json`` (decision, explained class, windows), then one
-self-contained ``report.html`` for the whole folder (:mod:`lmac_brain.html_report`). With ``--target``
-the name is ``<file>_why_<class>``; with ``--top-k`` ``<file>_top<r>_<class>``. Folders are searched
+it: mono, resampled, with the interpreter's input normalisation), ``<name>_interpretation.wav``
+(what the classifier listened to), ``<name>_masked_out.wav`` (what the mask removed), ``<name>.png``
+(spectrogram, mask, masked spectrogram, class probabilities) and ``<name>.json`` (decision, explained
+class, windows), then one self-contained ``report.html`` for the whole folder (:mod:`lmac_brain.html_report`). With ``--target``
+the name is ``<file>_why_<class>``; with ``--top-k`` ``<file>_top<r>_<class>``. ``--budget 0.1`` makes
+every mask binary, keeping the top 10% of the time-frequency bins (the JSON and the page say so). Folders are searched
 recursively for audio files. A file that cannot be read is reported by name and skipped; nothing is
 half-written (atomic writes, and an item's files are removed if one of them fails), and existing outputs
-are kept unless ``--overwrite`` is given. ``lmac report DIR`` rebuilds the page.
+are kept unless ``--overwrite`` is given. ``lmac report DIR`` rebuilds the page. Without ``--source``
+the shipped model is used (:func:`shipped_model_folder`); explaining never imports Captum.
 
 Authors
  * lmac_brain contributors 2026
@@ -31,7 +33,7 @@ from tqdm import tqdm
 
 from lmac_brain.atomic import write_text
 from lmac_brain.audio import AudioLoadError, load_audio
-from lmac_brain.evalsets import list_audio_files
+from lmac_brain.files import list_audio_files
 from lmac_brain.html_report import RECORD_SUFFIX, REPORT_NAME, write_report
 from lmac_brain.listen import plot_interpretation, write_wav
 
@@ -39,7 +41,28 @@ logger = logging.getLogger(__name__)
 
 OUTPUTS = {"input": "_input.wav", "interpretation": "_interpretation.wav", "masked_out": "_masked_out.wav", "figure": ".png"}
 
-DEFAULT_SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained", "lmac_cnn14_cpu_esc50")
+SHIPPED_MODEL = "lmac_cnn14_cpu_esc50"
+
+
+def shipped_model_folder() -> str:
+    """Folder of the shipped interpreter: the installed copy, else the checkout's ``pretrained/`` folder.
+
+    A wheel (``pip install .``) carries it as package data in ``lmac_brain/pretrained/`` (see
+    ``setup.py``); in a checkout (and an editable install) it is ``pretrained/lmac_cnn14_cpu_esc50``.
+
+    Example
+    -------
+    >>> os.path.basename(shipped_model_folder())
+    'lmac_cnn14_cpu_esc50'
+    """
+    packaged = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", SHIPPED_MODEL)
+    if os.path.isdir(packaged):
+        return packaged
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained", SHIPPED_MODEL)
+
+
+#: The default ``--source`` of ``lmac explain``.
+DEFAULT_SOURCE = shipped_model_folder()
 
 
 def collect_inputs(paths: List[str]) -> List[str]:
@@ -83,8 +106,8 @@ def output_names(stem: str, explanation, rank: Optional[int], asked_target: bool
     return stem
 
 
-def write_explanation(out_dir: str, name: str, source: str, wav, explanation, interp) -> List[str]:
-    """Write the input, interpretation and masked-out wavs, the PNG and the JSON record of one item.
+def write_explanation(out_dir: str, name: str, source: str, explanation, interp) -> List[str]:
+    """Write the input (as the classifier heard it), interpretation and masked-out wavs, PNG and JSON of one item.
 
     All or nothing: if any write fails, the files already written for this item are removed and the
     error is raised. The JSON record (what ``lmac report`` reads) is written last.
@@ -95,6 +118,7 @@ def write_explanation(out_dir: str, name: str, source: str, wav, explanation, in
     files = {key: f"{name}{suffix}" for key, suffix in OUTPUTS.items()}
     written = []
     try:
+        wav = explanation.input[0]
         for key, audio in (("input", wav), ("interpretation", explanation.interpretation[0]), ("masked_out", explanation.masked_out[0])):
             written.append(write_wav(os.path.join(out_dir, files[key]), audio, fe.sample_rate))
         probs = explanation.probs[0]
@@ -112,6 +136,7 @@ def write_explanation(out_dir: str, name: str, source: str, wav, explanation, in
             "target": explanation.targets[0], "refined": bool(explanation.refined[0]),
             "top_classes": [[class_names[int(i)], float(v)] for v, i in zip(top.values, top.indices)],
             "segments": [vars(seg) for seg in explanation.segments[0]], "files": files,
+            "budget": explanation.budget,
         }
         path = os.path.join(out_dir, f"{name}{RECORD_SUFFIX}")
         write_text(path, json.dumps(record, indent=2))
@@ -125,7 +150,8 @@ def write_explanation(out_dir: str, name: str, source: str, wav, explanation, in
 
 
 def explain_files(
-    interp, files: List[str], out_dir: str, overwrite: bool = False, target: Optional[str] = None, top_k: Optional[int] = None
+    interp, files: List[str], out_dir: str, overwrite: bool = False, target: Optional[str] = None,
+    top_k: Optional[int] = None, budget: Optional[float] = None,
 ) -> int:
     """Explain each file and write its outputs; returns the number of files that failed (reported, skipped)."""
     stems = [os.path.splitext(os.path.basename(path))[0] for path in files]
@@ -145,15 +171,15 @@ def explain_files(
             logger.warning("%s: outputs exist in %s; skipped (use --overwrite to replace them)", path, out_dir)
             continue
         try:
-            wav = load_audio(path, interp.hparams.sample_rate)
+            wav = load_audio(path, interp.hparams.sample_rate, normalize=False)  # interpret_batch normalises
         except AudioLoadError as err:
             logger.error("%s", err)
             failed += 1
             continue
-        out = interp.interpret_batch(wav.unsqueeze(0), target=target, top_k=top_k)
+        out = interp.interpret_batch(wav.unsqueeze(0), target=target, top_k=top_k, budget=budget)
         ranked = list(enumerate(out, start=1)) if top_k else [(None, out)]
         for rank, explanation in ranked:
-            write_explanation(out_dir, output_names(stem, explanation, rank, target is not None), path, wav, explanation, interp)
+            write_explanation(out_dir, output_names(stem, explanation, rank, target is not None), path, explanation, interp)
     return failed
 
 
@@ -163,13 +189,13 @@ def _load(source: str, savedir: Optional[str]):
 
     if (os.path.isabs(source) or source.startswith(".")) and not os.path.isdir(source):
         logger.error(
-            "%s: interpreter folder not found (the shipped model is in the repository's pretrained/ folder, "
-            "which an editable install `pip install -e .` uses); pass --source FOLDER_OR_HUB_ID.", source
+            "%s: interpreter folder not found (the shipped model is installed with the package, or is the "
+            "checkout's pretrained/%s folder); pass --source FOLDER_OR_HUB_ID.", source, SHIPPED_MODEL
         )
         return None
     try:
         return LMACInterpreter.from_hparams(source=source, savedir=savedir)
-    except ValueError as err:  # damaged or mismatched interpreter folder (names the file)
+    except ValueError as err:  # damaged or mismatched interpreter folder (names the file), savedir in use
         logger.error("%s", err)
         return None
 
@@ -181,11 +207,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     explain = sub.add_parser("explain", help="explain audio files or folders")
     explain.add_argument("inputs", nargs="+", help="audio files or folders")
     explain.add_argument("--source", default=DEFAULT_SOURCE, help="interpreter folder or hub id (default: the shipped model)")
-    explain.add_argument("--savedir", default=None, help="cache folder for the fetched model")
+    explain.add_argument("--savedir", default=None, help="folder to link the model's files into (default: none; never replaces files it did not create)")
     explain.add_argument("--out", required=True, help="output folder")
     which = explain.add_mutually_exclusive_group()
     which.add_argument("--target", default=None, help="explain this class (name or index) instead of the decision")
     which.add_argument("--top-k", type=int, default=None, help="explain the k most probable classes of each file")
+    explain.add_argument(
+        "--budget", type=float, default=None, metavar="Q",
+        help="keep only the top Q share of the time-frequency bins (e.g. 0.1: the 10%% that matters most) as a binary mask",
+    )
     explain.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     explain.add_argument("--no-report", action="store_true", help=f"do not (re)write {REPORT_NAME}")
     report = sub.add_parser("report", help=f"(re)build {REPORT_NAME} of a folder of explanations")
@@ -208,8 +238,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if interp is None:
         return 2
     try:
-        failed = explain_files(interp, files, args.out, args.overwrite, args.target, args.top_k)
-    except ValueError as err:  # unknown target, clashing names, bad top-k
+        failed = explain_files(interp, files, args.out, args.overwrite, args.target, args.top_k, args.budget)
+    except ValueError as err:  # unknown target, clashing names, bad top-k or budget
         logger.error("%s", err)
         return 2
     logger.info("explained %d of %d files into %s", len(files) - failed, len(files), args.out)

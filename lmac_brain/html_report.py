@@ -72,6 +72,8 @@ def _section(folder: str, record: Dict) -> str:
     esc = html.escape
     probs = ", ".join(f"{esc(name)} {p:.2f}" for name, p in record["top_classes"])
     explained = esc(record["target"]) + (" (mask refined for this class)" if record["refined"] else "")
+    if record.get("budget") is not None:  # records written before budgets have no key
+        explained += f" &middot; binary mask: the top {100 * record['budget']:g}% of the time-frequency bins"
     rows = "".join(
         f'<tr><td>{esc(title)}</td><td><audio controls preload="auto" src="{_data_uri(os.path.join(folder, files[key]), "audio/wav")}">'
         "</audio></td></tr>"

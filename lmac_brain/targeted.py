@@ -17,12 +17,12 @@ Authors
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 
-from lmac_brain.baselines import Target, resolve_target
 from lmac_brain.loss import lmac_loss
+from lmac_brain.targets import Target, resolve_target
 
 
 @dataclass
@@ -46,6 +46,49 @@ class Refinement:
     w_l1: float = 0.4
 
 
+def optimize_mask_logits(
+    classify: Callable[[torch.Tensor], torch.Tensor],
+    apply_mask: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    logmag: torch.Tensor,
+    init_logits: torch.Tensor,
+    objective: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    steps: int,
+    lr: float,
+) -> torch.Tensor:
+    """Adam on per-bin mask logits; returns the optimised logits ``[B, T, F]`` (detached).
+
+    The shared engine of the test-time refinement (:func:`refine_mask`) and of the per-example
+    optimised mask (:mod:`lmac_brain.extremal`). Each step scores the masked-in and masked-out inputs
+    and minimises ``objective(logits_in, logits_out, mask)``; the classifier is never changed.
+
+    Arguments
+    ---------
+    classify : callable
+        ``log1p|X| -> logits [B, C]``.
+    apply_mask : callable
+        ``(log1p|X|, mask) -> masked log1p|X|``.
+    logmag : torch.Tensor
+        ``[B, T, F]`` ``log1p|X|`` of the inputs.
+    init_logits : torch.Tensor
+        ``[B, T, F]`` starting logits.
+    objective : callable
+        ``(logits_in, logits_out, mask) -> scalar loss``.
+    steps, lr : int, float
+        Adam steps and learning rate.
+    """
+    logits = init_logits.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([logits], lr=lr)
+    logmag = logmag.detach()
+    with torch.enable_grad():
+        for _ in range(steps):
+            mask = torch.sigmoid(logits)
+            loss = objective(classify(apply_mask(logmag, mask)), classify(apply_mask(logmag, 1.0 - mask)), mask)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return logits.detach()
+
+
 def refine_mask(lmac, logmag: torch.Tensor, init_logits: torch.Tensor, target: torch.Tensor, config: Refinement) -> torch.Tensor:
     """Mask ``[B, T, F]`` for classes ``target`` ``[B]``, refined from the mask logits ``init_logits``.
 
@@ -67,19 +110,14 @@ def refine_mask(lmac, logmag: torch.Tensor, init_logits: torch.Tensor, target: t
     torch.Tensor
         ``[B, T, F]`` in ``[0, 1]``.
     """
-    logits = init_logits.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([logits], lr=config.lr)
-    logmag = logmag.detach()
-    with torch.enable_grad():
-        for _ in range(config.steps):
-            mask = torch.sigmoid(logits)
-            logits_in, _ = lmac.classify(lmac.apply_mask(logmag, mask))
-            logits_out, _ = lmac.classify(lmac.apply_mask(logmag, 1.0 - mask))
-            loss, _ = lmac_loss(logits_in, logits_out, target, mask, config.w_in, config.w_out, config.w_l1)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return lmac.to_mask(logits.detach())
+    def objective(logits_in, logits_out, mask):
+        return lmac_loss(logits_in, logits_out, target, mask, config.w_in, config.w_out, config.w_l1)[0]
+
+    def classify(logmag):
+        return lmac.classify(logmag)[0]
+
+    logits = optimize_mask_logits(classify, lmac.apply_mask, logmag, init_logits, objective, config.steps, config.lr)
+    return lmac.to_mask(logits)
 
 
 @torch.no_grad()

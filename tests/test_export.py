@@ -69,3 +69,26 @@ def test_failed_export_leaves_nothing_behind(tmp_path):
     with pytest.raises(FileNotFoundError):
         export_classifier(str(tmp_path / "export"), Frontend(), clf, str(tmp_path / "missing.txt"), {})
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("options", [{}, {"fine_channels": 4, "spec_gain": False}])
+def test_interpreter_folder_rebuilds_the_decoder_options(tmp_path, options):
+    from lmac_brain.decoder import LMACDecoder, rep_channels
+    from lmac_brain.export import export_interpreter
+    from lmac_brain.interface import LMACInterpreter
+    from lmac_brain.lmac import LMAC
+
+    torch.manual_seed(0)
+    emb = Cnn14(80, 16, 0.0625, return_reps=True)
+    decoder = LMACDecoder(rep_channels(emb), hidden=4, out_channels=2, **options)
+    for p in decoder.parameters():  # non-trivial weights, so that a wrong rebuild shows
+        torch.nn.init.normal_(p, std=0.1)
+    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 2)), decoder).eval()
+    enc = tmp_path / "label_encoder.txt"
+    enc.write_text("'dog' => 0\n'rain' => 1\n================\n'starting_index' => 0\n", "utf-8")
+    folder = export_interpreter(str(tmp_path / "interp"), lmac, str(enc), {}, "# card")
+    interp = LMACInterpreter.from_hparams(source=folder)
+    assert interp.mods.lmac.decoder.config() == decoder.config()
+    wav = torch.randn(1, 16000) * 0.3
+    expected = lmac.explain(wav / wav.abs().max())
+    assert torch.allclose(interp.interpret_batch(wav).mask, expected, atol=1e-6)

@@ -1,8 +1,10 @@
 """Tests of the interpreter's target / top-k explanations and of inputs of any length."""
 
+import numpy as np
 import pytest
 import torch
 
+from lmac_brain.audio import peak_normalize
 from lmac_brain.longform import triangular_weights
 from lmac_brain.targeted import Refinement
 
@@ -74,7 +76,7 @@ def test_any_length_keeps_the_input_length(tiny_interpreter, seconds):
 
 
 def test_short_input_is_explained_whole_exactly_as_lmac(tiny_interpreter):
-    wav = torch.randn(1, 5 * RATE) * 0.3
+    wav = peak_normalize(torch.randn(1, 5 * RATE))  # what the interpreter's input normalisation gives
     out = tiny_interpreter.interpret_batch(wav)
     assert (out.mask - tiny_interpreter.mods.lmac.explain(wav)).abs().max() < 1e-6
 
@@ -84,7 +86,7 @@ def test_long_input_overlap_adds_the_window_masks(tiny_interpreter):
     hop = lmac.frontend.hop_length
     window = 2 * RATE // hop * hop
     n = window * 2 + 5 * hop
-    wav = torch.randn(1, n) * 0.3
+    wav = peak_normalize(torch.randn(1, n))  # normalised as a whole, before the windows
     out = tiny_interpreter.interpret_batch(wav, window_s=window / RATE)
     starts = [round(s.start_s * RATE) for s in out.segments[0]]
     assert starts[0] == 0 and all(s % hop == 0 for s in starts)
@@ -103,10 +105,42 @@ def test_long_input_audio_and_spectrogram_equal_the_whole_input_computation(tiny
     from lmac_brain.listen import listenable
 
     lmac = tiny_interpreter.mods.lmac
-    wav = torch.randn(1, 25 * RATE) * 0.3
+    wav = peak_normalize(torch.randn(1, 25 * RATE))
     out = tiny_interpreter.interpret_batch(wav)
     assert len(out.segments[0]) > 1
     logmag, phase = lmac.analyse(wav)
     assert (out.logmag - logmag).abs().max() < 1e-4
     for audio, keep in ((out.interpretation, out.mask), (out.masked_out, 1 - out.mask)):
         assert (audio - listenable(lmac.frontend, logmag, phase, keep, wav.shape[1], lmac.mask_domain)).abs().max() < 1e-4
+
+
+def test_budget_binarises_to_exactly_the_requested_share(tiny_interpreter):
+    torch.manual_seed(0)
+    wavs = torch.randn(2, 16000) * 0.3
+    soft = tiny_interpreter.interpret_batch(wavs)
+    for q in (0.02, 0.1, 0.37):
+        out = tiny_interpreter.interpret_batch(wavs, budget=q)
+        n = out.mask[0].numel()
+        assert set(out.mask.unique().tolist()) <= {0.0, 1.0} and out.budget == q
+        assert (out.mask.flatten(1).sum(dim=1) == round(q * n)).all()
+        # the kept bins are those the soft mask ranks highest
+        for b in range(2):
+            kept, dropped = soft.mask[b][out.mask[b] == 1], soft.mask[b][out.mask[b] == 0]
+            assert kept.min() >= dropped.max()
+    with pytest.raises(ValueError, match="budget"):
+        tiny_interpreter.interpret_batch(wavs, budget=0.0)
+
+
+def test_cli_budget_is_recorded_and_shown(tiny_interpreter_folder, tmp_path):
+    import json
+
+    import soundfile as sf
+
+    from lmac_brain.cli import main
+
+    sf.write(str(tmp_path / "clip.wav"), 0.3 * np.random.default_rng(0).standard_normal(16000), 16000)
+    out = tmp_path / "out"
+    assert main(["explain", str(tmp_path / "clip.wav"), "--out", str(out), "--source", str(tiny_interpreter_folder), "--budget", "0.1"]) == 0
+    record = json.loads((out / "clip.json").read_text(encoding="utf-8"))
+    assert record["budget"] == 0.1
+    assert "top 10% of the time-frequency bins" in (out / "report.html").read_text(encoding="utf-8")

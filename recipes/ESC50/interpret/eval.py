@@ -12,6 +12,10 @@ matched-budget insertion/deletion curves per set (``budget_curves_<set>.png``) i
 those parts, ``--methods "[L-MAC, Energy, Random]"`` only those explainers; ``summarize.py`` combines
 the results of several runs into one table.
 
+Under ``torchrun --nproc_per_node=N ... --distributed_launch --distributed_backend gloo`` (nccl on
+GPUs) each process explains a round-robin shard of every set and rank 0 writes the gathered rows: the
+same ``results.csv`` as one process (timings aside).
+
 Authors
  * lmac_brain contributors 2026
 """
@@ -23,14 +27,16 @@ import torch
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
-from lmac_brain.evalsets import esc50_evaluation_sets, list_audio_files
+from lmac_brain.budget_figure import plot_budget_curves
+from lmac_brain.evalsets import esc50_evaluation_sets
 from lmac_brain.evaluate import (
     budget_rows, check_sections, faithfulness_rows, localization_rows, sanity_rows, select_methods,
 )
 from lmac_brain.experiment import start_experiment
+from lmac_brain.files import list_audio_files
 from lmac_brain.localization import LocalizationSet
-from lmac_brain.budget_figure import plot_budget_curves
 from lmac_brain.report import write_results
+from lmac_brain.sharding import Shard, gather_rows, rank_and_world
 
 
 def main(argv):
@@ -46,26 +52,42 @@ def main(argv):
         max_clips=hparams["max_clips"],
     )
     loc = LocalizationSet(
-        sets["in_domain"].clips, list_audio_files(hparams["noise_folder"]), rate,
+        sets["in_domain"].clips, list_audio_files(hparams["noise_folder"], kind="noise"), rate,
         event_s=hparams["localization_event_s"], snr_db=hparams["localization_snr_db"], seed=hparams["seed"],
     )
     sanity_items = [sets["in_domain"][i] for i in range(min(hparams["sanity_clips"], len(sets["in_domain"])))]
-    sanity_wavs = torch.stack([it[1] for it in sanity_items])
+
+    # Under torchrun each rank explains a round-robin shard of every set; rows are gathered in item order.
+    rank, world = rank_and_world()
+    shard = {name: Shard(dataset, rank, world) for name, dataset in sets.items()}
+    my_sanity = list(Shard(sanity_items, rank, world))
+
+    def sanity(name, factory):
+        if not my_sanity:
+            return []
+        wavs = torch.stack([it[1] for it in my_sanity])
+        return sanity_rows(name, factory, fe, clf, wavs, [it[0] for it in my_sanity])
 
     sections = check_sections(hparams["sections"])
     rows = []
     for name, factory in select_methods(hparams["explainers"], hparams["methods"]).items():
         explainer = factory(fe, clf)
         if "budget" in sections:
-            for set_name, dataset in sets.items():
-                rows += budget_rows(name, explainer, set_name, dataset, fe, clf, domain, bs, hparams["budgets"], hparams["seed"])
+            for set_name, dataset in shard.items():
+                rows += gather_rows(budget_rows(
+                    name, explainer, set_name, dataset, fe, clf, domain, bs, hparams["budgets"], hparams["seed"]
+                ))
         if "faithfulness" in sections:
-            for set_name, dataset in sets.items():
-                rows += faithfulness_rows(name, explainer, set_name, dataset, fe, clf, domain, bs)
+            for set_name, dataset in shard.items():
+                rows += gather_rows(faithfulness_rows(name, explainer, set_name, dataset, fe, clf, domain, bs))
         if "localization" in sections:
-            rows += localization_rows(name, explainer, loc, fe, domain, bs, hparams["localization_threshold"])
+            rows += gather_rows(localization_rows(
+                name, explainer, Shard(loc, rank, world), fe, domain, bs, hparams["localization_threshold"]
+            ))
         if "sanity" in sections:
-            rows += sanity_rows(name, factory, fe, clf, sanity_wavs, [it[0] for it in sanity_items])
+            rows += gather_rows(sanity(name, factory))
+    if rank != 0:
+        return
 
     header = (
         f"Test fold {hparams['test_fold']}, {len(sets['in_domain'].clips)} clips x {hparams['n_per_clip']} "
