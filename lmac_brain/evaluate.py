@@ -18,7 +18,8 @@ import torch
 from tqdm import tqdm
 
 from lmac_brain.baselines import SpectrogramClassifier
-from lmac_brain.budget import BUDGETS, budget_curves, normalized_auc
+from lmac_brain.audio import peak_normalize
+from lmac_brain.budget import BUDGETS, budget_curves, keep_top, normalized_auc
 from lmac_brain.classifier import AudioClassifier
 from lmac_brain.decoder import LMACDecoder
 from lmac_brain.frontend import Frontend
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 Factory = Callable[[Frontend, AudioClassifier], object]
 
 #: the parts of the evaluation, in the order they run
-SECTIONS = ("budget", "faithfulness", "localization", "sanity")
+SECTIONS = ("budget", "listening", "faithfulness", "localization", "sanity")
 
 
 def check_sections(sections: Sequence[str]) -> List[str]:
@@ -46,7 +47,7 @@ def check_sections(sections: Sequence[str]) -> List[str]:
     >>> check_sections(["sanity", "speed"])
     Traceback (most recent call last):
     ...
-    ValueError: Unknown evaluation sections ['speed']; choose from budget, faithfulness, localization, sanity.
+    ValueError: Unknown evaluation sections ['speed']; choose from budget, listening, faithfulness, localization, sanity.
     """
     sections = list(sections)
     if not sections:
@@ -191,6 +192,48 @@ def budget_rows(
             row.update({f"Ins@{q:g}": float(bins["insertion"][i, j]) for j, q in enumerate(budgets)})
             row.update({f"Del@{q:g}": float(bins["deletion"][i, j]) for j, q in enumerate(budgets)})
             rows.append(row)
+    return rows
+
+
+def listening_rows(
+    name: str, explainer, set_name: str, dataset, frontend: Frontend, classifier: AudioClassifier,
+    mask_domain: str, batch_size: int, budgets: Sequence[float] = (0.1, 0.2), seed: int = 0,
+) -> List[Dict]:
+    """What a user hears at a budget, classified again: ``Listen@q`` for every item of a set.
+
+    The top ``q`` of the explanation's bins (:func:`~lmac_brain.budget.keep_top`) become listenable
+    audio (ISTFT with the input phase, :func:`~lmac_brain.listen.listenable`), which goes through the
+    interpreter's path again (peak normalisation, front end, classifier); ``Listen@q`` is the explained
+    class's probability on it. The round trip through the waveform smears isolated bins back into
+    their neighbours, so a scattered set of bins does not carry the class the way it does as a
+    spectrogram mask.
+
+    Example
+    -------
+    >>> from lmac_brain.classifier import Cnn14
+    >>> from lmac_brain.floors import Energy
+    >>> fe = Frontend()
+    >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)).eval()
+    >>> rows = listening_rows("Energy", Energy(fe), "demo", [("a", torch.randn(8000), None)], fe, clf, "log1p", 1)
+    >>> print(sorted(k for k in rows[0] if k.startswith("Listen")), 0 <= rows[0]["Listen@0.1"] <= 1)
+    ['Listen@0.1', 'Listen@0.2'] True
+    """
+    model = SpectrogramClassifier(frontend, classifier).eval()
+    rows = []
+    for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name} (listening)", leave=False):
+        wavs = torch.stack([it[1] for it in items])
+        mask = explainer.explain(wavs)
+        with torch.no_grad():
+            logmag, phase = frontend.log_magnitude_phase(wavs)
+            target = model(logmag).argmax(dim=-1, keepdim=True)
+            heard = {}
+            for q in budgets:
+                audio = listenable(frontend, logmag, phase, keep_top(mask, q, seed=seed), wavs.shape[1], mask_domain)
+                again, _ = frontend.log_magnitude_phase(peak_normalize(audio))
+                heard[q] = model(again).softmax(dim=-1).gather(1, target)[:, 0]
+        for i, item in enumerate(items):
+            rows.append({"set": set_name, "method": name, "item": item[0],
+                         **{f"Listen@{q:g}": float(p[i]) for q, p in heard.items()}})
     return rows
 
 

@@ -27,9 +27,10 @@ DIRECTION = {
     "Spearman (head)": "down", "Spearman (all)": "down", "sec/clip": "down",
 }
 
-#: per-budget points of the curves (``Ins@0.1``, ``Del@0.1``): in results.csv and summary.json, not in
-#: the Markdown tables
-CURVE_PREFIXES = {"Ins@": "up", "Del@": "down"}
+#: per-budget points of the curves (``Ins@0.1``, ``Del@0.1``; ``Listen@0.1``: the listening round trip,
+#: :func:`lmac_brain.evaluate.listening_rows`): in results.csv and summary.json; only ``Listen@`` in the
+#: Markdown tables
+CURVE_PREFIXES = {"Ins@": "up", "Del@": "down", "Listen@": "up"}
 
 
 def direction(key: str) -> Optional[str]:
@@ -48,7 +49,7 @@ def direction(key: str) -> Optional[str]:
 def _columns(keys: Iterable[str]) -> List[str]:
     """Metric columns of ``keys`` in table order: :data:`DIRECTION`'s, then curve points by budget."""
     keys = set(keys)
-    points = sorted((k for k in keys if k not in DIRECTION and direction(k)), key=lambda k: (k[:4], float(k[4:])))
+    points = sorted((k for k in keys if k not in DIRECTION and direction(k)), key=lambda k: (k.split("@")[0], float(k.split("@")[1])))
     return [k for k in DIRECTION if k in keys] + points
 
 
@@ -122,10 +123,11 @@ def markdown(summary: Mapping, header: str = "") -> str:
     """
     lines = [header] if header else []
     for set_name, methods in summary.items():
-        metrics = [k for k in DIRECTION if any(k in m for m in methods.values())]  # tables: no curve points
+        keys = {k for m in methods.values() for k in m}
+        metrics = [k for k in _columns(keys) if not k.startswith(("Ins@", "Del@"))]  # tables: no curve points
         n_items = max(v["n"] + v.get("undefined", 0) for m in methods.values() for v in m.values())
         lines += ["", f"### {set_name} ({n_items} items)", ""]
-        lines.append("| method | " + " | ".join(f"{k} ({DIRECTION[k]})" for k in metrics) + " |")
+        lines.append("| method | " + " | ".join(f"{k} ({direction(k)})" for k in metrics) + " |")
         lines.append("|---" * (len(metrics) + 1) + "|")
         for method, stats in methods.items():
             cells = [_cell(stats[k]) if k in stats else "" for k in metrics]

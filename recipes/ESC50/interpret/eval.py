@@ -8,7 +8,7 @@
 Writes ``results.csv`` (one row per method, set and item), ``summary.json`` and ``summary.md`` (mean and
 95% Student-t CI per metric, method and set, with seconds per explained clip) and one PNG of the
 matched-budget insertion/deletion curves per set (``budget_curves_<set>.png``) into the output folder.
-``--sections "[sanity]"`` (any of ``budget``, ``faithfulness``, ``localization``, ``sanity``) runs only
+``--sections "[sanity]"`` (any of ``budget``, ``listening``, ``faithfulness``, ``localization``, ``sanity``) runs only
 those parts, ``--methods "[L-MAC, Energy, Random]"`` only those explainers; ``summarize.py`` combines
 the results of several runs into one table.
 
@@ -30,7 +30,7 @@ from speechbrain.utils.fetching import FetchConfig
 from lmac_brain.budget_figure import plot_budget_curves
 from lmac_brain.evalsets import esc50_evaluation_sets
 from lmac_brain.evaluate import (
-    budget_rows, check_sections, faithfulness_rows, localization_rows, sanity_rows, select_methods,
+    budget_rows, check_sections, faithfulness_rows, listening_rows, localization_rows, sanity_rows, select_methods,
 )
 from lmac_brain.experiment import start_experiment
 from lmac_brain.files import list_audio_files
@@ -76,6 +76,11 @@ def main(argv):
             for set_name, dataset in shard.items():
                 rows += gather_rows(budget_rows(
                     name, explainer, set_name, dataset, fe, clf, domain, bs, hparams["budgets"], hparams["seed"]
+                ))
+        if "listening" in sections:
+            for set_name, dataset in shard.items():
+                rows += gather_rows(listening_rows(
+                    name, explainer, set_name, dataset, fe, clf, domain, bs, hparams["listening_budgets"], hparams["seed"]
                 ))
         if "faithfulness" in sections:
             for set_name, dataset in shard.items():
