@@ -57,6 +57,8 @@ def lmac_loss(
     w_l1: float = 0.4,
     w_tv: float = 0.0,
     regularize: Optional[torch.Tensor] = None,
+    w_area: float = 0.0,
+    area: float = 0.25,
 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """L-MAC loss and its terms.
 
@@ -71,8 +73,12 @@ def lmac_loss(
     w_in, w_out, w_l1, w_tv : float
         Weights of the masked-in CE, masked-out CE (subtracted), L1 and TV terms.
     regularize : torch.Tensor, optional
-        ``[B]`` 0/1 weights of the L1 and TV terms per sample (the FT stage switches them off for
+        ``[B]`` 0/1 weights of the L1, TV and area terms per sample (the FT stage switches them off for
         guided samples); default all ones.
+    w_area, area : float
+        Weight of ``(mean(M) - area)^2`` per sample, the area constraint of extremal perturbations
+        (Fong, Patrick, Vedaldi, ICCV 2019): it sets how much of the spectrogram the soft mask keeps,
+        where L1 only pushes it down against the CE terms (off by default, the paper's objective).
 
     Returns
     -------
@@ -87,14 +93,20 @@ def lmac_loss(
     >>> loss, terms = lmac_loss(logits, logits, torch.tensor([0, 1]), torch.full((2, 3, 5), 0.5))
     >>> print(round(float(loss), 4), round(float(terms["ce_in"]), 4))
     5.4679 1.3863
+    >>> loss_area, _ = lmac_loss(logits, logits, torch.tensor([0, 1]), torch.full((2, 3, 5), 0.5), w_area=50.0, area=0.25)
+    >>> print(round(float(loss_area - loss), 4))  # 50 * (0.5 - 0.25)^2
+    3.125
     """
     ce_in = F.cross_entropy(logits_in, target, reduction="none")
     ce_out = F.cross_entropy(logits_out, target, reduction="none")
     reg = torch.ones_like(ce_in) if regularize is None else regularize.to(ce_in.dtype)
     l1 = l1_term(mask)
     tv = tv_term(mask) if w_tv else torch.zeros_like(l1)
-    per_sample = w_in * ce_in - w_out * ce_out + reg * (w_l1 * l1 + w_tv * tv)
+    area_dev = (l1 - area).pow(2) if w_area else torch.zeros_like(l1)  # l1 is the mean of M (M >= 0)
+    per_sample = w_in * ce_in - w_out * ce_out + reg * (w_l1 * l1 + w_tv * tv + w_area * area_dev)
     terms = {name: value.detach().mean() for name, value in (("ce_in", ce_in), ("ce_out", ce_out), ("l1", l1), ("tv", tv))}
+    if w_area:
+        terms["area"] = area_dev.detach().mean()
     return per_sample.mean(), terms
 
 
