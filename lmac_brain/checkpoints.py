@@ -244,3 +244,30 @@ def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.
         elif os.path.basename(name) == "label_encoder.txt":
             check_label_encoder(path, folder)
     logger.debug("Model folder %s: %s present and readable", folder, ", ".join(names))
+
+
+def load_checked(pretrainer) -> None:
+    """``pretrainer.load_collected()`` after checking every collected module checkpoint with :func:`check_state_dict_fits`.
+
+    For the recipes' ``Pretrainer`` (external classifier, decoder initialisation): a checkpoint of
+    another shape stops with the file and both shapes named, instead of PyTorch's bare size mismatch.
+    Call it after ``collect_files``.
+
+    Example
+    -------
+    >>> from speechbrain.utils.parameter_transfer import Pretrainer
+    >>> tmp = getfixture("tmpdir")
+    >>> torch.save(torch.nn.Linear(16, 3).state_dict(), str(tmp / "head.ckpt"))
+    >>> pre = Pretrainer(collect_in=str(tmp / "collected"), loadables={"head": torch.nn.Linear(16, 2)}, paths={"head": str(tmp / "head.ckpt")})
+    >>> _ = pre.collect_files()
+    >>> load_checked(pre)
+    Traceback (most recent call last):
+    ...
+    lmac_brain.checkpoints.ModelFolderError: .../head.ckpt: does not fit the Linear ...
+    """
+    for name, loadable in pretrainer.loadables.items():
+        if isinstance(loadable, torch.nn.Module):
+            collected = os.path.join(str(pretrainer.collect_in), f"{name}.ckpt")
+            check_state_dict_fits(loadable, collected, str(pretrainer.paths[name]))
+    pretrainer.load_collected()
+

@@ -32,6 +32,7 @@ from speechbrain.utils.fetching import FetchConfig
 from speechbrain.utils.parameter_transfer import Pretrainer
 
 from lmac_brain.brain import LMACBrain, check_stage_folder
+from lmac_brain.checkpoints import load_checked
 from lmac_brain.class_balance import balanced_sampler, class_counts, confusion_report, plot_confusion, use_balanced_sampling
 from lmac_brain.classifier_brain import ClassifierBrain
 from lmac_brain.custom_data import check_classifier_classes
@@ -88,7 +89,7 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
     hparams["lr_annealing"].num_training_steps = hparams["number_of_epochs"] * steps_per_epoch
     if hparams["pretrainer"] is not None:  # external weights (hub model, or the embedding to fine-tune)
         run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
-        hparams["pretrainer"].load_collected()
+        load_checked(hparams["pretrainer"])
 
     brain = ClassifierBrain(
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts,
@@ -149,7 +150,7 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     # collected another classifier.
     run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
     check_classifier_classes(f"{hparams['save_folder']}/classifier/label_encoder.ckpt", manifests, hparams["classifier_source"])
-    hparams["pretrainer"].load_collected()
+    load_checked(hparams["pretrainer"])
     hparams["label_encoder"].expect_len(hparams["n_classes"])
     if hparams["decoder_init"] is not None:
         init = Pretrainer(
@@ -158,7 +159,7 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
             paths={"decoder": hparams["decoder_init"]},
         )
         run_on_main(init.collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
-        init.load_collected()
+        load_checked(init)
 
     train_noise, eval_noise = _noise(hparams, hparams["noise_snr_db"])
     datasets = classification_datasets(
