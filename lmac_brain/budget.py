@@ -211,13 +211,16 @@ def normalized_auc(curve: torch.Tensor, budgets: Sequence[float] = BUDGETS) -> t
     return torch.trapezoid(curve, q, dim=-1) / (q[-1] - q[0])
 
 
-def soft_keep_top(scores: torch.Tensor, q: float, temperature: float = 0.1) -> torch.Tensor:
-    """Differentiable relaxation of :func:`keep_top` (bins) for training: ``sigmoid((S - tau_q) / (t sd(S)))``.
+def soft_keep_top(scores: torch.Tensor, q: float, temperature: float = 0.1, hard: bool = True) -> torch.Tensor:
+    """Differentiable :func:`keep_top` (bins) for training, straight-through by default.
 
-    ``tau_q`` is each item's threshold above which lie the top ``q`` of the scores, and ``sd(S)`` the
-    item's standard deviation of the scores (both detached), so the relaxation is as soft at every
-    scale of ``S`` and about ``q`` of the bins are above 0.5. Gradients reach the scores of the bins
-    near the threshold: training on it teaches the ranking that the matched-budget metrics read.
+    The relaxation is ``sigmoid((S - tau_q) / (t sd(S)))``: ``tau_q`` is each item's threshold above
+    which lie the top ``q`` of the scores, and ``sd(S)`` the item's standard deviation of the scores
+    (both detached), so it is as soft at every scale of ``S``. With ``hard=True`` the forward value is
+    the exact binary top-``q`` mask that the matched-budget metrics apply, and only the gradient is the
+    relaxation's (straight-through estimator). Without it, a decoder can game the relaxation: scores
+    bunched just around ``tau_q`` give half-open bins everywhere, a dense mask that the binary
+    evaluation does not reward (measured: a decoder trained that way ranked worse than the loudest bins).
 
     Example
     -------
@@ -225,7 +228,10 @@ def soft_keep_top(scores: torch.Tensor, q: float, temperature: float = 0.1) -> t
     >>> soft = soft_keep_top(scores, 0.2)
     >>> print(round(float((soft > 0.5).float().mean()), 2), soft.requires_grad)
     0.2 True
-    >>> bool(((soft > 0.5) == keep_top(scores, 0.2).bool()).float().mean() > 0.99)
+    >>> torch.equal(soft.detach(), keep_top(scores.detach(), 0.2))  # forward: exactly the binary mask
+    True
+    >>> relaxed = soft_keep_top(scores, 0.2, hard=False)
+    >>> bool(((relaxed > 0.5) == keep_top(scores, 0.2).bool()).float().mean() > 0.99)
     True
     """
     if not 0.0 < q < 1.0:
@@ -237,5 +243,9 @@ def soft_keep_top(scores: torch.Tensor, q: float, temperature: float = 0.1) -> t
     high = flat.detach().kthvalue(k + 1, dim=1).values
     tau = 0.5 * (low + high)
     scale = flat.detach().std(dim=1).clamp(min=1e-6) * temperature
-    return torch.sigmoid((scores - tau.view(-1, 1, 1)) / scale.view(-1, 1, 1))
+    soft = torch.sigmoid((scores - tau.view(-1, 1, 1)) / scale.view(-1, 1, 1))
+    if not hard:
+        return soft
+    binary = (scores.detach() > tau.view(-1, 1, 1)).to(soft.dtype)
+    return binary + (soft - soft.detach())  # exactly binary forward, the relaxation's gradient
 

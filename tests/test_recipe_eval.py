@@ -13,7 +13,7 @@ from lmac_brain.decoder import LMACDecoder, rep_channels
 from lmac_brain.export import export_classifier, save_decoder
 from lmac_brain.frontend import Frontend
 
-METHODS = {"L-MAC", "Energy", "Random", "Saliency", "SmoothGrad", "IntegratedGradients", "GradientSHAP", "GradCAM", "GuidedBackprop", "GuidedGradCAM", "RISE"}
+METHODS = {"L-MAC", "Energy", "Random", "Saliency", "SmoothGrad", "IntegratedGradients", "GradientSHAP", "GradCAM", "GuidedBackprop", "GuidedGradCAM", "RISE", "Optimized"}
 SETS = {"in_domain", "mixtures", "speech", "white_noise", "localization", "sanity"}
 
 
@@ -33,7 +33,7 @@ def test_eval_writes_every_method_on_every_set(tiny_esc50, noise_folder, repo_ro
         "--classifier_source", source, "--decoder_ckpt", str(tmp_path / "lmac" / "decoder.ckpt"),
         "--output_folder", str(out), "--width", "0.0625", "--emb_dim", "32", "--n_classes", "2",
         "--sanity_clips", "2", "--localization_event_s", "0.2", "--smoothgrad_samples", "4", "--ig_steps", "8",
-        "--shap_samples", "4", "--rise_masks", "16",
+        "--shap_samples", "4", "--rise_masks", "16", "--optimized_steps", "3",
     ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -44,3 +44,12 @@ def test_eval_writes_every_method_on_every_set(tiny_esc50, noise_folder, repo_ro
     assert summary["in_domain"]["L-MAC"]["AI"]["n"] == 4  # 2 fold-5 clips x 2 contaminations
     assert "sec/clip" in summary["mixtures"]["RISE"] and "IoU" in summary["localization"]["GradCAM"]
     assert "### in_domain" in (out / "summary.md").read_text(encoding="utf-8")
+    # matched-budget metrics first, for every method including the floors; the listening round trip
+    for method in ("L-MAC", "Energy", "Random", "Optimized"):
+        stats = summary["white_noise"][method]
+        assert {"Ins AUC", "Del AUC", "Ins AUC (energy)", "Del AUC (energy)", "Listen@0.1", "Ins@0.02"} <= set(stats)
+    first_table = (out / "summary.md").read_text(encoding="utf-8").split("### in_domain")[1]
+    assert first_table.index("Ins AUC") < first_table.index("| AI")
+    assert "IoU (matched)" in summary["localization"]["L-MAC"]
+    for set_name in ("in_domain", "mixtures", "speech", "white_noise"):
+        assert (out / f"budget_curves_{set_name}.png").read_bytes()[:4] == b"\x89PNG"
