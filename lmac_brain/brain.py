@@ -9,15 +9,16 @@ Hooks only (SpeechBrain convention):
   :func:`~lmac_brain.loss.ft_guidance` against the clean clip); in evaluation it also
   collects the per-sample metrics of :mod:`lmac_brain.metrics` and writes listenable outputs;
 * ``on_stage_end`` averages metrics (all-reduced across DDP ranks), steps the plateau scheduler on the
-  validation loss, and keeps the checkpoint with the lowest validation ``loss`` (the training
-  objective on deterministic noisy validation mixtures; it is in the saved metadata).
+  validation loss, and keeps the checkpoint with the lowest validation ``select_key``: ``loss`` (the
+  training objective on deterministic noisy validation mixtures) or ``budget`` (the matched-budget
+  objective alone, at every budget of ``budget_valid``); every value is in the saved metadata.
 
 Why the loss and not Fid-In (the reference's LR-schedule input): an all-ones mask has perfect Fid-In,
 so selecting on it favours masks that explain nothing; the objective balances faithfulness and size.
 
 Expected ``hparams``: ``lmac`` (also in ``modules``), ``loss_weights`` (dict with ``w_in``, ``w_out``,
 ``w_l1``, ``w_tv``), ``budget_weight``, ``budget_train``, ``budget_valid``, ``budget_temperature``,
-``budget_w_del``, ``ft_weight``, ``ft_gate_threshold``, ``ft_oracle_threshold``, ``double_softmax_ad``,
+``budget_w_del``, ``select_key``, ``ft_weight``, ``ft_gate_threshold``, ``ft_oracle_threshold``, ``double_softmax_ad``,
 ``lr_annealing``, ``train_logger``, ``epoch_counter``, ``listen_folder``, ``n_listen_valid``,
 ``n_listen_test``, ``stage_name``, ``label_encoder``.
 
@@ -94,6 +95,26 @@ def check_stage_folder(checkpointer: sb.utils.checkpoints.Checkpointer, stage_na
             stage_name,
             latest.meta.get("epoch"),
         )
+
+
+def check_select_key(hparams: dict) -> None:
+    """Refuse a ``select_key`` the validation stage does not compute.
+
+    Example
+    -------
+    >>> check_select_key({"select_key": "loss", "budget_weight": 0.0})
+    >>> check_select_key({"select_key": "budget", "budget_weight": 0.0})
+    Traceback (most recent call last):
+    ...
+    ValueError: select_key 'budget' needs the matched-budget objective: set budget_weight > 0 (or select_key: loss).
+    """
+    key = hparams["select_key"]
+    if key == "budget" and hparams["budget_weight"] <= 0:
+        raise ValueError(
+            "select_key 'budget' needs the matched-budget objective: set budget_weight > 0 (or select_key: loss)."
+        )
+    if key not in ("loss", "budget"):
+        raise ValueError(f"select_key must be 'loss' or 'budget', got {key!r}.")
 
 
 class LMACBrain(CPUDistributedMixin, sb.Brain):
@@ -205,7 +226,7 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
                 valid_stats=stats,
             )
             meta = dict(stats, stage=self.hparams.stage_name, epoch=epoch)
-            self.checkpointer.save_and_keep_only(meta=meta, min_keys=["loss"])
+            self.checkpointer.save_and_keep_only(meta=meta, min_keys=[self.hparams.select_key])
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats

@@ -147,6 +147,7 @@ def budget_curves(
     budgets: Sequence[float] = BUDGETS,
     by: str = "bins",
     seed: int = 0,
+    full: bool = True,
 ) -> Dict[str, torch.Tensor]:
     """Insertion and deletion curves ``[B, Q]``: probability of ``target`` on the top-``q`` bins and on the rest.
 
@@ -158,17 +159,21 @@ def budget_curves(
         ``log1p|X|`` ``[B, T, F]`` of the inputs.
     mask : torch.Tensor
         ``[B, T, F]`` the method's scores.
-    target : torch.Tensor
-        ``[B]`` the class each mask explains.
+    target : torch.Tensor or None
+        ``[B]`` the class each mask explains; None: the classifier's decision on the whole input.
     apply_mask : callable
         ``(logmag, binary mask) -> masked logmag``, the project's masking (mask domain).
     budgets, by, seed
         Budget grid, unit and tie-breaking seed (:func:`keep_top`).
+    full : bool
+        Also classify the whole input (needed when ``target`` is None); False saves that pass when
+        the caller has it already.
 
     Returns
     -------
     dict
-        ``insertion`` and ``deletion`` ``[B, Q]``, and ``full`` ``[B]``: the probability on the whole input.
+        ``insertion`` and ``deletion`` ``[B, Q]``, ``target`` ``[B]``, and with ``full``, ``full`` ``[B]``:
+        the probability on the whole input.
 
     Example
     -------
@@ -178,21 +183,28 @@ def budget_curves(
     >>> out["insertion"].shape, bool((out["insertion"] >= out["deletion"]).all())
     (torch.Size([2, 6]), True)
     """
+    if target is None and not full:
+        raise ValueError("budget_curves needs a target, or full=True to explain the decision on the whole input.")
     batch, n_budgets = logmag.shape[0], len(budgets)
     with torch.no_grad():
         kept = keep_top_many(mask, budgets, by, logmag, seed)  # [Q*B, T, F], budget-major
         tiled = logmag.repeat(n_budgets, 1, 1)
-        masked = torch.cat([apply_mask(tiled, kept), apply_mask(tiled, 1 - kept), logmag])
-        index = target.long().view(-1, 1).repeat(2 * n_budgets + 1, 1)
+        masked = torch.cat([apply_mask(tiled, kept), apply_mask(tiled, 1 - kept)] + ([logmag] if full else []))
         # one pass over every budget, in chunks of at most 4 batches
         step = 4 * batch
-        probs = torch.cat([
-            model(masked[i:i + step]).softmax(dim=-1).gather(1, index[i:i + step])[:, 0]
-            for i in range(0, masked.shape[0], step)
-        ])
-    insertion = probs[: n_budgets * batch].view(n_budgets, batch).T
-    deletion = probs[n_budgets * batch: 2 * n_budgets * batch].view(n_budgets, batch).T
-    return {"insertion": insertion, "deletion": deletion, "full": probs[2 * n_budgets * batch:]}
+        probs = torch.cat([model(masked[i:i + step]).softmax(dim=-1) for i in range(0, masked.shape[0], step)])
+    if target is None:
+        target = probs[2 * n_budgets * batch:].argmax(dim=-1)
+    target = target.long()
+    picked = probs.gather(1, target.repeat(probs.shape[0] // batch).view(-1, 1))[:, 0]
+    out = {
+        "insertion": picked[: n_budgets * batch].view(n_budgets, batch).T,
+        "deletion": picked[n_budgets * batch: 2 * n_budgets * batch].view(n_budgets, batch).T,
+        "target": target,
+    }
+    if full:
+        out["full"] = picked[2 * n_budgets * batch:]
+    return out
 
 
 def normalized_auc(curve: torch.Tensor, budgets: Sequence[float] = BUDGETS) -> torch.Tensor:

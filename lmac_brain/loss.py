@@ -186,18 +186,20 @@ def budget_loss(
     loss : torch.Tensor
         Scalar.
     terms : dict
-        Batch means of ``budget_in`` (CE kept) and ``budget_out`` (``-log(1 - p)`` removed), detached.
+        Batch means of ``budget_in`` (CE kept), ``budget_out`` (``-log(1 - p)`` removed) and ``budget``
+        (the returned loss), detached: ``budget`` is what ``select_key: budget`` selects checkpoints on.
 
     Example
     -------
     >>> logits = torch.zeros(2, 4)  # p = 0.25 everywhere
     >>> loss, terms = budget_loss(logits, logits, torch.tensor([0, 1]))
-    >>> print(round(float(terms["budget_in"]), 4), round(float(terms["budget_out"]), 4))
-    1.3863 0.2877
+    >>> print(round(float(terms["budget_in"]), 4), round(float(terms["budget_out"]), 4), round(float(terms["budget"]), 4))
+    1.3863 0.2877 1.674
     """
     ce_in = F.cross_entropy(logits_in, target, reduction="none")
     log_p_out = F.log_softmax(logits_out, dim=-1).gather(1, target.view(-1, 1))[:, 0]
     # -log(1 - p) computed stably from log p
     keep_out = -torch.log1p(-log_p_out.exp().clamp(max=1 - 1e-6))
     loss = (ce_in + w_del * keep_out).mean()
-    return loss, {"budget_in": ce_in.detach().mean(), "budget_out": keep_out.detach().mean()}
+    terms = {"budget_in": ce_in.detach().mean(), "budget_out": keep_out.detach().mean(), "budget": loss.detach()}
+    return loss, terms

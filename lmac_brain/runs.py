@@ -9,7 +9,7 @@ the data; everything between the manifests and the exported folder is here, once
   accuracy, export of a hub-style classifier folder with the test confusion matrix (JSON and PNG);
 - :func:`train_lmac`: classifier files collected and checked against the data's classes, optional
   decoder initialisation (FT stage), optional real-noise mixing (random at training, deterministic at
-  validation and test), ``LMACBrain`` fit / test on the lowest-validation-loss checkpoint, then
+  validation and test), ``LMACBrain`` fit / test on the checkpoint of lowest validation ``select_key``, then
   ``decoder.ckpt``, ``results.json`` and the interpreter folder.
 
 The training noise mixer is registered with the checkpointer, and the YAML's ``rng`` recoverable holds
@@ -31,7 +31,7 @@ from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 from speechbrain.utils.parameter_transfer import Pretrainer
 
-from lmac_brain.brain import LMACBrain, check_stage_folder
+from lmac_brain.brain import LMACBrain, check_select_key, check_stage_folder
 from lmac_brain.checkpoints import load_checked
 from lmac_brain.class_balance import balanced_sampler, class_counts, confusion_report, plot_confusion, use_balanced_sampling
 from lmac_brain.classifier_brain import ClassifierBrain
@@ -140,12 +140,13 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
 
 
 def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describe) -> dict:
-    """Train, select (lowest validation loss), test and export an L-MAC decoder; returns ``results``.
+    """Train, select (lowest validation ``select_key``), test and export an L-MAC decoder; returns ``results``.
 
     ``describe(condition) -> dict`` gives the dataset-specific entries of ``results``: at least
     ``title`` and ``description`` of the model card (``condition`` says which noise the metrics used).
     """
     check_stage_folder(hparams["checkpointer"], hparams["stage_name"], hparams["number_of_epochs"])
+    check_select_key(hparams)
     # overwrite=True: the collected files follow classifier_source even if an earlier run in this folder
     # collected another classifier.
     run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
@@ -177,7 +178,7 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     )
     train_seconds = time.time() - start
     epochs_trained = hparams["epoch_counter"].current
-    brain.evaluate(datasets["test"], min_key="loss", test_loader_kwargs=hparams["test_dataloader_opts"])
+    brain.evaluate(datasets["test"], min_key=hparams["select_key"], test_loader_kwargs=hparams["test_dataloader_opts"])
 
     condition = (
         f"noise at {hparams['noise_snr_db']} dB from {hparams['noise_folder']}" if hparams["noise_folder"] else "clean clips"

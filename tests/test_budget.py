@@ -133,3 +133,44 @@ def test_budget_objective_trains_the_ranking_of_the_decoder():
     assert insertion_auc() > before + 0.2
     top = keep_top(scores.detach(), 0.02)[0].bool()
     assert evidence[top].mean() > 0.8  # the kept 2% are mostly the evidence bins
+
+
+def test_curves_explain_the_decision_without_a_target():
+    logmag, model, evidence = _setup()
+    apply = lambda x, m: x * m  # noqa: E731
+    decided = budget_curves(model, logmag, logmag, None, apply)
+    decision = model(logmag).argmax(dim=-1)
+    given = budget_curves(model, logmag, logmag, decision, apply)
+    assert torch.equal(decided["target"], decision)
+    for part in ("insertion", "deletion", "full"):
+        assert torch.allclose(decided[part], given[part])
+    no_full = budget_curves(model, logmag, logmag, decision, apply, full=False)
+    assert "full" not in no_full and torch.allclose(no_full["deletion"], given["deletion"])
+    with pytest.raises(ValueError, match="needs a target"):
+        budget_curves(model, logmag, logmag, None, apply, full=False)
+
+
+def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
+    """eval.py's --compile_scorer: same budget rows (the compiled classifier differs by float rounding only)."""
+    from lmac_brain.classifier import AudioClassifier, Cnn14
+    from lmac_brain.evaluate import budget_rows, scoring_model
+
+    torch.manual_seed(0)
+    fe = Frontend()
+    clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 3)).eval()
+    for p in clf.parameters():  # non-trivial batch-norm statistics, so that folding them matters
+        torch.nn.init.normal_(p, std=0.3)
+    for m in clf.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    items = [(f"c{i}", torch.randn(8000), None) for i in range(4)]
+    eager = budget_rows("Energy", Energy(fe), "demo", items, fe, clf, "log1p", 4)
+    compiled = budget_rows("Energy", Energy(fe), "demo", items, fe, clf, "log1p", 4,
+                           scorer=scoring_model(fe, clf, compile=True))
+    assert len(eager) == len(compiled) == 4
+    for a, b in zip(eager, compiled):
+        assert a.keys() == b.keys() and a["item"] == b["item"]
+        for key in a:
+            if isinstance(a[key], float):
+                assert a[key] == pytest.approx(b[key], abs=1e-4), key

@@ -7,7 +7,7 @@ Give the same hparams file and overrides as the training command, plus where to 
         --data_folder ../shared/data/esc50-16k --noise_folder ../shared/data/noise \
         --export_folder my_interpreter
 
-It loads the run's classifier files, the best checkpoint of its decoder (lowest validation loss, the
+It loads the run's classifier files, the best checkpoint of its decoder (lowest validation ``select_key``, the
 one the training script tested) and its ``results.json`` (metrics and command for the model card), and
 writes ``hyperparams.yaml``, the checkpoints, ``label_encoder.txt``, ``metrics.json`` and ``README.md``
 into ``export_folder`` (default ``<output_folder>/interpreter``), atomically. The folder loads with
@@ -40,7 +40,7 @@ def main(argv):
         results = json.load(f)
     run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
     hparams["pretrainer"].load_collected()
-    if hparams["checkpointer"].recover_if_possible(min_key="loss") is None:
+    if hparams["checkpointer"].recover_if_possible(min_key=hparams["select_key"]) is None:
         sys.exit(f"{hparams['save_folder']}: no checkpoint to export.")
     print(export_lmac_run(hparams, results))
 
