@@ -98,12 +98,12 @@ class LMACDecoder(torch.nn.Module):
         self.linear_to_mel = torch.nn.Linear(n_freqs, n_mels)
         if fine_channels:
             self.fine = torch.nn.Sequential(
-                torch.nn.Conv2d(1, fine_channels, 3, padding=1), torch.nn.ReLU(),
-                torch.nn.Conv2d(fine_channels, fine_channels, 3, padding=1), torch.nn.ReLU(),
-            )
+                torch.nn.Conv2d(1, fine_channels, 3, padding=1), torch.nn.ReLU(inplace=True),
+                torch.nn.Conv2d(fine_channels, fine_channels, 3, padding=1), torch.nn.ReLU(inplace=True),
+            ).to(memory_format=torch.channels_last)
         self.head = torch.nn.Sequential(
             torch.nn.Conv2d(out_channels + 1 + fine_channels, out_channels, 3, padding=1),
-            torch.nn.ReLU(),
+            torch.nn.ReLU(inplace=True),
             torch.nn.Conv2d(out_channels, 1, 1),
         )
         self.mel_to_linear = torch.nn.Linear(n_mels, n_freqs)
@@ -141,10 +141,17 @@ class LMACDecoder(torch.nn.Module):
         for lateral, rep in zip(self.lateral[1:], reps[1:]):
             h = F.interpolate(h, size=rep.shape[-2:], mode="nearest") + lateral(rep)
         h = self.reduce(self.smooth(h))  # [B, c, T/8, M/8]
-        h = F.interpolate(h, size=(logmag.shape[1], self.n_mels), mode="bilinear", align_corners=False)
+        h = F.interpolate(
+            h.contiguous(memory_format=torch.channels_last), size=(logmag.shape[1], self.n_mels), mode="bilinear",
+            align_corners=False,
+        )
         mel = self.linear_to_mel(logmag).unsqueeze(1)  # [B, 1, T, M]
+        # The convolutions at T x n_mels run in channels-last layout: 2-3x faster with oneDNN on a CPU for
+        # these few channels (a 1-channel input cannot signal the layout, so the fine stack's first
+        # convolution gets it from its weights, see __init__).
         parts = [h, mel] + ([self.fine(mel)] if self.fine_channels else [])
-        h = self.mel_to_linear(self.head(torch.cat(parts, dim=1)).squeeze(1))  # [B, T, F]
+        x = torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last)
+        h = self.mel_to_linear(self.head(x).squeeze(1))  # [B, T, F]
         return h + self.spec_gain * logmag if self.use_spec_gain else h
 
 
