@@ -78,8 +78,12 @@ def select_methods(explainers: Dict[str, Factory], names: Optional[Sequence[str]
     return {n: f for n, f in explainers.items() if n in names}
 
 
-def lmac_explainer(frontend: Frontend, classifier: AudioClassifier, decoder: LMACDecoder, mask_domain: str = "log1p") -> LMAC:
-    """L-MAC as an explainer factory entry: an :class:`~lmac_brain.lmac.LMAC` in eval mode.
+def lmac_explainer(
+    frontend: Frontend, classifier: AudioClassifier, decoder: LMACDecoder, mask_domain: str = "log1p",
+    rank_power: Optional[float] = None,
+) -> LMAC:
+    """L-MAC as an explainer factory entry: an :class:`~lmac_brain.lmac.LMAC` in eval mode (``rank_power``:
+    its budget ranking, :meth:`~lmac_brain.lmac.LMAC.rank_scores`).
 
     Example
     -------
@@ -90,7 +94,22 @@ def lmac_explainer(frontend: Frontend, classifier: AudioClassifier, decoder: LMA
     >>> lmac_explainer(Frontend(), clf, LMACDecoder(rep_channels(emb), hidden=4, out_channels=2)).training
     False
     """
-    return LMAC(frontend, classifier, decoder, mask_domain).eval()
+    return LMAC(frontend, classifier, decoder, mask_domain, rank_power=rank_power).eval()
+
+
+def ranking(explainer, mask: torch.Tensor, logmag: torch.Tensor) -> torch.Tensor:
+    """What the matched-budget metrics rank an explainer's bins by: ``explainer.rank_scores(mask,
+    logmag)`` where it defines one (L-MAC, :meth:`~lmac_brain.lmac.LMAC.rank_scores`), else its mask.
+
+    Example
+    -------
+    >>> from lmac_brain.floors import Energy
+    >>> mask = torch.rand(1, 4, 513)
+    >>> torch.equal(ranking(Energy(Frontend()), mask, torch.rand(1, 4, 513)), mask)
+    True
+    """
+    rank_scores = getattr(explainer, "rank_scores", None)
+    return mask if rank_scores is None else rank_scores(mask, logmag)
 
 
 def scoring_model(frontend: Frontend, classifier: AudioClassifier, compile: bool = False) -> Callable:
@@ -186,7 +205,7 @@ def budget_rows(
     Columns: ``Ins AUC`` / ``Del AUC`` (budget = share of bins), ``Ins AUC (energy)`` /
     ``Del AUC (energy)`` (budget = share of the energy), ``p(full)`` (the class's probability on the
     whole input), and the points of the bin curves ``Ins@q`` / ``Del@q``. The class explained is the
-    classifier's decision on the input. ``scorer`` (default :func:`scoring_model`, not compiled)
+    classifier's decision on the input; bins are ranked by :func:`ranking`. ``scorer`` (default :func:`scoring_model`, not compiled)
     classifies the masked inputs.
 
     Example
@@ -211,8 +230,9 @@ def budget_rows(
         mask = explainer.explain(wavs)
         with torch.no_grad():
             logmag, _ = frontend.log_magnitude_phase(wavs)
-        bins = budget_curves(model, logmag, mask, None, apply, budgets, "bins", seed)  # explains the decision
-        energy = budget_curves(model, logmag, mask, bins["target"], apply, budgets, "energy", seed, full=False)
+            scores = ranking(explainer, mask, logmag)
+        bins = budget_curves(model, logmag, scores, None, apply, budgets, "bins", seed)  # explains the decision
+        energy = budget_curves(model, logmag, scores, bins["target"], apply, budgets, "energy", seed, full=False)
         auc = {key: normalized_auc(curves[part], budgets) for key, curves, part in (
             ("Ins AUC", bins, "insertion"), ("Del AUC", bins, "deletion"),
             ("Ins AUC (energy)", energy, "insertion"), ("Del AUC (energy)", energy, "deletion"),
@@ -233,7 +253,7 @@ def listening_rows(
 ) -> List[Dict]:
     """What a user hears at a budget, classified again: ``Listen@q`` for every item of a set.
 
-    The top ``q`` of the explanation's bins (:func:`~lmac_brain.budget.keep_top`) become listenable
+    The top ``q`` of the explanation's bins (:func:`~lmac_brain.budget.keep_top` of :func:`ranking`) become listenable
     audio (ISTFT with the input phase, :func:`~lmac_brain.listen.listenable`), which goes through the
     interpreter's path again (peak normalisation, front end, classifier); ``Listen@q`` is the explained
     class's probability on it. The round trip through the waveform smears isolated bins back into
@@ -258,9 +278,10 @@ def listening_rows(
         with torch.no_grad():
             logmag, phase = frontend.log_magnitude_phase(wavs)
             target = model(logmag).argmax(dim=-1, keepdim=True)
+            scores = ranking(explainer, mask, logmag)
             heard = {}
             for q in budgets:
-                audio = listenable(frontend, logmag, phase, keep_top(mask, q, seed=seed), wavs.shape[1], mask_domain)
+                audio = listenable(frontend, logmag, phase, keep_top(scores, q, seed=seed), wavs.shape[1], mask_domain)
                 again, _ = frontend.log_magnitude_phase(peak_normalize(audio))
                 heard[q] = model(again).softmax(dim=-1).gather(1, target)[:, 0]
         for i, item in enumerate(items):
@@ -273,6 +294,9 @@ def localization_rows(
     name: str, explainer, dataset, frontend: Frontend, mask_domain: str, batch_size: int, threshold: float = 0.5
 ) -> List[Dict]:
     """Time IoU (thresholded, and at the event's length), pointing game and SI-SDR for a :class:`LocalizationSet`.
+
+    The thresholded IoU and SI-SDR read the soft mask; the matched IoU and the pointing game read the
+    explainer's ranking (:func:`ranking`).
 
     Example
     -------
@@ -291,8 +315,9 @@ def localization_rows(
         logmag, phase = frontend.log_magnitude_phase(wavs)
         spans = [span_frames(*it[3], frontend.hop_length, mask.shape[1]) for it in items]
         audio = listenable(frontend, logmag, phase, mask, wavs.shape[1], mask_domain)
-        iou, hit, sdr = time_iou(mask, spans, threshold), pointing_game(mask, spans), si_sdr(audio, events)
-        matched = matched_time_iou(mask, spans)
+        scores = ranking(explainer, mask, logmag)  # the ranked measures read the explainer's ranking
+        iou, hit, sdr = time_iou(mask, spans, threshold), pointing_game(scores, spans), si_sdr(audio, events)
+        matched = matched_time_iou(scores, spans)
         for i, item in enumerate(items):
             rows.append({"set": "localization", "method": name, "item": item[0], "IoU": float(iou[i]),
                          "IoU (matched)": float(matched[i]), "Pointing": 100.0 * float(hit[i]), "SI-SDR": float(sdr[i])})

@@ -86,7 +86,8 @@ class Interpretation:
         :meth:`LMACInterpreter.normalize`): what the mask was computed on.
     budget : float, optional
         If set, ``mask`` is binary and keeps exactly this share of the time-frequency bins, those the
-        explanation ranks highest (:func:`lmac_brain.budget.keep_top`); the audio is of that binary mask.
+        explanation ranks highest (:func:`lmac_brain.budget.keep_top` of
+        :meth:`~lmac_brain.lmac.LMAC.rank_scores`); the audio is of that binary mask.
     """
 
     mask: torch.Tensor
@@ -450,8 +451,8 @@ class LMACInterpreter(Pretrained):
     def _interpretation(self, wavs, target, window, refinement, budget=None) -> Interpretation:
         lmac = self.mods.lmac
         mask, probs, refined, segments = self._explain(wavs, target, window, refinement)
-        if budget is not None:
-            mask = keep_top(mask, budget)
+        if budget is not None:  # the top share of the bins in L-MAC's ranking (LMAC.rank_scores)
+            mask = keep_top(lmac.rank_scores(mask, lmac.analyse(wavs)[0]), budget)
         n = wavs.shape[1]
         if n <= window:
             logmag, phase = lmac.analyse(wavs)

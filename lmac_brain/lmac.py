@@ -42,6 +42,11 @@ class LMAC(torch.nn.Module):
     threshold : float, optional
         If set, masks are binarised (``M >= threshold``) outside training, as the paper's "binary
         masks"; the reference code never binarises (default None).
+    rank_power : float, optional
+        How bins are ranked for a budget (the matched-budget metrics, ``budget=q`` in the interpreter,
+        and the budget objective in training). None (default): by the mask. ``g``: by
+        ``M**g * log1p|X|``, the masked-in spectrogram with the mask sharpened by ``g`` -- within what
+        the mask lets through, the louder bins first (see :meth:`rank_scores`).
 
     Example
     -------
@@ -62,13 +67,17 @@ class LMAC(torch.nn.Module):
         decoder: torch.nn.Module,
         mask_domain: str = "log1p",
         threshold: Optional[float] = None,
+        rank_power: Optional[float] = None,
     ):
         super().__init__()
+        if rank_power is not None and rank_power < 0:
+            raise ValueError(f"rank_power must be None or >= 0, got {rank_power}.")
         self.frontend = frontend
         self.classifier = classifier
         self.decoder = decoder
         self.mask_domain = mask_domain
         self.threshold = threshold
+        self.rank_power = rank_power
         for p in self.classifier.parameters():
             p.requires_grad_(False)
         self.classifier.eval()
@@ -101,6 +110,29 @@ class LMAC(torch.nn.Module):
     def apply_mask(self, logmag: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Masked ``log1p|X|`` in the configured domain."""
         return self.frontend.apply_mask(logmag, mask, self.mask_domain)
+
+    def rank_scores(self, mask: torch.Tensor, logmag: torch.Tensor) -> torch.Tensor:
+        """Scores ``[B, T, F]`` whose top ``q`` a budget keeps: the mask, or ``M**g * log1p|X|``.
+
+        With ``rank_power = g`` the ranking is that of the masked-in spectrogram's magnitude, the mask
+        raised to ``g`` first: ``g = 0`` is the Energy floor, large ``g`` ranks by the mask and breaks
+        its near-ties by loudness. A mask decided at a coarser resolution than ``T x F`` marks regions;
+        within them, the loud bins carry the sound.
+
+        Example
+        -------
+        >>> from lmac_brain.classifier import Cnn14
+        >>> from lmac_brain.decoder import LMACDecoder, rep_channels
+        >>> emb = Cnn14(80, 32, 0.125, return_reps=True)
+        >>> clf = AudioClassifier(emb, torch.nn.Linear(32, 5))
+        >>> lmac = LMAC(Frontend(), clf, LMACDecoder(rep_channels(emb), hidden=8, out_channels=4), rank_power=2.0)
+        >>> mask, logmag = torch.tensor([[[1.0, 0.5]]]), torch.tensor([[[1.0, 3.0]]])
+        >>> lmac.rank_scores(mask, logmag).tolist()
+        [[[1.0, 0.75]]]
+        """
+        if self.rank_power is None:
+            return mask
+        return mask.pow(self.rank_power) * logmag
 
     def mask_of(self, wavs: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Front end, classifier decision and mask, without scoring the masked inputs.
@@ -136,8 +168,9 @@ class LMAC(torch.nn.Module):
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Logits of the kept and of the removed part at each budget, for the matched-budget objective.
 
-        The top ``q`` of the mask logits is relaxed by :func:`~lmac_brain.budget.soft_keep_top`; the
-        results are stacked budget-major, ``[Q*B, C]`` each (gradients reach the decoder).
+        The top ``q`` of the ranking (:meth:`rank_scores`; the mask logits when ``rank_power`` is None)
+        is relaxed by :func:`~lmac_brain.budget.soft_keep_top`; the results are stacked budget-major,
+        ``[Q*B, C]`` each (gradients reach the decoder).
 
         Arguments
         ---------
@@ -158,7 +191,10 @@ class LMAC(torch.nn.Module):
         >>> print(kept.shape, kept.requires_grad)
         torch.Size([4, 5]) True
         """
-        masks = torch.cat([soft_keep_top(out["mask_logits"], q, temperature) for q in budgets])
+        scores = out["mask_logits"]
+        if self.rank_power is not None:  # log of rank_scores (same order), finite where |X| = 0
+            scores = self.rank_power * torch.nn.functional.logsigmoid(scores) + out["logmag"].clamp(min=1e-6).log()
+        masks = torch.cat([soft_keep_top(scores, q, temperature) for q in budgets])
         logmag = out["logmag"].repeat(len(budgets), 1, 1)
         kept, _ = self.classify(self.apply_mask(logmag, masks))
         removed, _ = self.classify(self.apply_mask(logmag, 1.0 - masks))

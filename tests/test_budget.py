@@ -174,3 +174,22 @@ def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
         for key in a:
             if isinstance(a[key], float):
                 assert a[key] == pytest.approx(b[key], abs=1e-4), key
+
+
+def test_budget_objective_under_rank_power_reaches_the_decoder():
+    """With rank_power the training ranking is log(M**g * log1p|X|): its exact top-q forward, gradients to the decoder."""
+    from lmac_brain.classifier import AudioClassifier, Cnn14
+    from lmac_brain.decoder import LMACDecoder, rep_channels
+    from lmac_brain.lmac import LMAC
+
+    torch.manual_seed(0)
+    emb = Cnn14(80, 16, 0.0625, return_reps=True)
+    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 3)), LMACDecoder(rep_channels(emb), hidden=4, out_channels=2),
+                rank_power=2.0)
+    out = lmac.mask_of(torch.randn(2, 16000))
+    kept, removed = lmac.budget_logits(out, [0.1])
+    (kept.sum() - removed.sum()).backward()
+    grads = [p.grad for p in lmac.decoder.parameters() if p.grad is not None]
+    assert grads and any(float(g.abs().sum()) > 0 for g in grads)
+    with pytest.raises(ValueError, match="rank_power"):
+        LMAC(Frontend(), lmac.classifier, lmac.decoder, rank_power=-1.0)

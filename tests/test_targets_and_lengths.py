@@ -144,3 +144,35 @@ def test_cli_budget_is_recorded_and_shown(tiny_interpreter_folder, tmp_path):
     record = json.loads((out / "clip.json").read_text(encoding="utf-8"))
     assert record["budget"] == 0.1
     assert "top 10% of the time-frequency bins" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_budget_follows_the_exported_rank_power(tmp_path):
+    """A folder exported with rank_power ranks a budget by M**g * log1p|X|; the folder says so, and it loads."""
+    from lmac_brain.classifier import AudioClassifier, Cnn14
+    from lmac_brain.decoder import LMACDecoder, rep_channels
+    from lmac_brain.export import export_interpreter
+    from lmac_brain.frontend import Frontend
+    from lmac_brain.interface import LMACInterpreter
+    from lmac_brain.lmac import LMAC
+
+    enc = tmp_path / "label_encoder.txt"
+    enc.write_text("'dog' => 0\n'rain' => 1\n================\n'starting_index' => 0\n", "utf-8")
+    torch.manual_seed(0)
+    emb = Cnn14(80, 16, 0.0625, return_reps=True)
+    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 2)), LMACDecoder(rep_channels(emb), hidden=4, out_channels=2),
+                rank_power=2.0)
+    folder = export_interpreter(str(tmp_path / "interp"), lmac, str(enc), {}, "# tiny")
+    assert "rank_power: 2.0" in (tmp_path / "interp" / "hyperparams.yaml").read_text(encoding="utf-8")
+    interp = LMACInterpreter.from_hparams(source=folder)
+    assert interp.mods.lmac.rank_power == 2.0
+    wavs = torch.randn(2, 16000) * 0.3
+    soft = interp.interpret_batch(wavs)
+    out = interp.interpret_batch(wavs, budget=0.1)
+    scores = soft.mask.pow(2.0) * interp.mods.lmac.analyse(soft.input)[0]
+    assert (out.mask.flatten(1).sum(dim=1) == round(0.1 * out.mask[0].numel())).all()
+    for b in range(2):
+        assert scores[b][out.mask[b] == 1].min() >= scores[b][out.mask[b] == 0].max()
+    # and it is not the ranking of the mask alone
+    from lmac_brain.budget import keep_top
+
+    assert not torch.equal(out.mask, keep_top(soft.mask, 0.1))
