@@ -204,7 +204,8 @@ def budget_rows(
 
     Columns: ``Ins AUC`` / ``Del AUC`` (budget = share of bins), ``Ins AUC (energy)`` /
     ``Del AUC (energy)`` (budget = share of the energy), ``p(full)`` (the class's probability on the
-    whole input), and the points of the bin curves ``Ins@q`` / ``Del@q``. The class explained is the
+    whole input), the points of the bin curves ``Ins@q`` / ``Del@q``, and ``sec/clip`` (the time to
+    explain, per clip of the batch). The class explained is the
     classifier's decision on the input; bins are ranked by :func:`ranking`. ``scorer`` (default :func:`scoring_model`, not compiled)
     classifies the masked inputs.
 
@@ -227,7 +228,9 @@ def budget_rows(
     rows = []
     for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name} (budget)", leave=False):
         wavs = torch.stack([it[1] for it in items])
+        start = time.perf_counter()
         mask = explainer.explain(wavs)
+        seconds = (time.perf_counter() - start) / len(items)
         with torch.no_grad():
             logmag, _ = frontend.log_magnitude_phase(wavs)
             scores = ranking(explainer, mask, logmag)
@@ -238,7 +241,7 @@ def budget_rows(
             ("Ins AUC (energy)", energy, "insertion"), ("Del AUC (energy)", energy, "deletion"),
         )}
         for i, item in enumerate(items):
-            row = {"set": set_name, "method": name, "item": item[0], "p(full)": float(bins["full"][i])}
+            row = {"set": set_name, "method": name, "item": item[0], "p(full)": float(bins["full"][i]), "sec/clip": seconds}
             row.update({key: float(value[i]) for key, value in auc.items()})
             row.update({f"Ins@{q:g}": float(bins["insertion"][i, j]) for j, q in enumerate(budgets)})
             row.update({f"Del@{q:g}": float(bins["deletion"][i, j]) for j, q in enumerate(budgets)})
