@@ -36,6 +36,8 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="time only these methods (names as printed; the classifier forward and L-MAC always run)")
     args = parser.parse_args()
     lmac = load(args.source, args.random)
     fe, clf = lmac.frontend, lmac.classifier
@@ -50,6 +52,11 @@ def main():
         "GradientSHAP-50": bl.GradientSHAP(fe, clf, n_samples=50).explain,
         "RISE-256": bl.RISE(fe, clf, n_masks=256).explain,
     }
+    if args.methods is not None:
+        unknown = set(args.methods) - set(methods)
+        if unknown:
+            parser.error(f"unknown methods {sorted(unknown)}; choose from {sorted(methods)}")
+        methods = {k: v for k, v in methods.items() if k in ("classifier forward", "L-MAC") or k in args.methods}
     print(f"{torch.get_num_threads()} threads, {args.seconds} s clips, median of {args.repeats}")
     print("| method | batch | s per clip | x classifier forward | L-MAC speed-up |")
     print("|---|---|---|---|---|")
