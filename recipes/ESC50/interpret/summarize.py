@@ -6,7 +6,8 @@
 A (set, method) found in a later ``results.csv`` replaces the same (set, method) of the earlier ones:
 re-run one part of the evaluation (``eval.py --sections "[sanity]"``) and put it in place. Writes
 ``results.csv``, ``summary.json`` and ``summary.md`` into ``--out`` (the header names the sources and
-this command).
+this command), and, for every set with matched-budget curves, ``budget_curves_<set>.png`` (as
+``eval.py`` does for one run).
 
 Authors
  * lmac_brain contributors 2026
@@ -16,6 +17,7 @@ import argparse
 import os
 import sys
 
+from lmac_brain.budget_figure import plot_budget_curves
 from lmac_brain.report import merge_results, read_results, write_results
 
 
@@ -38,7 +40,11 @@ def main(argv):
         + "\n".join(headers)
     )
     os.makedirs(args.out, exist_ok=True)
-    write_results(args.out, merge_results(tables), header)
+    summary = write_results(args.out, merge_results(tables), header)
+    for set_name, methods in summary.items():  # the budgets are those of the curve columns (Ins@q)
+        budgets = sorted({float(key[4:]) for stats in methods.values() for key in stats if key.startswith("Ins@")})
+        if budgets:
+            plot_budget_curves(methods, budgets, os.path.join(args.out, f"budget_curves_{set_name}.png"), set_name)
     print(open(os.path.join(args.out, "summary.md"), encoding="utf-8").read())
 
 
