@@ -172,7 +172,7 @@ def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
     for a, b in zip(eager, compiled):
         assert a.keys() == b.keys() and a["item"] == b["item"]
         for key in a:
-            if isinstance(a[key], float):
+            if isinstance(a[key], float) and key != "sec/clip":  # timings differ, the metrics do not
                 assert a[key] == pytest.approx(b[key], abs=1e-4), key
 
 
