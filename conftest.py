@@ -9,11 +9,11 @@ import torch
 @pytest.fixture(scope="session")
 def tiny_interpreter_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An exported interpreter (untrained, width-1/16 CNN14, classes ``dog`` and ``rain``)."""
-    from lmac_brain.classifier import AudioClassifier, Cnn14
-    from lmac_brain.decoder import LMACDecoder, rep_channels
-    from lmac_brain.export import export_interpreter
-    from lmac_brain.frontend import Frontend
-    from lmac_brain.lmac import LMAC
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
+    from lmac_brain.models.decoder import LMACDecoder, rep_channels
+    from lmac_brain.interface.export import export_interpreter
+    from lmac_brain.models.frontend import Frontend
+    from lmac_brain.explain.lmac import LMAC
 
     tmp = tmp_path_factory.mktemp("tiny_interpreter")
     enc = tmp / "label_encoder.txt"
@@ -28,7 +28,7 @@ def tiny_interpreter_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tiny_interpreter(tiny_interpreter_folder: Path, tmp_path: Path):
-    """:class:`~lmac_brain.interface.LMACInterpreter` loaded from :func:`tiny_interpreter_folder`."""
-    from lmac_brain.interface import LMACInterpreter
+    """:class:`~lmac_brain.interface.interpreter.LMACInterpreter` loaded from :func:`tiny_interpreter_folder`."""
+    from lmac_brain.interface.interpreter import LMACInterpreter
 
     return LMACInterpreter.from_hparams(source=str(tiny_interpreter_folder), savedir=str(tmp_path / "cache"))

@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.10",
     # The shipped interpreter (pretrained/lmac_cnn14_cpu_esc50, about 19 MB) goes into the wheel as
     # lmac_brain/pretrained/..., so that `lmac explain` has its default model after `pip install .`
-    # (lmac_brain.cli.DEFAULT_SOURCE); in a checkout it stays in the repository's pretrained/ folder.
+    # (lmac_brain.interface.cli.DEFAULT_SOURCE); in a checkout it stays in the repository's pretrained/ folder.
     packages=find_packages(include=["lmac_brain", "lmac_brain.*"]) + ["lmac_brain.pretrained"],
     package_dir={"lmac_brain.pretrained": "pretrained"},
     package_data={"lmac_brain.pretrained": ["lmac_cnn14_cpu_esc50/*"]},
@@ -33,9 +33,9 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.7",
     ],
-    entry_points={"console_scripts": ["lmac = lmac_brain.cli:main"]},
+    entry_points={"console_scripts": ["lmac = lmac_brain.interface.cli:main"]},
     extras_require={
-        # Captum computes the attribution baselines of the evaluation (lmac_brain.baselines,
+        # Captum computes the attribution baselines of the evaluation (lmac_brain.explain.baselines,
         # recipes/ESC50/interpret/eval.py); explaining with L-MAC (lmac explain) does not need it.
         "eval": ["captum>=0.7"],
         "test": ["captum>=0.7", "pytest>=7", "selenium>=4.10"],  # selenium drives Debian's chromium in the report test

@@ -19,11 +19,11 @@ import time
 import torch
 from speechbrain.lobes.models.Cnn14 import CNN14PSI_stft
 
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.decoder import LMACDecoder, ReferenceDecoder, rep_channels
-from lmac_brain.frontend import Frontend
-from lmac_brain.lmac import LMAC
-from lmac_brain.loss import lmac_loss
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.models.decoder import LMACDecoder, ReferenceDecoder, rep_channels
+from lmac_brain.models.frontend import Frontend
+from lmac_brain.explain.lmac import LMAC
+from lmac_brain.training.loss import lmac_loss
 
 
 def main():

@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from lmac_brain import baselines as bl
+from lmac_brain.explain import baselines as bl
 
 
 def load(source, random_weights):

@@ -25,7 +25,7 @@ def child(seconds: float, source: str) -> dict:
     import numpy as np
     import torch
 
-    from lmac_brain.interface import LMACInterpreter
+    from lmac_brain.interface.interpreter import LMACInterpreter
 
     interp = LMACInterpreter.from_hparams(source=source)
     rate = interp.hparams.sample_rate

@@ -2,8 +2,8 @@
 """Scoring benchmark: eager vs compiled classifier on masked spectrograms (``eval.py --compile_scorer``).
 
 The matched-budget evaluation spends most of its time classifying masked ``log1p|X|`` (25 passes per
-clip and method). This script times the eager :class:`~lmac_brain.baselines.SpectrogramClassifier`
-and the compiled one of :func:`lmac_brain.evaluate.scoring_model` in this one process, alternating,
+clip and method). This script times the eager :class:`~lmac_brain.explain.baselines.SpectrogramClassifier`
+and the compiled one of :func:`lmac_brain.evaluation.evaluate.scoring_model` in this one process, alternating,
 on the same batch of 5 s inputs, after the compilation (whose cost it prints separately), and prints
 the largest difference of their logits.
 
@@ -17,9 +17,9 @@ import time
 
 import torch
 
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.evaluate import scoring_model
-from lmac_brain.frontend import Frontend
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.evaluation.evaluate import scoring_model
+from lmac_brain.models.frontend import Frontend
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Tests of lmac_brain.audio: container formats, normalisation, missing files.
+"""Tests of lmac_brain.data.audio: container formats, normalisation, missing files.
 
 Bit depths, channel counts, sample rates, lengths, silence, clipping, NaN/Inf and broken files are
 covered by the bad-input matrix in tests/test_bad_inputs.py.
@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.audio import AudioLoadError, load_audio, peak_normalize
+from lmac_brain.data.audio import AudioLoadError, load_audio, peak_normalize
 
 
 def _tone(rate, seconds=0.5):

@@ -40,16 +40,16 @@ import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.audio import AudioLoadError, load_audio
-from lmac_brain.checkpoints import ModelFolderError, check_interpreter_folder
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.dataio import classification_datasets, label_encoder_from_manifest
-from lmac_brain.decoder import LMACDecoder, rep_channels
-from lmac_brain.export import export_classifier, export_interpreter
-from lmac_brain.frontend import Frontend
-from lmac_brain.interface import LMACInterpreter
-from lmac_brain.lmac import LMAC
-from lmac_brain.loss import lmac_loss
+from lmac_brain.data.audio import AudioLoadError, load_audio
+from lmac_brain.interface.folder_checks import ModelFolderError, check_interpreter_folder
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.data.dataio import classification_datasets, label_encoder_from_manifest
+from lmac_brain.models.decoder import LMACDecoder, rep_channels
+from lmac_brain.interface.export import export_classifier, export_interpreter
+from lmac_brain.models.frontend import Frontend
+from lmac_brain.interface.interpreter import LMACInterpreter
+from lmac_brain.explain.lmac import LMAC
+from lmac_brain.training.loss import lmac_loss
 
 RATE = 16000
 LABELS3 = "'dog' => 0\n'rain' => 1\n'cat' => 2\n================\n'starting_index' => 0\n"
@@ -127,7 +127,7 @@ def test_nan_or_inf_samples_are_rejected_not_sanitised(tmp_path, bad):
 
 def test_wav_cut_inside_the_audio_loads_what_is_there_with_a_warning(tmp_path, caplog):
     path = _write_truncated(tmp_path / "cut.wav", 44 + 2 * 6000 + 1)  # 6000 samples and half of one
-    with caplog.at_level(logging.WARNING, logger="lmac_brain.audio"):
+    with caplog.at_level(logging.WARNING, logger="lmac_brain.data.audio"):
         wav = load_audio(path, RATE)
     assert wav.shape == (6000,) and bool(torch.isfinite(wav).all())
     assert str(path) in caplog.text and "truncated" in caplog.text and "0.375 s" in caplog.text
@@ -136,7 +136,7 @@ def test_wav_cut_inside_the_audio_loads_what_is_there_with_a_warning(tmp_path, c
 def test_intact_wav_gives_no_truncation_warning(tmp_path, caplog):
     path = tmp_path / "ok.wav"
     sf.write(str(path), sine(RATE, 0.2), RATE, subtype="PCM_16")
-    with caplog.at_level(logging.WARNING, logger="lmac_brain.audio"):
+    with caplog.at_level(logging.WARNING, logger="lmac_brain.data.audio"):
         load_audio(path, RATE)
     assert "truncated" not in caplog.text
 
@@ -356,7 +356,7 @@ def test_missing_manifest_is_named(tmp_path):
 
 
 def test_cli_skips_and_reports_bad_files(interpreter_folder, tmp_path, caplog):
-    from lmac_brain.cli import main
+    from lmac_brain.interface.cli import main
 
     audio = tmp_path / "audio"
     audio.mkdir()

@@ -4,11 +4,11 @@ determinism, and a batch with per-example targets equal to each example explaine
 import pytest
 import torch
 
-from lmac_brain import baselines as bl
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.decoder import LMACDecoder, rep_channels
-from lmac_brain.frontend import Frontend
-from lmac_brain.lmac import LMAC
+from lmac_brain.explain import baselines as bl
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.models.decoder import LMACDecoder, rep_channels
+from lmac_brain.models.frontend import Frontend
+from lmac_brain.explain.lmac import LMAC
 
 FAST = {
     "Saliency": {},

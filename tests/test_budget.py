@@ -1,11 +1,11 @@
-"""Tests of the matched-budget metrics (lmac_brain.budget) and the floors (lmac_brain.floors) on hand-made cases."""
+"""Tests of the matched-budget metrics (lmac_brain.evaluation.budget) and the floors (lmac_brain.explain.floors) on hand-made cases."""
 
 import pytest
 import torch
 
-from lmac_brain.budget import BUDGETS, budget_curves, keep_top, normalized_auc, rank_bins
-from lmac_brain.floors import Energy, Random
-from lmac_brain.frontend import Frontend
+from lmac_brain.evaluation.budget import BUDGETS, budget_curves, keep_top, normalized_auc, rank_bins
+from lmac_brain.explain.floors import Energy, Random
+from lmac_brain.models.frontend import Frontend
 
 
 class EvidenceClassifier(torch.nn.Module):
@@ -109,8 +109,8 @@ def test_auc_normalisation_and_bad_budgets():
 
 def test_budget_objective_trains_the_ranking_of_the_decoder():
     """A decoder trained on the matched-budget objective alone learns to rank the evidence bins first."""
-    from lmac_brain.budget import soft_keep_top
-    from lmac_brain.loss import budget_loss
+    from lmac_brain.evaluation.budget import soft_keep_top
+    from lmac_brain.training.loss import budget_loss
 
     torch.manual_seed(0)
     logmag, model, evidence = _setup()
@@ -152,8 +152,8 @@ def test_curves_explain_the_decision_without_a_target():
 
 def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
     """eval.py's --compile_scorer: same budget rows (the compiled classifier differs by float rounding only)."""
-    from lmac_brain.classifier import AudioClassifier, Cnn14
-    from lmac_brain.evaluate import budget_rows, scoring_model
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
+    from lmac_brain.evaluation.evaluate import budget_rows, scoring_model
 
     torch.manual_seed(0)
     fe = Frontend()
@@ -178,9 +178,9 @@ def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
 
 def test_budget_objective_under_rank_power_reaches_the_decoder():
     """With rank_power the training ranking is log(M**g * log1p|X|): its exact top-q forward, gradients to the decoder."""
-    from lmac_brain.classifier import AudioClassifier, Cnn14
-    from lmac_brain.decoder import LMACDecoder, rep_channels
-    from lmac_brain.lmac import LMAC
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
+    from lmac_brain.models.decoder import LMACDecoder, rep_channels
+    from lmac_brain.explain.lmac import LMAC
 
     torch.manual_seed(0)
     emb = Cnn14(80, 16, 0.0625, return_reps=True)

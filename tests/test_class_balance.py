@@ -17,14 +17,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.class_balance import (
+from lmac_brain.training.class_balance import (
     class_counts,
     confusion_matrix,
     confusion_report,
     summarize_confusion,
     use_balanced_sampling,
 )
-from lmac_brain.distributed import reduce_sum
+from lmac_brain.training.distributed import reduce_sum
 
 RATE = 16000
 
@@ -76,11 +76,11 @@ def test_confusion_is_summed_over_ddp_ranks(tmp_path):
 
 
 def test_imbalance_warning_names_classes_and_shares(caplog):
-    with caplog.at_level(logging.WARNING, logger="lmac_brain.class_balance"):
+    with caplog.at_level(logging.WARNING, logger="lmac_brain.training.class_balance"):
         assert use_balanced_sampling(class_counts(["dog"] * 84 + ["rain"] * 10 + ["wind"] * 6), "auto")
     assert "'dog' 84.0%, 'rain' 10.0%, 'wind' 6.0%" in caplog.text and "class-balanced sampling" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="lmac_brain.class_balance"):
+    with caplog.at_level(logging.WARNING, logger="lmac_brain.training.class_balance"):
         assert not use_balanced_sampling({"dog": 84, "rain": 16}, "off")
         assert "class_balance is off" in caplog.text
         caplog.clear()
@@ -98,9 +98,9 @@ def _clip(label: str, rng: np.random.Generator, seconds: float = 0.5) -> np.ndar
 
 
 def test_default_finetuning_on_imbalanced_data_balances_and_reports(repo_root, tmp_path):
-    from lmac_brain.classifier import AudioClassifier, Cnn14
-    from lmac_brain.export import export_classifier
-    from lmac_brain.frontend import Frontend
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
+    from lmac_brain.interface.export import export_classifier
+    from lmac_brain.models.frontend import Frontend
 
     # 5 folds of 21 hum, 2 whistle, 2 hiss clips (hum: 84%); folds 1-3 train, 4 validates, 5 tests.
     rng = np.random.default_rng(0)

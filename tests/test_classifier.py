@@ -1,4 +1,4 @@
-"""Tests of lmac_brain.classifier: SpeechBrain/hub checkpoint compatibility, widths, any length."""
+"""Tests of lmac_brain.models.classifier: SpeechBrain/hub checkpoint compatibility, widths, any length."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.lobes.models.Cnn14 import Cnn14 as SBCnn14
 from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBHead
 
-from lmac_brain.classifier import AudioClassifier, Cnn14
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
 
 
 def test_width_one_loads_speechbrain_state_dict_unchanged(tmp_path):

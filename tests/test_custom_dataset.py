@@ -1,6 +1,6 @@
 """Custom-dataset path: preparation from a CSV or a folder per class, then fine-tune -> L-MAC -> explain.
 
-The unit tests check the split rules and the errors of :mod:`lmac_brain.custom_data`; the end-to-end
+The unit tests check the split rules and the errors of :mod:`lmac_brain.data.custom_data`; the end-to-end
 test runs the two recipes of ``recipes/custom/interpret/`` as a user would (subprocesses), on 3 classes
 x 6 generated clips, starting from a tiny exported classifier of other classes, so each run takes
 seconds.
@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.custom_data import (
+from lmac_brain.data.custom_data import (
     OPTIONS_FILE,
     count_classes,
     prepare_custom_dataset,
@@ -235,9 +235,9 @@ def _ok(proc):
 @pytest.fixture
 def source_classifier(tmp_path):
     """A tiny exported classifier of two *other* classes (stands in for the shipped ESC-50 model)."""
-    from lmac_brain.classifier import AudioClassifier, Cnn14
-    from lmac_brain.export import export_classifier
-    from lmac_brain.frontend import Frontend
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
+    from lmac_brain.interface.export import export_classifier
+    from lmac_brain.models.frontend import Frontend
 
     torch.manual_seed(0)
     clf = AudioClassifier(Cnn14(80, 32, 0.0625, return_reps=True), torch.nn.Linear(32, 2))
@@ -277,7 +277,7 @@ def test_finetune_then_lmac_then_explain(tmp_path, repo_root, source_classifier)
     assert results["condition"] == "clean clips" and results["split"].startswith("seeded stratified split")
     assert sorted(before) == sorted(str(p) for p in data.rglob("*")), "the recipes wrote into the data folder"
 
-    from lmac_brain.interface import LMACInterpreter
+    from lmac_brain.interface.interpreter import LMACInterpreter
 
     interp = LMACInterpreter.from_hparams(source=str(lmac_out / "interpreter"), savedir=str(tmp_path / "cache"))
     clip = data / "whistle" / "whistle_0.wav"

@@ -19,9 +19,9 @@ import sys
 import pytest
 import torch
 
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.export import export_classifier
-from lmac_brain.frontend import Frontend
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.interface.export import export_classifier
+from lmac_brain.models.frontend import Frontend
 
 TINY = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "1", "--train_crop_s", "0.5",
         "--download", "False", "--n_listen_valid", "0", "--n_listen_test", "0", "--number_of_epochs", "2"]

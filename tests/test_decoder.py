@@ -1,13 +1,13 @@
-"""Tests of lmac_brain.decoder: any length, shapes from the classifier, size, the reference adapter."""
+"""Tests of lmac_brain.models.decoder: any length, shapes from the classifier, size, the reference adapter."""
 
 import pytest
 import torch
 from speechbrain.lobes.models.Cnn14 import CNN14PSI_stft
 
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.decoder import LMACDecoder, ReferenceDecoder, rep_channels
-from lmac_brain.frontend import Frontend
-from lmac_brain.lmac import LMAC
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.models.decoder import LMACDecoder, ReferenceDecoder, rep_channels
+from lmac_brain.models.frontend import Frontend
+from lmac_brain.explain.lmac import LMAC
 
 
 @pytest.fixture(scope="module")

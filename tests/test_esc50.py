@@ -1,4 +1,4 @@
-"""Tests of lmac_brain.esc50 on tiny generated ESC-50 folders (no real data needed)."""
+"""Tests of lmac_brain.data.esc50 on tiny generated ESC-50 folders (no real data needed)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lmac_brain.esc50 import MANIFEST_COLUMNS, download_esc50, prepare_esc50, read_esc50_meta
+from lmac_brain.data.esc50 import MANIFEST_COLUMNS, download_esc50, prepare_esc50, read_esc50_meta
 
 
 def read_manifest(path: str) -> list:

@@ -1,9 +1,9 @@
-"""Tests of lmac_brain.evalsets: mixing rules, reproducibility, fold handling."""
+"""Tests of lmac_brain.evaluation.evalsets: mixing rules, reproducibility, fold handling."""
 
 import pytest
 import torch
 
-from lmac_brain.evalsets import CONDITIONS, contaminate, esc50_evaluation_sets
+from lmac_brain.evaluation.evalsets import CONDITIONS, contaminate, esc50_evaluation_sets
 
 
 @pytest.mark.parametrize("tiny_esc50", ["flac"], indirect=True)

@@ -1,4 +1,4 @@
-"""Tests of lmac_brain.export: hub-style folder round trip, head configs, safe writes."""
+"""Tests of lmac_brain.interface.export: hub-style folder round trip, head configs, safe writes."""
 
 import os
 
@@ -7,9 +7,9 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBHead
 
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.export import EXPORT_FILES, export_classifier, head_config
-from lmac_brain.frontend import Frontend
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.interface.export import EXPORT_FILES, export_classifier, head_config
+from lmac_brain.models.frontend import Frontend
 
 LABELS = "'dog' => 0\n'rain' => 1\n'cat' => 2\n================\n'starting_index' => 0\n"
 
@@ -73,10 +73,10 @@ def test_failed_export_leaves_nothing_behind(tmp_path):
 
 @pytest.mark.parametrize("options", [{}, {"fine_channels": 4, "spec_gain": False}])
 def test_interpreter_folder_rebuilds_the_decoder_options(tmp_path, options):
-    from lmac_brain.decoder import LMACDecoder, rep_channels
-    from lmac_brain.export import export_interpreter
-    from lmac_brain.interface import LMACInterpreter
-    from lmac_brain.lmac import LMAC
+    from lmac_brain.models.decoder import LMACDecoder, rep_channels
+    from lmac_brain.interface.export import export_interpreter
+    from lmac_brain.interface.interpreter import LMACInterpreter
+    from lmac_brain.explain.lmac import LMAC
 
     torch.manual_seed(0)
     emb = Cnn14(80, 16, 0.0625, return_reps=True)

@@ -1,4 +1,4 @@
-"""One audio listing for the whole project (lmac_brain.files): formats, order, and its users."""
+"""One audio listing for the whole project (lmac_brain.data.files): formats, order, and its users."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lmac_brain.files import AUDIO_EXTENSIONS, list_audio_files
+from lmac_brain.data.files import AUDIO_EXTENSIONS, list_audio_files
 
 
 def _tone(seconds=1.0, rate=16000, freq=440.0):
@@ -35,8 +35,8 @@ def test_listing_is_recursive_sorted_and_skips_hidden_and_other_files(tmp_path):
 
 
 def test_noise_mixer_and_custom_data_find_the_same_formats(tmp_path):
-    from lmac_brain.custom_data import scan_class_folders
-    from lmac_brain.noise import NoiseMixer
+    from lmac_brain.data.custom_data import scan_class_folders
+    from lmac_brain.data.noise import NoiseMixer
 
     for label, ext in (("dog", ".mp3"), ("rain", ".aiff")):
         (tmp_path / "data" / label).mkdir(parents=True)
@@ -48,7 +48,7 @@ def test_noise_mixer_and_custom_data_find_the_same_formats(tmp_path):
 
 
 def test_lmac_explain_dir_explains_mp3_and_aiff(repo_root, tmp_path):
-    from lmac_brain.cli import main
+    from lmac_brain.interface.cli import main
 
     inputs = tmp_path / "inputs"
     inputs.mkdir()

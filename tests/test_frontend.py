@@ -1,9 +1,9 @@
-"""Tests of lmac_brain.frontend: STFT/ISTFT round trip, exact lengths, mel shapes, mask domains."""
+"""Tests of lmac_brain.models.frontend: STFT/ISTFT round trip, exact lengths, mel shapes, mask domains."""
 
 import pytest
 import torch
 
-from lmac_brain.frontend import Frontend
+from lmac_brain.models.frontend import Frontend
 
 
 def snr_db(ref, est):

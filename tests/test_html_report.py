@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lmac_brain.cli import main
-from lmac_brain.html_report import read_records, write_report
+from lmac_brain.interface.cli import main
+from lmac_brain.interface.listening_page import read_records, write_report
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -135,7 +135,7 @@ def test_unknown_target_stops_before_any_output(tmp_path, tiny_interpreter_folde
 
 
 def test_a_failing_write_removes_the_items_other_files(tmp_path, tiny_interpreter_folder, monkeypatch):
-    import lmac_brain.cli as cli
+    import lmac_brain.interface.cli as cli
 
     sf.write(str(tmp_path / "x.wav"), np.zeros(8000), 16000)
 

@@ -1,4 +1,4 @@
-"""Tests of lmac_brain.interface and the CLI: export -> from_hparams round trip, savedirs (stale links,
+"""Tests of lmac_brain.interface.interpreter and the CLI: export -> from_hparams round trip, savedirs (stale links,
 user files), input normalisation, mismatched checkpoints, --overwrite, no Captum at explain time."""
 
 import os
@@ -11,15 +11,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.audio import peak_normalize
-from lmac_brain.checkpoints import ModelFolderError
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.cli import DEFAULT_SOURCE, main
-from lmac_brain.decoder import LMACDecoder, rep_channels
-from lmac_brain.export import export_interpreter
-from lmac_brain.frontend import Frontend
-from lmac_brain.interface import SAVEDIR_MARKER, LMACInterpreter, SavedirError
-from lmac_brain.lmac import LMAC
+from lmac_brain.data.audio import peak_normalize
+from lmac_brain.interface.folder_checks import ModelFolderError
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.interface.cli import DEFAULT_SOURCE, main
+from lmac_brain.models.decoder import LMACDecoder, rep_channels
+from lmac_brain.interface.export import export_interpreter
+from lmac_brain.models.frontend import Frontend
+from lmac_brain.interface.interpreter import SAVEDIR_MARKER, LMACInterpreter, SavedirError
+from lmac_brain.explain.lmac import LMAC
 
 LABELS = "'dog' => 0\n'rain' => 1\n'cat' => 2\n================\n'starting_index' => 0\n"
 
@@ -226,10 +226,10 @@ def test_explaining_does_not_import_captum(tmp_path):
     sf.write(str(tmp_path / "a.wav"), np.random.default_rng(0).standard_normal(8000) * 0.1, 16000)
     script = (
         "import sys\n"
-        "from lmac_brain.cli import main\n"
+        "from lmac_brain.interface.cli import main\n"
         f"assert main(['explain', {str(tmp_path / 'a.wav')!r}, '--source', {folder!r}, '--out', {str(tmp_path / 'o')!r}]) == 0\n"
         "print('after explain:', sorted(m for m in sys.modules if m.split('.')[0] == 'captum'))\n"
-        "import lmac_brain.baselines\n"
+        "import lmac_brain.explain.baselines\n"
         "print('after baselines:', 'captum' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
@@ -248,7 +248,7 @@ def test_interpret_file_resamples_and_keeps_length(tmp_path):
 
 
 def test_cli_explains_a_folder_and_reports_bad_files(tmp_path):
-    from lmac_brain.cli import main
+    from lmac_brain.interface.cli import main
 
     _, folder = _export(tmp_path, "interp", 0)
     audio = tmp_path / "audio"
@@ -276,7 +276,7 @@ def test_mismatched_label_encoder_is_a_clear_error(tmp_path):
 
 
 def test_cli_missing_source_or_input_is_a_clear_error(tmp_path, caplog):
-    from lmac_brain.cli import main
+    from lmac_brain.interface.cli import main
 
     sf.write(str(tmp_path / "a.wav"), np.zeros(1600), 16000)
     assert main(["explain", str(tmp_path), "--source", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2

@@ -1,13 +1,13 @@
-"""Tests of lmac_brain.localization: a perfect oracle mask scores IoU 1 and pointing game 100%."""
+"""Tests of lmac_brain.evaluation.localization: a perfect oracle mask scores IoU 1 and pointing game 100%."""
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.frontend import Frontend
-from lmac_brain.listen import listenable
-from lmac_brain.localization import LocalizationSet, pointing_game, si_sdr, span_frames, time_iou
+from lmac_brain.models.frontend import Frontend
+from lmac_brain.explain.listen import listenable
+from lmac_brain.evaluation.localization import LocalizationSet, pointing_game, si_sdr, span_frames, time_iou
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests of lmac_brain.loss and the LMAC chain: hand-computed terms, batch-size independence,
+"""Tests of lmac_brain.training.loss and the LMAC chain: hand-computed terms, batch-size independence,
 gradient flow, FT gate and oracle."""
 
 import math
@@ -6,11 +6,11 @@ import math
 import pytest
 import torch
 
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.decoder import LMACDecoder, rep_channels
-from lmac_brain.frontend import Frontend
-from lmac_brain.lmac import LMAC
-from lmac_brain.loss import ft_guidance, l1_term, lmac_loss, tv_term
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.models.decoder import LMACDecoder, rep_channels
+from lmac_brain.models.frontend import Frontend
+from lmac_brain.explain.lmac import LMAC
+from lmac_brain.training.loss import ft_guidance, l1_term, lmac_loss, tv_term
 
 
 class ToyClassifier(torch.nn.Module):

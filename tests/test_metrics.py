@@ -1,11 +1,11 @@
-"""Tests of lmac_brain.metrics against values worked out by hand."""
+"""Tests of lmac_brain.evaluation.metrics against values worked out by hand."""
 
 import math
 
 import pytest
 import torch
 
-from lmac_brain.metrics import METRIC_NAMES, all_metrics, complexity, faithfulness, sparseness
+from lmac_brain.evaluation.metrics import METRIC_NAMES, all_metrics, complexity, faithfulness, sparseness
 
 
 def logits_of(*probs):

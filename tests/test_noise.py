@@ -1,4 +1,4 @@
-"""Tests of lmac_brain.noise: SNR mixing and the noise-folder mixer."""
+"""Tests of lmac_brain.data.noise: SNR mixing and the noise-folder mixer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.noise import NoiseMixer, mix_at_snr
+from lmac_brain.data.noise import NoiseMixer, mix_at_snr
 
 
 def measured_snr(clean: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:

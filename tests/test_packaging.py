@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from lmac_brain.checkpoints import referenced_files
+from lmac_brain.interface.folder_checks import referenced_files
 
 SHIPPED = "lmac_cnn14_cpu_esc50"
 
@@ -45,7 +45,7 @@ def test_wheel_carries_the_shipped_model_and_the_cli_defaults_to_it(repo_root, t
     needed = ["hyperparams.yaml"] + referenced_files(hparams)
     assert {"embedding_model.ckpt", "classifier.ckpt", "decoder.ckpt", "label_encoder.txt"} <= set(needed)
     assert {f"lmac_brain/pretrained/{SHIPPED}/{n}" for n in needed} <= names
-    assert "lmac = lmac_brain.cli:main" in entry_points
+    assert "lmac = lmac_brain.interface.cli:main" in entry_points
     captum = [line for line in metadata.splitlines() if line.startswith("Requires-Dist: captum")]
     assert captum and all("extra ==" in line for line in captum)  # an extra, not a requirement
 
@@ -54,7 +54,7 @@ def test_wheel_carries_the_shipped_model_and_the_cli_defaults_to_it(repo_root, t
         z.extractall(site)
     sf.write(str(tmp_path / "clip.wav"), np.random.default_rng(0).standard_normal(16000) * 0.1, 16000)
     script = (
-        "import lmac_brain.cli as cli\n"
+        "import lmac_brain.interface.cli as cli\n"
         "print('module:', cli.__file__)\n"
         "print('default:', cli.DEFAULT_SOURCE)\n"
         f"assert cli.main(['explain', {str(tmp_path / 'clip.wav')!r}, '--out', {str(tmp_path / 'out')!r}, '--no-report']) == 0\n"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from lmac_brain.esc50 import prepare_esc50
+from lmac_brain.data.esc50 import prepare_esc50
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ESC50 = SHARED / "esc50-16k"

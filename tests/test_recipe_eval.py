@@ -8,10 +8,10 @@ import sys
 import pytest
 import torch
 
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.decoder import LMACDecoder, rep_channels
-from lmac_brain.export import export_classifier, save_decoder
-from lmac_brain.frontend import Frontend
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.models.decoder import LMACDecoder, rep_channels
+from lmac_brain.interface.export import export_classifier, save_decoder
+from lmac_brain.models.frontend import Frontend
 
 METHODS = {"L-MAC", "Energy", "Random", "Saliency", "SmoothGrad", "IntegratedGradients", "GradientSHAP", "GradCAM", "GuidedBackprop", "GuidedGradCAM", "RISE", "Optimized"}
 SETS = {"in_domain", "mixtures", "speech", "white_noise", "localization", "sanity"}

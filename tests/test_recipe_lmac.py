@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.export import export_classifier
-from lmac_brain.frontend import Frontend
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.interface.export import export_classifier
+from lmac_brain.models.frontend import Frontend
 
 TINY = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2", "--train_crop_s", "0.5",
         "--download", "False", "--n_listen_valid", "2"]
@@ -51,9 +51,9 @@ def _train_losses(train_log: Path):
 
 
 def test_lmac_learns_to_explain_a_trained_classifier(toy_classifier_run, repo_root, tmp_path):
-    from lmac_brain.audio import load_audio
-    from lmac_brain.interface import LMACInterpreter
-    from lmac_brain.noise import NoiseMixer
+    from lmac_brain.data.audio import load_audio
+    from lmac_brain.interface.interpreter import LMACInterpreter
+    from lmac_brain.data.noise import NoiseMixer
 
     data, noise = toy_classifier_run["data"], toy_classifier_run["noise"]
     out = tmp_path / "lmac"
@@ -91,7 +91,7 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
     for name in ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP", "loss"):
         assert name in results["test"]
     assert results["decoder_params"] > 0 and (out / "decoder.ckpt").is_file()
-    from lmac_brain.interface import LMACInterpreter
+    from lmac_brain.interface.interpreter import LMACInterpreter
 
     interp = LMACInterpreter.from_hparams(source=str(out / "interpreter"), savedir=str(tmp_path / "cache"))
     assert interp.interpret_batch(torch.randn(1, 8000)).mask.shape == (1, 44, 513)

@@ -1,4 +1,4 @@
-"""Tests of lmac_brain.report: small-sample intervals, undefined values, combining runs."""
+"""Tests of lmac_brain.evaluation.tables: small-sample intervals, undefined values, combining runs."""
 
 import json
 import math
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from lmac_brain.report import mean_ci, merge_results, read_results, write_results
+from lmac_brain.evaluation.tables import mean_ci, merge_results, read_results, write_results
 
 
 def test_interval_uses_the_t_quantile():

@@ -5,7 +5,7 @@ configs. Intra-epoch checkpoints are taken every step (``--ckpt_interval_minutes
 killed with SIGKILL as soon as one exists after epoch 1, and the same command is started again. The
 resumed run must write the same per-epoch log, the same test metrics and the same final weights as a
 run that was never interrupted: on CPU the stream of random numbers is restored from the checkpoint
-(:mod:`lmac_brain.rng`, and the training noise mixer's generator), so the tolerance is exact equality
+(:mod:`lmac_brain.training.rng`, and the training noise mixer's generator), so the tolerance is exact equality
 of the logs and ``1e-6`` on the weights.
 """
 
@@ -19,9 +19,9 @@ import time
 import pytest
 import torch
 
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.export import export_classifier
-from lmac_brain.frontend import Frontend
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.interface.export import export_classifier
+from lmac_brain.models.frontend import Frontend
 
 CLASSIFIER = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2",
               "--train_crop_s", "0.5", "--warmup_steps", "2", "--download", "False"]

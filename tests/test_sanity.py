@@ -1,11 +1,11 @@
-"""Tests of lmac_brain.sanity: randomisation leaves the original intact and changes model-based masks."""
+"""Tests of lmac_brain.evaluation.sanity: randomisation leaves the original intact and changes model-based masks."""
 
 import torch
 
-from lmac_brain.baselines import Saliency
-from lmac_brain.classifier import AudioClassifier, Cnn14
-from lmac_brain.frontend import Frontend
-from lmac_brain.sanity import randomization_test, randomized_classifiers, spearman
+from lmac_brain.explain.baselines import Saliency
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.models.frontend import Frontend
+from lmac_brain.evaluation.sanity import randomization_test, randomized_classifiers, spearman
 
 
 def test_randomisation_is_cumulative_and_leaves_the_original_untouched():
@@ -71,7 +71,7 @@ def test_spearman_is_tie_aware_like_scipy():
 
 
 def test_spearman_of_a_constant_mask_is_nan_and_counted_in_the_tables():
-    from lmac_brain.report import mean_ci
+    from lmac_brain.evaluation.tables import mean_ci
 
     a = torch.rand(3, 50)
     b = a.clone()

@@ -3,7 +3,7 @@
 Where the real data are present (``../shared/data``, as on developer machines and CI), the shipped
 classifier is re-scored on all 400 ESC-50 fold-5 clips and the L-MAC metrics are re-computed on the same
 clips mixed with the real noise at 0 dB, through the pipelines the recipes use (peak-normalised clips,
-:class:`~lmac_brain.noise.NoiseMixer` deterministic per clip ID with the recipe's seed 1234). Elsewhere
+:class:`~lmac_brain.data.noise.NoiseMixer` deterministic per clip ID with the recipe's seed 1234). Elsewhere
 that test is skipped with the reason.
 
 Tolerances: 0.5 points of test accuracy (2 of 400 clips); for L-MAC 0.5 points of AI, AD and AG (in
@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.cli import DEFAULT_SOURCE, main
+from lmac_brain.interface.cli import DEFAULT_SOURCE, main
 
 #: metric -> allowed absolute difference between the re-computed and the shipped fold-5 value
 LMAC_TOLERANCE = {"AI": 0.5, "AD": 0.5, "AG": 0.5, "FF": 0.005, "Fid-In": 0.005, "SPS": 0.002, "COMP": 0.02}
@@ -53,7 +53,7 @@ def test_shipped_model_has_its_logs_and_metrics(repo_root):
 def test_targeted_refinement_makes_the_mask_keep_the_asked_class(repo_root, tmp_path):
     import torch
 
-    from lmac_brain.interface import LMACInterpreter
+    from lmac_brain.interface.interpreter import LMACInterpreter
 
     interp = LMACInterpreter.from_hparams(source=DEFAULT_SOURCE, savedir=str(tmp_path / "cache"))
     lmac = interp.mods.lmac
@@ -73,11 +73,11 @@ def test_targeted_refinement_makes_the_mask_keep_the_asked_class(repo_root, tmp_
 def test_shipped_metrics_are_recomputed_on_real_fold_5(repo_root, tmp_path):
     import speechbrain as sb
 
-    from lmac_brain.dataio import classification_datasets
-    from lmac_brain.esc50 import prepare_esc50
-    from lmac_brain.interface import LMACInterpreter
-    from lmac_brain.metrics import all_metrics
-    from lmac_brain.noise import NoiseMixer
+    from lmac_brain.data.dataio import classification_datasets
+    from lmac_brain.data.esc50 import prepare_esc50
+    from lmac_brain.interface.interpreter import LMACInterpreter
+    from lmac_brain.evaluation.metrics import all_metrics
+    from lmac_brain.data.noise import NoiseMixer
 
     shared = repo_root.parent / "shared" / "data"
     if not (shared / "esc50-16k" / "meta" / "esc50.csv").is_file() or not (shared / "noise").is_dir():

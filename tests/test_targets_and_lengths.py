@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from lmac_brain.audio import peak_normalize
-from lmac_brain.longform import triangular_weights
-from lmac_brain.targeted import Refinement
+from lmac_brain.data.audio import peak_normalize
+from lmac_brain.explain.longform import triangular_weights
+from lmac_brain.explain.refine import Refinement
 
 RATE = 16000
 
@@ -102,7 +102,7 @@ def test_long_input_overlap_adds_the_window_masks(tiny_interpreter):
 
 
 def test_long_input_audio_and_spectrogram_equal_the_whole_input_computation(tiny_interpreter):
-    from lmac_brain.listen import listenable
+    from lmac_brain.explain.listen import listenable
 
     lmac = tiny_interpreter.mods.lmac
     wav = peak_normalize(torch.randn(1, 25 * RATE))
@@ -136,7 +136,7 @@ def test_cli_budget_is_recorded_and_shown(tiny_interpreter_folder, tmp_path):
 
     import soundfile as sf
 
-    from lmac_brain.cli import main
+    from lmac_brain.interface.cli import main
 
     sf.write(str(tmp_path / "clip.wav"), 0.3 * np.random.default_rng(0).standard_normal(16000), 16000)
     out = tmp_path / "out"
@@ -148,12 +148,12 @@ def test_cli_budget_is_recorded_and_shown(tiny_interpreter_folder, tmp_path):
 
 def test_budget_follows_the_exported_rank_power(tmp_path):
     """A folder exported with rank_power ranks a budget by M**g * log1p|X|; the folder says so, and it loads."""
-    from lmac_brain.classifier import AudioClassifier, Cnn14
-    from lmac_brain.decoder import LMACDecoder, rep_channels
-    from lmac_brain.export import export_interpreter
-    from lmac_brain.frontend import Frontend
-    from lmac_brain.interface import LMACInterpreter
-    from lmac_brain.lmac import LMAC
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
+    from lmac_brain.models.decoder import LMACDecoder, rep_channels
+    from lmac_brain.interface.export import export_interpreter
+    from lmac_brain.models.frontend import Frontend
+    from lmac_brain.interface.interpreter import LMACInterpreter
+    from lmac_brain.explain.lmac import LMAC
 
     enc = tmp_path / "label_encoder.txt"
     enc.write_text("'dog' => 0\n'rain' => 1\n================\n'starting_index' => 0\n", "utf-8")
@@ -173,6 +173,6 @@ def test_budget_follows_the_exported_rank_power(tmp_path):
     for b in range(2):
         assert scores[b][out.mask[b] == 1].min() >= scores[b][out.mask[b] == 0].max()
     # and it is not the ranking of the mask alone
-    from lmac_brain.budget import keep_top
+    from lmac_brain.evaluation.budget import keep_top
 
     assert not torch.equal(out.mask, keep_top(soft.mask, 0.1))

@@ -28,17 +28,17 @@ import torch
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
-from lmac_brain.budget_figure import plot_budget_curves
-from lmac_brain.evalsets import esc50_evaluation_sets
-from lmac_brain.evaluate import (
+from lmac_brain.evaluation.budget_figure import plot_budget_curves
+from lmac_brain.evaluation.evalsets import esc50_evaluation_sets
+from lmac_brain.evaluation.evaluate import (
     budget_rows, check_sections, faithfulness_rows, listening_rows, localization_rows, sanity_rows, scoring_model,
     select_methods,
 )
-from lmac_brain.experiment import start_experiment
-from lmac_brain.files import list_audio_files
-from lmac_brain.localization import LocalizationSet
-from lmac_brain.report import write_results
-from lmac_brain.sharding import Shard, gather_rows, rank_and_world
+from lmac_brain.training.experiment import start_experiment
+from lmac_brain.data.files import list_audio_files
+from lmac_brain.evaluation.localization import LocalizationSet
+from lmac_brain.evaluation.tables import write_results
+from lmac_brain.evaluation.sharding import Shard, gather_rows, rank_and_world
 
 
 def main(argv):

@@ -25,7 +25,7 @@ import sys
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
-from lmac_brain.experiment import export_lmac_run, start_experiment
+from lmac_brain.training.experiment import export_lmac_run, start_experiment
 
 
 def main(argv):

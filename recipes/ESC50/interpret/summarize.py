@@ -17,8 +17,8 @@ import argparse
 import os
 import sys
 
-from lmac_brain.budget_figure import plot_budget_curves
-from lmac_brain.report import merge_results, read_results, write_results
+from lmac_brain.evaluation.budget_figure import plot_budget_curves
+from lmac_brain.evaluation.tables import merge_results, read_results, write_results
 
 
 def main(argv):

@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from lmac_brain.atomic import atomic_path, write_text  # noqa: E402
-from lmac_brain.budget_figure import FLOORS  # noqa: E402
+from lmac_brain.evaluation.budget_figure import FLOORS  # noqa: E402
 
 COLUMNS = ("Ins AUC", "Del AUC", "Ins AUC (energy)", "Del AUC (energy)")
 

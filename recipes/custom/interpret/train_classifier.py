@@ -2,7 +2,7 @@
 """Fine-tune a CNN14 classifier on your own labelled audio and export it as a hub-style folder.
 
 The data are a folder with one sub-folder per class or a ``path,label[,fold]`` CSV
-(:mod:`lmac_brain.custom_data`). The embedding model starts from an exported classifier folder
+(:mod:`lmac_brain.data.custom_data`). The embedding model starts from an exported classifier folder
 (``pretrained_source``, default: the shipped ESC-50 model); the head is new, with one output per class
 of the data. The exported folder (``<output_folder>/classifier``) is what
 ``recipes/custom/interpret/train_lmac.py`` explains. Imbalanced classes are named in a warning and, by
@@ -22,9 +22,9 @@ Authors
 
 import sys
 
-from lmac_brain.custom_data import split_description
-from lmac_brain.experiment import custom_manifests, start_experiment
-from lmac_brain.runs import train_classifier
+from lmac_brain.data.custom_data import split_description
+from lmac_brain.training.experiment import custom_manifests, start_experiment
+from lmac_brain.training.runs import train_classifier
 
 
 def main(argv):

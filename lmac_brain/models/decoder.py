@@ -1,0 +1,199 @@
+"""The L-MAC decoder: classifier block outputs (+ the input spectrogram) -> mask logits ``[B, T, F]``.
+
+Unlike the reference decoder (SpeechBrain's ``CNN14PSI_stft``: nine transposed convolutions, 236.7 M
+parameters at full width, hard-wired to CNN14 channel counts and to 5 s inputs), this decoder
+
+* works for any input length: every upsampling is an interpolation to the *exact* size of the next
+  feature map, and the last one to the exact ``T x n_mels`` grid of the input;
+* takes its shapes from the classifier (:func:`rep_channels` reads them off the embedding model);
+* is small and cheap: a feature-pyramid top-down path (1x1 laterals, one 3x3 convolution) with
+  ``hidden`` channels, upsampled to the classifier's ``T x n_mels`` grid, where a 3x3 convolution also
+  sees a learned mel-like projection of ``log1p|X|``; a learned mel -> linear frequency map; and a
+  learned per-frequency weight of ``log1p|X|`` added at full ``T x F`` resolution so that mask edges
+  can follow the input's time-frequency structure. No convolution runs at full resolution: small
+  convolutions on large grids are what makes a decoder slow on a CPU.
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def rep_channels(embedding_model: torch.nn.Module) -> List[int]:
+    """Channel counts of the block outputs an :class:`~lmac_brain.models.classifier.Cnn14` returns (6, 5, 4, 3).
+
+    Example
+    -------
+    >>> from lmac_brain.models.classifier import Cnn14
+    >>> rep_channels(Cnn14(80, 512, width=0.25))
+    [512, 256, 128, 64]
+    """
+    channels = list(embedding_model.channels)
+    return [channels[5], channels[4], channels[3], channels[2]]
+
+
+class LMACDecoder(torch.nn.Module):
+    """Mask decoder over the classifier's block outputs.
+
+    Arguments
+    ---------
+    rep_channels : sequence of int
+        Channels of the block outputs, deepest first (see :func:`rep_channels`).
+    n_mels : int
+        Mel bins of the classifier input (the frequency axis of the block outputs).
+    n_freqs : int
+        Linear frequency bins ``F`` of the mask.
+    hidden : int
+        Channels of the top-down path.
+    out_channels : int
+        Channels at the ``T x n_mels`` resolution.
+    fine_channels : int
+        Channels of a two-layer convolution stack on the input's mel-like projection at the full
+        ``T x n_mels`` resolution, whose features join the head: capacity to decide at the input's own
+        resolution rather than at the classifier's 1/8 grid (0: none, the original decoder).
+    spec_gain : bool
+        Add a learned per-frequency multiple of ``log1p|X|`` to the logits at full ``T x F`` resolution
+        (the original decoder's only full-resolution term; it makes masks follow loudness).
+
+    Example
+    -------
+    >>> dec = LMACDecoder([64, 32, 16, 8], n_mels=80, n_freqs=513, hidden=16, out_channels=4)
+    >>> reps = [torch.rand(2, 64, 5, 2), torch.rand(2, 32, 5, 2), torch.rand(2, 16, 11, 5), torch.rand(2, 8, 22, 10)]
+    >>> print(dec(reps, torch.rand(2, 187, 513)).shape)
+    torch.Size([2, 187, 513])
+    >>> fine = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, fine_channels=8, spec_gain=False)
+    >>> print(fine(reps, torch.rand(2, 187, 513)).shape, fine.config()["fine_channels"])
+    torch.Size([2, 187, 513]) 8
+    """
+
+    def __init__(
+        self,
+        rep_channels: Sequence[int],
+        n_mels: int = 80,
+        n_freqs: int = 513,
+        hidden: int = 64,
+        out_channels: int = 16,
+        fine_channels: int = 0,
+        spec_gain: bool = True,
+    ):
+        super().__init__()
+        self.rep_channels = list(rep_channels)
+        self.n_mels = n_mels
+        self.n_freqs = n_freqs
+        self.hidden = hidden
+        self.out_channels = out_channels
+        self.fine_channels = fine_channels
+        self.use_spec_gain = spec_gain
+        self.lateral = torch.nn.ModuleList(torch.nn.Conv2d(c, hidden, 1) for c in self.rep_channels)
+        self.smooth = torch.nn.Sequential(
+            torch.nn.Conv2d(hidden, hidden, 3, padding=1), torch.nn.BatchNorm2d(hidden), torch.nn.ReLU()
+        )
+        self.reduce = torch.nn.Conv2d(hidden, out_channels, 1)
+        self.linear_to_mel = torch.nn.Linear(n_freqs, n_mels)
+        if fine_channels:
+            self.fine = torch.nn.Sequential(
+                torch.nn.Conv2d(1, fine_channels, 3, padding=1), torch.nn.ReLU(inplace=True),
+                torch.nn.Conv2d(fine_channels, fine_channels, 3, padding=1), torch.nn.ReLU(inplace=True),
+            ).to(memory_format=torch.channels_last)
+        self.head = torch.nn.Sequential(
+            torch.nn.Conv2d(out_channels + 1 + fine_channels, out_channels, 3, padding=1),
+            torch.nn.ReLU(inplace=True),
+            torch.nn.Conv2d(out_channels, 1, 1),
+        )
+        self.mel_to_linear = torch.nn.Linear(n_mels, n_freqs)
+        if spec_gain:  # per-frequency weight of log1p|X| added to the logits at full resolution
+            self.spec_gain = torch.nn.Parameter(torch.zeros(n_freqs))
+
+    def config(self) -> dict:
+        """The constructor arguments: what an exported folder needs to rebuild this decoder."""
+        return {
+            "rep_channels": list(self.rep_channels), "n_mels": self.n_mels, "n_freqs": self.n_freqs,
+            "hidden": self.hidden, "out_channels": self.out_channels, "fine_channels": self.fine_channels,
+            "spec_gain": self.use_spec_gain,
+        }
+
+    def forward(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> torch.Tensor:
+        """Mask logits (apply a sigmoid to get the mask).
+
+        Arguments
+        ---------
+        reps : sequence of torch.Tensor
+            Block outputs ``[B, C_i, T_i, M_i]``, deepest first.
+        logmag : torch.Tensor
+            ``log1p|X|`` of the explained input, ``[B, T, F]``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[B, T, F]`` logits.
+        """
+        if len(reps) != len(self.lateral):
+            raise ValueError(f"Expected {len(self.lateral)} block outputs, got {len(reps)}.")
+        if logmag.dim() != 3 or logmag.shape[-1] != self.n_freqs:
+            raise ValueError(f"Expected log-magnitude [B, T, {self.n_freqs}], got {tuple(logmag.shape)}.")
+        h = self.lateral[0](reps[0])
+        for lateral, rep in zip(self.lateral[1:], reps[1:]):
+            h = F.interpolate(h, size=rep.shape[-2:], mode="nearest") + lateral(rep)
+        h = self.reduce(self.smooth(h))  # [B, c, T/8, M/8]
+        h = F.interpolate(
+            h.contiguous(memory_format=torch.channels_last), size=(logmag.shape[1], self.n_mels), mode="bilinear",
+            align_corners=False,
+        )
+        mel = self.linear_to_mel(logmag).unsqueeze(1)  # [B, 1, T, M]
+        # The convolutions at T x n_mels run in channels-last layout: 2-3x faster with oneDNN on a CPU for
+        # these few channels (a 1-channel input cannot signal the layout, so the fine stack's first
+        # convolution gets it from its weights, see __init__).
+        parts = [h, mel] + ([self.fine(mel)] if self.fine_channels else [])
+        x = torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last)
+        h = self.mel_to_linear(self.head(x).squeeze(1))  # [B, T, F]
+        return h + self.spec_gain * logmag if self.use_spec_gain else h
+
+
+class ReferenceDecoder(torch.nn.Module):
+    """Adapter that lets SpeechBrain's reference decoder (``CNN14PSI_stft``) stand in for ours.
+
+    ``CNN14PSI_stft`` reads only the block outputs and returns ``[B, 1, T', 513]`` with ``T' = T - 6``
+    at 5 s (it drops the last frames), and crashes unless ``T mod 32`` is in 8..15. This adapter gives it
+    our decoder's interface: it repeats the last predicted frame to reach exactly ``T`` frames, and turns
+    the crash into a clear error. Use it to compare the two decoders on the same classifier.
+
+    Arguments
+    ---------
+    decoder : torch.nn.Module
+        A ``speechbrain.lobes.models.Cnn14.CNN14PSI_stft`` (``dim`` = the classifier's ``emb_dim``, which
+        must be twice the channels of block 5, as in CNN14 at any width with ``emb_dim = 2048 * width``).
+
+    Example
+    -------
+    >>> from speechbrain.lobes.models.Cnn14 import CNN14PSI_stft
+    >>> from lmac_brain.models.classifier import Cnn14
+    >>> emb = Cnn14(80, 128, width=0.0625, return_reps=True)
+    >>> _, reps = emb(torch.rand(1, 431, 80))
+    >>> print(ReferenceDecoder(CNN14PSI_stft(dim=128))(reps, torch.rand(1, 431, 513)).shape)
+    torch.Size([1, 431, 513])
+    """
+
+    def __init__(self, decoder: torch.nn.Module):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> torch.Tensor:
+        """Mask logits ``[B, T, F]`` from block outputs (``logmag`` only sets ``T``)."""
+        n_frames = logmag.shape[1]
+        try:
+            out = self.decoder(list(reps)).squeeze(1)
+        except RuntimeError as err:
+            raise ValueError(
+                f"SpeechBrain's CNN14PSI_stft cannot decode these block outputs (input of T={n_frames} "
+                "frames). It needs T mod 32 in 8..15 (e.g. 5 s at hop 186) and dim = emb_dim = 2x, 4x, "
+                f"8x the channels of blocks 5, 4, 3; use LMACDecoder for any length and width. ({err})"
+            ) from err
+        if out.shape[1] < n_frames:
+            out = torch.cat([out, out[:, -1:].expand(-1, n_frames - out.shape[1], -1)], dim=1)
+        return out[:, :n_frames]

@@ -1,0 +1,234 @@
+"""``LMACBrain``: trains the L-MAC decoder (and its FT stage) on top of a frozen classifier.
+
+Hooks only (SpeechBrain convention):
+
+* ``compute_forward`` runs :class:`~lmac_brain.explain.lmac.LMAC` (input, mask, masked-in and masked-out logits);
+* ``compute_objectives`` is one call to :func:`~lmac_brain.training.loss.lmac_loss` (plus, when ``budget_weight > 0``,
+  the matched-budget objective :func:`~lmac_brain.training.loss.budget_loss` on the relaxed top-``q`` masks of
+  :meth:`~lmac_brain.explain.lmac.LMAC.budget_logits`, and when ``ft_weight > 0``, the FT guidance of
+  :func:`~lmac_brain.training.loss.ft_guidance` against the clean clip); in evaluation it also
+  collects the per-sample metrics of :mod:`lmac_brain.evaluation.metrics` and writes listenable outputs;
+* ``on_stage_end`` averages metrics (all-reduced across DDP ranks), steps the plateau scheduler on the
+  validation loss, and keeps the checkpoint with the lowest validation ``select_key``: ``loss`` (the
+  training objective on deterministic noisy validation mixtures) or ``budget`` (the matched-budget
+  objective alone, at every budget of ``budget_valid``); every value is in the saved metadata.
+
+Why the loss and not Fid-In (the reference's LR-schedule input): an all-ones mask has perfect Fid-In,
+so selecting on it favours masks that explain nothing; the objective balances faithfulness and size.
+
+Expected ``hparams``: ``lmac`` (also in ``modules``), ``loss_weights`` (dict with ``w_in``, ``w_out``,
+``w_l1``, ``w_tv``), ``budget_weight``, ``budget_train``, ``budget_valid``, ``budget_temperature``,
+``budget_w_del``, ``select_key``, ``ft_weight``, ``ft_gate_threshold``, ``ft_oracle_threshold``, ``double_softmax_ad``,
+``lr_annealing``, ``train_logger``, ``epoch_counter``, ``listen_folder``, ``n_listen_valid``,
+``n_listen_test``, ``stage_name``, ``label_encoder``.
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+
+import speechbrain as sb
+import torch
+
+from lmac_brain.training.distributed import CPUDistributedMixin, reduce_mean
+from lmac_brain.explain.listen import listenable, plot_interpretation, write_wav
+from lmac_brain.training.loss import budget_loss, ft_guidance, lmac_loss
+from lmac_brain.evaluation.metrics import all_metrics
+
+logger = logging.getLogger(__name__)
+
+
+def check_stage_folder(checkpointer: sb.utils.checkpoints.Checkpointer, stage_name: str, n_epochs: int) -> None:
+    """Refuse to resume a run of another stage; say so when a finished run will only be re-tested.
+
+    SpeechBrain restores the newest checkpoint of the output folder before training. Starting the FT
+    stage in the folder of a finished L-MAC run would therefore restore that run and fine-tune nothing
+    (the reference recipe's pitfall). Checkpoints carry their ``stage`` in the metadata.
+
+    Arguments
+    ---------
+    checkpointer : Checkpointer
+        The run's checkpointer.
+    stage_name : str
+        ``"lmac"`` or ``"ft"``.
+    n_epochs : int
+        Number of epochs of this run.
+
+    Raises
+    ------
+    RuntimeError
+        If the folder holds checkpoints of another stage.
+
+    Example
+    -------
+    >>> ckpt = sb.utils.checkpoints.Checkpointer(str(getfixture("tmpdir")))
+    >>> _ = ckpt.save_checkpoint(meta={"stage": "lmac", "epoch": 3})
+    >>> _ = ckpt.save_checkpoint(meta={"end-of-epoch": False})  # intra-epoch: no stage
+    >>> check_stage_folder(ckpt, "lmac", 5)
+    >>> check_stage_folder(ckpt, "ft", 5)
+    Traceback (most recent call last):
+    ...
+    RuntimeError: ...
+    """
+    # Intra-epoch checkpoints (SpeechBrain's ckpt_interval_minutes) carry no stage: judge by the newest
+    # end-of-epoch one.
+    latest = checkpointer.find_checkpoint(ckpt_predicate=lambda ckpt: "stage" in ckpt.meta)
+    if latest is None:
+        return
+    stage = latest.meta.get("stage")
+    if stage != stage_name:
+        raise RuntimeError(
+            f"{checkpointer.checkpoints_dir} holds checkpoints of stage {stage!r}, not {stage_name!r}: "
+            "resuming would restore that run instead of training this one. Use a new --output_folder "
+            "(and pass the trained decoder with --decoder_init for the FT stage)."
+        )
+    if latest.meta.get("epoch", 0) >= n_epochs:
+        logger.warning(
+            "%s holds a finished %s run (%s epochs): nothing will be trained, only tested. Use a new "
+            "--output_folder or a larger --number_of_epochs to train more.",
+            checkpointer.checkpoints_dir,
+            stage_name,
+            latest.meta.get("epoch"),
+        )
+
+
+def check_select_key(hparams: dict) -> None:
+    """Refuse a ``select_key`` the validation stage does not compute.
+
+    Example
+    -------
+    >>> check_select_key({"select_key": "loss", "budget_weight": 0.0})
+    >>> check_select_key({"select_key": "budget", "budget_weight": 0.0})
+    Traceback (most recent call last):
+    ...
+    ValueError: select_key 'budget' needs the matched-budget objective: set budget_weight > 0 (or select_key: loss).
+    """
+    key = hparams["select_key"]
+    if key == "budget" and hparams["budget_weight"] <= 0:
+        raise ValueError(
+            "select_key 'budget' needs the matched-budget objective: set budget_weight > 0 (or select_key: loss)."
+        )
+    if key not in ("loss", "budget"):
+        raise ValueError(f"select_key must be 'loss' or 'budget', got {key!r}.")
+
+
+class LMACBrain(CPUDistributedMixin, sb.Brain):
+    """Brain that trains the L-MAC decoder; the classifier inside ``modules.lmac`` stays frozen."""
+
+    def compute_forward(self, batch, stage):
+        """Run the L-MAC chain on the (noisy) input; add the clean clip's ``log1p|X|`` for FT."""
+        batch = batch.to(self.device)
+        out = self.modules.lmac(batch.sig[0])
+        if self.hparams.budget_weight > 0:  # matched-budget objective: kept/removed top-q parts
+            out["budget_in"], out["budget_out"] = self.hparams.lmac.budget_logits(
+                out, self._budgets(stage), self.hparams.budget_temperature
+            )
+        if self.hparams.ft_weight > 0:
+            out["logmag_clean"] = self.hparams.lmac.analyse(batch.clean[0])[0]  # the unwrapped module under DDP
+        return out
+
+    def _budgets(self, stage):
+        """Training: one budget drawn per step from ``budget_train`` (global RNG, resumed exactly);
+        evaluation: every budget of ``budget_valid``, so the validation loss is deterministic."""
+        if stage == sb.Stage.TRAIN:
+            choices = self.hparams.budget_train
+            return [choices[int(torch.randint(len(choices), (1,)))]]
+        return list(self.hparams.budget_valid)
+
+    def compute_objectives(self, predictions, batch, stage):
+        """L-MAC loss (+ FT guidance); metrics and listenable files in evaluation stages."""
+        out = predictions
+        target = out["logits"].argmax(dim=-1)
+        regularize, guidance = None, 0.0
+        if self.hparams.ft_weight > 0:
+            gate, _, bce = ft_guidance(
+                out["mask"],
+                out["logmag"],
+                out["logmag_clean"],
+                self.hparams.ft_gate_threshold,
+                self.hparams.ft_oracle_threshold,
+            )
+            regularize = 1.0 - gate  # L1/TV off for guided samples
+            guidance = self.hparams.ft_weight * (gate * bce).mean()
+            self.values["ft_gate"].append(gate.detach())
+        loss, terms = lmac_loss(
+            out["logits_in"], out["logits_out"], target, out["mask"], regularize=regularize, **self.hparams.loss_weights
+        )
+        if self.hparams.budget_weight > 0:
+            n_budgets = out["budget_in"].shape[0] // target.shape[0]
+            budget, budget_terms = budget_loss(
+                out["budget_in"], out["budget_out"], target.repeat(n_budgets), self.hparams.budget_w_del
+            )
+            loss = loss + self.hparams.budget_weight * budget
+            terms.update(budget_terms)
+        for name, value in terms.items():
+            self.values[name].append(value.view(1))
+        if stage != sb.Stage.TRAIN:
+            metrics = all_metrics(
+                out["logits"], out["logits_in"], out["logits_out"], out["mask"], target, self.hparams.double_softmax_ad
+            )
+            for name, value in metrics.items():
+                self.values[name].append(value.detach())
+            self._write_listenable(batch, out, stage)
+        return loss + guidance
+
+    def _write_listenable(self, batch, out, stage):
+        """One wav (masked-in audio, exact input length) and one PNG per item, named by item ID."""
+        limit = self.hparams.n_listen_valid if stage == sb.Stage.VALID else self.hparams.n_listen_test
+        if not sb.utils.distributed.if_main_process():
+            return
+        lmac = self.hparams.lmac  # the unwrapped module under DDP
+        fe = lmac.frontend
+        folder = os.path.join(self.hparams.listen_folder, str(stage).split(".")[-1].lower())
+        wavs, lens = batch.sig
+        for i, item_id in enumerate(batch.id):
+            if limit is not None and self.n_listened >= limit:
+                return
+            length = int(round(float(lens[i]) * wavs.shape[1]))
+            frames = fe.n_frames(length)
+            logmag, phase, mask = (out[k][i : i + 1, :frames] for k in ("logmag", "phase", "mask"))
+            audio = listenable(fe, logmag, phase, mask, length, lmac.mask_domain)[0]
+            write_wav(os.path.join(folder, f"{item_id}_interpretation.wav"), audio, fe.sample_rate)
+            plot_interpretation(
+                os.path.join(folder, f"{item_id}_interpretation.png"),
+                logmag[0],
+                mask[0],
+                lmac.apply_mask(logmag, mask)[0],
+                fe.sample_rate,
+                fe.hop_length,
+                title=f"{item_id}: explains '{self.hparams.label_encoder.decode_ndim(int(out['logits'][i].argmax()))}'",
+            )
+            self.n_listened += 1
+
+    def on_stage_start(self, stage, epoch=None):
+        """Reset the per-sample value store."""
+        self.values = defaultdict(list)
+        self.n_listened = 0
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Summarise, schedule, log and checkpoint."""
+        stats = {"loss": reduce_mean(torch.tensor([stage_loss]))}
+        stats.update({name: reduce_mean(torch.cat(vals)) for name, vals in self.values.items()})
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        if stage == sb.Stage.VALID:
+            old_lr, new_lr = self.hparams.lr_annealing([self.optimizer], epoch, stats["loss"])
+            sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": old_lr},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            meta = dict(stats, stage=self.hparams.stage_name, epoch=epoch)
+            self.checkpointer.save_and_keep_only(meta=meta, min_keys=[self.hparams.select_key])
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats
+            )
+            self.test_stats = stats
