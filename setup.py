@@ -20,7 +20,10 @@ setup(
     # (lmac_brain.interface.cli.DEFAULT_SOURCE); in a checkout it stays in the repository's pretrained/ folder.
     packages=find_packages(include=["lmac_brain", "lmac_brain.*"]) + ["lmac_brain.pretrained"],
     package_dir={"lmac_brain.pretrained": "pretrained"},
-    package_data={"lmac_brain.pretrained": ["lmac_cnn14_cpu_esc50/*"]},
+    package_data={
+        "lmac_brain.pretrained": ["lmac_cnn14_cpu_esc50/*"],
+        "lmac_brain.interface": ["templates/*.yaml"],  # the hyperparams.yaml templates of exported folders
+    },
     install_requires=[
         # speechbrain 1.1.2 does not import without torchaudio; this triple is
         # the combination measured to install and import on a fresh CPU machine.

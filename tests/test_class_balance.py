@@ -124,7 +124,7 @@ def test_default_finetuning_on_imbalanced_data_balances_and_reports(repo_root, t
     cmd = [sys.executable, str(repo_root / "recipes/custom/interpret/train_classifier.py"),
            str(repo_root / "hparams/finetune_classifier_cpu.yaml"), "--dataset", str(tmp_path / "data.csv"),
            "--valid_folds", "[4]", "--test_folds", "[5]", "--pretrained_source", source, "--output_folder", str(out),
-           "--width", "0.0625", "--emb_dim", "32", "--batch_size", "8", "--train_crop_s", "0.5", "--lr", "0.01",
+           "--batch_size", "8", "--train_crop_s", "0.5", "--lr", "0.01",
            "--warmup_steps", "2", "--number_of_epochs", "3"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -18,13 +18,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.data.custom_data import (
-    OPTIONS_FILE,
-    count_classes,
-    prepare_custom_dataset,
-    read_labelled_csv,
-    scan_class_folders,
-)
+from lmac_brain.data.custom_data import OPTIONS_FILE, prepare_custom_dataset
+from lmac_brain.data.labelled_files import count_classes, read_labelled_csv, scan_class_folders
 
 RATE = 16000
 CLASSES = ("hum", "whistle", "hiss")
@@ -218,7 +213,7 @@ def test_csv_errors_are_clear(tmp_path):
 
 # --------------------------------------------------------------------------- recipes end to end
 
-TINY = ["--width", "0.0625", "--emb_dim", "32", "--batch_size", "4", "--train_crop_s", "0.5"]
+TINY = ["--batch_size", "4", "--train_crop_s", "0.5"]
 
 
 def _run(repo_root, cwd, script, config, args):

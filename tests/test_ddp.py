@@ -23,7 +23,7 @@ from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.interface.export import export_classifier
 from lmac_brain.models.frontend import Frontend
 
-TINY = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "1", "--train_crop_s", "0.5",
+TINY = ["--batch_size", "1", "--train_crop_s", "0.5",
         "--download", "False", "--n_listen_valid", "0", "--n_listen_test", "0", "--number_of_epochs", "2"]
 
 
@@ -59,3 +59,49 @@ def test_two_process_run_reduces_metrics_and_checkpoints_once(tiny_esc50, noise_
     assert two["test"].keys() == single["test"].keys()
     for name, value in two["test"].items():
         assert value == pytest.approx(single["test"][name], abs=1e-5), name
+
+
+CHECKPOINT_RACE = r"""
+import os, sys, time
+import torch
+import torch.distributed as dist
+import lmac_brain.training.checkpointer as ck
+
+rank = int(os.environ["RANK"])
+dist.init_process_group("gloo", init_method="tcp://127.0.0.1:" + sys.argv[2], rank=rank, world_size=2)
+if rank == 0:  # the main process publishes CKPT.yaml late, as a loaded machine may
+    publish = ck.os.replace
+    def late_replace(src, dst):
+        time.sleep(0.5)
+        publish(src, dst)
+    ck.os.replace = late_replace
+checkpointer = ck.AtomicCheckpointer(sys.argv[1], {"net": torch.nn.Linear(2, 2)})
+for _ in range(3):
+    checkpointer.save_and_keep_only(num_to_keep=1)
+dist.barrier()
+print("rank", rank, "done", len(checkpointer.find_checkpoints()))
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(), reason="torch without gloo")
+def test_ranks_list_the_same_checkpoints_when_the_main_process_publishes_late(tmp_path):
+    """Regression: a rank that listed the checkpoints before the main process renamed ``CKPT.yaml`` into
+    place deleted one checkpoint fewer and deadlocked SpeechBrain's ``delete_checkpoints``."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    script = tmp_path / "race.py"
+    script.write_text(CHECKPOINT_RACE, encoding="utf-8")
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "ckpt"), port], env={**os.environ, "RANK": str(r)},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in (0, 1)]
+    try:
+        outs = [p.communicate(timeout=60)[0] for p in procs]
+    except subprocess.TimeoutExpired:
+        for p in procs:
+            p.kill()
+        pytest.fail("the two ranks deadlocked while keeping the newest checkpoint")
+    assert all(p.returncode == 0 for p in procs), outs
+    assert "rank 0 done 1" in outs[0] and "rank 1 done 1" in outs[1], outs

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lmac_brain.data.esc50 import MANIFEST_COLUMNS, download_esc50, prepare_esc50, read_esc50_meta
+from lmac_brain.data.manifests import MANIFEST_COLUMNS
+from lmac_brain.data.esc50 import download_esc50, prepare_esc50, read_esc50_meta
 
 
 def read_manifest(path: str) -> list:
@@ -93,7 +94,7 @@ def test_folds_without_clips(tiny_esc50, tmp_path):
 @pytest.mark.parametrize("inside", [".", "save", "audio/exp"])
 def test_save_folder_inside_data_folder(tiny_esc50, inside):
     before = snapshot(tiny_esc50)
-    with pytest.raises(ValueError, match="never into the dataset folder"):
+    with pytest.raises(ValueError, match="never into the data folder"):
         prepare_esc50(tiny_esc50, tiny_esc50 / inside, download=False)
     assert snapshot(tiny_esc50) == before
 
@@ -101,7 +102,7 @@ def test_save_folder_inside_data_folder(tiny_esc50, inside):
 def test_save_folder_inside_data_folder_through_symlink(tiny_esc50, tmp_path):
     link = tmp_path / "link"
     link.symlink_to(tiny_esc50, target_is_directory=True)
-    with pytest.raises(ValueError, match="never into the dataset folder"):
+    with pytest.raises(ValueError, match="never into the data folder"):
         prepare_esc50(tiny_esc50, link / "save", download=False)
 
 

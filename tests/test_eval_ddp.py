@@ -38,7 +38,7 @@ def test_two_process_evaluation_equals_one_process(tiny_esc50, noise_folder, rep
         str(repo_root / "recipes/ESC50/interpret/eval.py"), str(repo_root / "hparams/eval_cnn14_cpu.yaml"),
         "--data_folder", str(tiny_esc50), "--noise_folder", str(noise_folder), "--speech_folder", str(noise_folder),
         "--classifier_source", source, "--decoder_ckpt", str(tmp_path / "lmac" / "decoder.ckpt"),
-        "--width", "0.0625", "--emb_dim", "32", "--n_classes", "2", "--n_per_clip", "3", "--batch_size", "2",
+        "--n_per_clip", "3", "--batch_size", "2",
         "--sanity_clips", "3", "--localization_event_s", "0.2", "--methods", "[L-MAC, Energy, Random, Saliency]",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

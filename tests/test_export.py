@@ -92,3 +92,33 @@ def test_interpreter_folder_rebuilds_the_decoder_options(tmp_path, options):
     wav = torch.randn(1, 16000) * 0.3
     expected = lmac.explain(wav / wav.abs().max())
     assert torch.allclose(interp.interpret_batch(wav).mask, expected, atol=1e-6)
+
+
+def test_folders_exported_before_the_subpackages_load_unchanged(tiny_interpreter_folder, tmp_path):
+    """An interpreter folder whose hyperparams.yaml names the old flat module paths
+    (``lmac_brain.decoder.LMACDecoder``, ...) loads and explains exactly as a current export."""
+    import shutil
+
+    from lmac_brain.interface.interpreter import LMACInterpreter
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_interpreter_folder, old)
+    text = (old / "hyperparams.yaml").read_text(encoding="utf-8")
+    for new_path, old_path in [("lmac_brain.models.", "lmac_brain."), ("lmac_brain.explain.lmac.", "lmac_brain.lmac.")]:
+        assert new_path in text
+        text = text.replace(new_path, old_path)
+    (old / "hyperparams.yaml").write_text(text, encoding="utf-8")
+    assert "!new:lmac_brain.decoder.LMACDecoder" in text and "!new:lmac_brain.lmac.LMAC" in text
+    wav = torch.randn(2, 16000) * 0.3
+    now = LMACInterpreter.from_hparams(source=str(tiny_interpreter_folder), savedir=str(tmp_path / "a")).interpret_batch(wav)
+    before = LMACInterpreter.from_hparams(source=str(old), savedir=str(tmp_path / "b")).interpret_batch(wav)
+    assert torch.equal(now.mask, before.mask) and torch.equal(now.probs, before.probs)
+
+
+def test_exported_yaml_comes_from_the_checked_in_templates(tiny_interpreter_folder):
+    from lmac_brain.interface.export import TEMPLATES
+
+    text = (tiny_interpreter_folder / "hyperparams.yaml").read_text(encoding="utf-8")
+    with open(os.path.join(TEMPLATES, "interpreter.yaml"), encoding="utf-8") as f:
+        template_lines = [line for line in f.read().splitlines() if "$" not in line]
+    assert all(line in text.splitlines() for line in template_lines)

@@ -35,7 +35,7 @@ def test_listing_is_recursive_sorted_and_skips_hidden_and_other_files(tmp_path):
 
 
 def test_noise_mixer_and_custom_data_find_the_same_formats(tmp_path):
-    from lmac_brain.data.custom_data import scan_class_folders
+    from lmac_brain.data.labelled_files import scan_class_folders
     from lmac_brain.data.noise import NoiseMixer
 
     for label, ext in (("dog", ".mp3"), ("rain", ".aiff")):

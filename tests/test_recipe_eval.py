@@ -31,7 +31,7 @@ def test_eval_writes_every_method_on_every_set(tiny_esc50, noise_folder, repo_ro
         sys.executable, str(repo_root / "recipes/ESC50/interpret/eval.py"), str(repo_root / "hparams/eval_cnn14_cpu.yaml"),
         "--data_folder", str(tiny_esc50), "--noise_folder", str(noise_folder), "--speech_folder", str(noise_folder),
         "--classifier_source", source, "--decoder_ckpt", str(tmp_path / "lmac" / "decoder.ckpt"),
-        "--output_folder", str(out), "--width", "0.0625", "--emb_dim", "32", "--n_classes", "2",
+        "--output_folder", str(out),
         "--sanity_clips", "2", "--localization_event_s", "0.2", "--smoothgrad_samples", "4", "--ig_steps", "8",
         "--shap_samples", "4", "--rise_masks", "16", "--optimized_steps", "3",
         "--budgets", "[0.05, 0.5]",

@@ -21,7 +21,7 @@ from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.interface.export import export_classifier
 from lmac_brain.models.frontend import Frontend
 
-TINY = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2", "--train_crop_s", "0.5",
+TINY = ["--batch_size", "2", "--train_crop_s", "0.5",
         "--download", "False", "--n_listen_valid", "2"]
 
 
@@ -58,7 +58,7 @@ def test_lmac_learns_to_explain_a_trained_classifier(toy_classifier_run, repo_ro
     data, noise = toy_classifier_run["data"], toy_classifier_run["noise"]
     out = tmp_path / "lmac"
     cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"), str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
-           "--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "8", "--train_crop_s", "0.5",
+           "--batch_size", "8", "--train_crop_s", "0.5",
            "--lr", "0.005", "--download", "False", "--n_listen_valid", "0", "--n_listen_test", "0", "--number_of_epochs", "3",
            "--data_folder", str(data), "--noise_folder", str(noise), "--output_folder", str(out),
            "--classifier_source", str(toy_classifier_run["out"] / "classifier")]

@@ -25,7 +25,7 @@ from lmac_brain.models.frontend import Frontend
 
 CLASSIFIER = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2",
               "--train_crop_s", "0.5", "--warmup_steps", "2", "--download", "False"]
-LMAC = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2", "--train_crop_s", "0.5",
+LMAC = ["--batch_size", "2", "--train_crop_s", "0.5",
         "--download", "False", "--n_listen_valid", "0", "--n_listen_test", "0"]
 
 

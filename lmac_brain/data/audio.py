@@ -15,12 +15,14 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import numpy as np
 import soundfile as sf
 import torch
 import torchaudio.functional as taF
+
+from lmac_brain.data.files import PathLike
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,6 @@ logger = logging.getLogger(__name__)
 #: recipes' data pipelines do) or ``"none"`` (waveforms as given).
 INPUT_NORMALIZATIONS = ("peak", "none")
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 class AudioLoadError(ValueError):

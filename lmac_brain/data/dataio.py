@@ -14,13 +14,14 @@ import csv
 import logging
 import os
 import random
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional
 
 import speechbrain as sb
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from lmac_brain.data.audio import load_audio, peak_normalize
+from lmac_brain.data.manifests import check_audio_exists
 from lmac_brain.data.noise import NoiseMixer
 
 logger = logging.getLogger(__name__)
@@ -105,12 +106,11 @@ def check_manifest_audio(manifests: Mapping[str, str], max_listed: int = 10) -> 
     >>> check_manifest_audio({"train": str(tmp / "train.csv")})
     Traceback (most recent call last):
     ...
-    FileNotFoundError: 1 of the 1 audio files named in the manifests are missing:
+    lmac_brain.data.manifests.MissingAudioError: 1 of the 1 audio files named in the manifests are missing:
       /no/such/a.wav (ID a in .../train.csv)
     ...
     """
-    missing: List[Tuple[str, str, str]] = []
-    seen = set()
+    named_by: Dict[str, str] = {}  # audio path -> "ID x in manifest" of its first mention
     for split, manifest in manifests.items():
         if not os.path.isfile(manifest):
             raise FileNotFoundError(
@@ -122,20 +122,15 @@ def check_manifest_audio(manifests: Mapping[str, str], max_listed: int = 10) -> 
             if "wav" not in (reader.fieldnames or []):
                 raise ValueError(f"{manifest}: no 'wav' column; expected the columns ID,duration,wav,label.")
             for row in reader:
-                path = row["wav"]
-                if path in seen:
-                    continue
-                seen.add(path)
-                if not os.path.isfile(path):
-                    missing.append((path, row.get("ID", "?"), manifest))
-    if missing:
-        shown = "\n  ".join(f"{path} (ID {item} in {manifest})" for path, item, manifest in missing[:max_listed])
-        more = f"\n  ... and {len(missing) - max_listed} more" if len(missing) > max_listed else ""
-        raise FileNotFoundError(
-            f"{len(missing)} of the {len(seen)} audio files named in the manifests are missing:\n  {shown}{more}\n"
-            "Restore the files (e.g. re-download the dataset) or fix the 'wav' column. Manifests written by "
-            "prepare_esc50 live in the experiment folder; delete them to have them rebuilt from the data folder."
-        )
+                named_by.setdefault(row["wav"], f"ID {row.get('ID', '?')} in {manifest}")
+    check_audio_exists(
+        list(named_by),
+        "the manifests",
+        "Restore the files (e.g. re-download the dataset) or fix the 'wav' column. Manifests written by "
+        "prepare_esc50 live in the experiment folder; delete them to have them rebuilt from the data folder.",
+        describe=lambda path: f"{path} ({named_by[path]})",
+        max_listed=max_listed,
+    )
 
 
 def random_crop(wav: torch.Tensor, n_samples: int) -> torch.Tensor:

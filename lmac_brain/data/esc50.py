@@ -29,20 +29,24 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple, Union
 
-import soundfile as sf
 
 from lmac_brain.atomic import write_text
+from lmac_brain.data.files import PathLike
+from lmac_brain.data.manifests import (
+    SPLITS,
+    already_prepared,
+    audio_duration,
+    check_audio_exists,
+    check_save_folder,
+    manifest_text,
+)
 
 logger = logging.getLogger(__name__)
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 ESC50_URL = "https://github.com/karoldvl/ESC-50/archive/master.zip"
 """Official ESC-50 archive; everything in it sits under ``ESC-50-master/``."""
 
 NUM_FOLDS = 5
-SPLITS = ("train", "valid", "test")
-MANIFEST_COLUMNS = ("ID", "duration", "wav", "label", "target", "fold")
 META_COLUMNS = ("filename", "fold", "target", "category")
 OPTIONS_FILE = "esc50_prepare.json"
 
@@ -244,18 +248,12 @@ def prepare_esc50(
     folds = _check_folds({"train": train_folds, "valid": valid_folds, "test": test_folds})
     data_folder = os.path.abspath(os.fspath(data_folder))
     save_folder = os.path.abspath(os.fspath(save_folder))
-    data_real, save_real = Path(data_folder).resolve(), Path(save_folder).resolve()
-    if save_real == data_real or data_real in save_real.parents:
-        raise ValueError(
-            f"save_folder {save_folder} lies inside data_folder {data_folder}. Manifests are written "
-            "to the experiment folder, never into the dataset folder; pass an experiment folder "
-            "(e.g. results/<name>/save) as save_folder."
-        )
+    check_save_folder(save_folder, data_folder)
 
     paths = {split: os.path.join(save_folder, f"{split}.csv") for split in SPLITS}
     options = {"data_folder": data_folder, "folds": {s: list(f) for s, f in folds.items()}}
     options_path = os.path.join(save_folder, OPTIONS_FILE)
-    if _already_prepared(paths, options_path, options):
+    if already_prepared(paths, options_path, options):
         logger.info("ESC-50 manifests in %s match %s; skipping preparation.", save_folder, OPTIONS_FILE)
         return paths
 
@@ -270,7 +268,11 @@ def prepare_esc50(
     rows = read_esc50_meta(data_folder)
 
     entries = {split: _manifest_rows(rows, data_folder, split, fs) for split, fs in folds.items()}
-    _check_audio_exists([e["wav"] for split_rows in entries.values() for e in split_rows])
+    check_audio_exists(
+        [e["wav"] for split_rows in entries.values() for e in split_rows],
+        "meta/esc50.csv for the selected folds",
+        "Re-download ESC-50 or repair the data folder.",
+    )
     all_ids = [e["ID"] for split_rows in entries.values() for e in split_rows]
     if len(set(all_ids)) != len(all_ids):
         dups = sorted(i for i, n in collections.Counter(all_ids).items() if n > 1)
@@ -283,8 +285,8 @@ def prepare_esc50(
     os.makedirs(save_folder, exist_ok=True)
     for split in SPLITS:
         for entry in entries[split]:
-            entry["duration"] = _duration(entry["wav"])
-        write_text(paths[split], _manifest_text(entries[split]))
+            entry["duration"] = audio_duration(entry["wav"], "Re-download ESC-50 or replace the file.")
+        write_text(paths[split], manifest_text(entries[split]))
         logger.info("Wrote %s (%d clips, folds %s)", paths[split], len(entries[split]), folds[split])
     write_text(options_path, json.dumps(options, indent=2) + "\n")
     return paths
@@ -394,46 +396,3 @@ def _manifest_rows(
             f"for the {split} split. Check the folds or the metadata file."
         )
     return entries
-
-
-def _check_audio_exists(wavs: List[str]) -> None:
-    """Raise a ValueError listing (up to 5 of) the audio files that do not exist."""
-    missing = [w for w in wavs if not os.path.isfile(w)]
-    if missing:
-        shown = "\n  ".join(missing[:5])
-        more = f"\n  ... and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise ValueError(
-            f"{len(missing)} of the {len(wavs)} audio files listed in meta/esc50.csv for the selected "
-            f"folds are missing:\n  {shown}{more}\nRe-download ESC-50 or repair the data folder."
-        )
-
-
-def _duration(path: str) -> float:
-    """Duration of an audio file in seconds, read from its header."""
-    try:
-        info = sf.info(path)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise ValueError(
-            f"{path}: not a readable audio file ({err}). Re-download ESC-50 or replace the file."
-        ) from err
-    return info.frames / info.samplerate
-
-
-def _manifest_text(entries: List[Dict[str, object]]) -> str:
-    """Render manifest entries as CSV text with the header ``MANIFEST_COLUMNS``."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(entries)
-    return buffer.getvalue()
-
-
-def _already_prepared(paths: Dict[str, str], options_path: str, options: dict) -> bool:
-    """True if all manifests exist and the saved options equal ``options``."""
-    if not all(os.path.isfile(p) for p in paths.values()) or not os.path.isfile(options_path):
-        return False
-    try:
-        with open(options_path, encoding="utf-8") as f:
-            return json.load(f) == options
-    except (OSError, ValueError):
-        return False

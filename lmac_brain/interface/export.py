@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import string
 from typing import Any, Dict, Mapping, Tuple
 
 import torch
@@ -25,6 +26,10 @@ from lmac_brain.atomic import atomic_folder, atomic_path, write_text
 from lmac_brain.data.audio import INPUT_NORMALIZATIONS
 from lmac_brain.models.classifier import Cnn14
 from lmac_brain.models.frontend import Frontend
+from lmac_brain.evaluation.metrics import METRIC_NAMES
+
+#: The checked-in templates of exported ``hyperparams.yaml`` files.
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 
 EXPORT_FILES = ("hyperparams.yaml", "embedding_model.ckpt", "classifier.ckpt", "label_encoder.txt", "metrics.json")
 
@@ -62,6 +67,19 @@ def _yaml_args(args: Mapping[str, Any], indent: int = 4) -> str:
     return "".join(f"{' ' * indent}{k}: {json.dumps(v)}\n" for k, v in args.items())
 
 
+def render_template(name: str, **fields: Any) -> str:
+    """Fill the checked-in template ``lmac_brain/interface/templates/<name>.yaml`` (``${field}`` placeholders).
+
+    Example
+    -------
+    >>> print(render_template("model", sample_rate=16000, frontend_args="", embedding_args="", head_class="torch.nn.Linear",
+    ...                       head_args="", logit_scale=1.0).splitlines()[0])
+    sample_rate: 16000
+    """
+    with open(os.path.join(TEMPLATES, f"{name}.yaml"), encoding="utf-8") as f:
+        return string.Template(f.read()).substitute(fields)
+
+
 def _model_yaml(frontend: Frontend, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float) -> str:
     """YAML sections ``frontend``, ``embedding_model``, ``classifier`` (the head) and ``model``."""
     head_class, head_args = head_config(head)
@@ -81,20 +99,14 @@ def _model_yaml(frontend: Frontend, embedding_model: Cnn14, head: torch.nn.Modul
         norm_type=embedding_model.norm_type,
         return_reps=True,
     )
-    return (
-        f"sample_rate: {frontend.sample_rate}\n\n"
-        "frontend: !new:lmac_brain.models.frontend.Frontend\n" + _yaml_args(fe_args) + "\n"
-        "embedding_model: !new:lmac_brain.models.classifier.Cnn14\n" + _yaml_args(emb_args) + "\n"
-        f"classifier: !new:{head_class}\n" + _yaml_args(head_args) + "\n"
-        "model: !new:lmac_brain.models.classifier.AudioClassifier\n"
-        "    embedding_model: !ref <embedding_model>\n"
-        "    head: !ref <classifier>\n"
-        f"    logit_scale: {json.dumps(logit_scale)}\n\n"
+    return render_template(
+        "model", sample_rate=frontend.sample_rate, frontend_args=_yaml_args(fe_args), embedding_args=_yaml_args(emb_args),
+        head_class=head_class, head_args=_yaml_args(head_args), logit_scale=json.dumps(logit_scale),
     )
 
 
 def classifier_hparams_yaml(frontend: Frontend, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float) -> str:
-    """The ``hyperparams.yaml`` text of an exported classifier folder.
+    """The ``hyperparams.yaml`` text of an exported classifier folder (template ``templates/classifier.yaml``).
 
     Example
     -------
@@ -102,25 +114,7 @@ def classifier_hparams_yaml(frontend: Frontend, embedding_model: Cnn14, head: to
     >>> print("width: 0.125" in text, "pretrainer:" in text)
     True True
     """
-    return (
-        "# Audio classifier exported by lmac_brain (lmac_brain.interface.export.export_classifier).\n"
-        "# Rebuild with hyperpyyaml; the pretrainer loads the checkpoints from `source`.\n"
-        "source: .\n"
-        + _model_yaml(frontend, embedding_model, head, logit_scale)
-        + "label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder\n\n"
-        "modules:\n"
-        "    frontend: !ref <frontend>\n"
-        "    classifier: !ref <model>\n\n"
-        "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer\n"
-        "    loadables:\n"
-        "        embedding_model: !ref <embedding_model>\n"
-        "        classifier: !ref <classifier>\n"
-        "        label_encoder: !ref <label_encoder>\n"
-        "    paths:\n"
-        "        embedding_model: !ref <source>/embedding_model.ckpt\n"
-        "        classifier: !ref <source>/classifier.ckpt\n"
-        "        label_encoder: !ref <source>/label_encoder.txt\n"
-    )
+    return render_template("classifier", model=_model_yaml(frontend, embedding_model, head, logit_scale))
 
 
 def export_classifier(
@@ -199,7 +193,7 @@ def _write_json(path: str, obj: Mapping[str, Any]) -> None:
 
 
 def interpreter_hparams_yaml(lmac, input_normalization: str = "peak") -> str:
-    """``hyperparams.yaml`` of an exported L-MAC interpreter (read by :class:`~lmac_brain.interface.interpreter.LMACInterpreter`).
+    """``hyperparams.yaml`` of an exported L-MAC interpreter (template ``templates/interpreter.yaml``, read by :class:`~lmac_brain.interface.interpreter.LMACInterpreter`).
 
     ``pretrained_path`` is where the checkpoints are fetched from; ``from_hparams`` sets it to the
     ``source`` it was given (a local folder or a hub id). ``input_normalization`` is the normalisation
@@ -229,37 +223,14 @@ def interpreter_hparams_yaml(lmac, input_normalization: str = "peak") -> str:
     decoder = lmac.decoder
     if not isinstance(decoder, LMACDecoder):
         raise TypeError(f"Only LMACDecoder interpreters can be exported, got {type(decoder).__name__}.")
-    dec_args = decoder.config()
-    return (
-        "# L-MAC interpreter exported by lmac_brain (lmac_brain.interface.export.export_interpreter).\n"
-        "# Load with lmac_brain.interface.interpreter.LMACInterpreter.from_hparams(source=<this folder or hub id>).\n"
-        "pretrained_path: .\n"
-        "# Applied to every input waveform before the classifier hears it (the normalisation it was trained\n"
-        "# with): peak (divide by the absolute peak) or none. Folders without this key use peak.\n"
-        f"input_normalization: {input_normalization}\n"
-        + _model_yaml(lmac.frontend, lmac.classifier.embedding_model, lmac.classifier.head, lmac.classifier.logit_scale)
-        + "decoder: !new:lmac_brain.models.decoder.LMACDecoder\n" + _yaml_args(dec_args) + "\n"
-        "lmac: !new:lmac_brain.explain.lmac.LMAC\n"
-        "    frontend: !ref <frontend>\n"
-        "    classifier: !ref <model>\n"
-        "    decoder: !ref <decoder>\n"
-        f"    mask_domain: {lmac.mask_domain}\n"
-        f"    threshold: {json.dumps(lmac.threshold)}\n"
-        f"    rank_power: {json.dumps(lmac.rank_power)}\n\n"
-        "label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder\n\n"
-        "modules:\n"
-        "    lmac: !ref <lmac>\n\n"
-        "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer\n"
-        "    loadables:\n"
-        "        embedding_model: !ref <embedding_model>\n"
-        "        classifier: !ref <classifier>\n"
-        "        decoder: !ref <decoder>\n"
-        "        label_encoder: !ref <label_encoder>\n"
-        "    paths:\n"
-        "        embedding_model: !ref <pretrained_path>/embedding_model.ckpt\n"
-        "        classifier: !ref <pretrained_path>/classifier.ckpt\n"
-        "        decoder: !ref <pretrained_path>/decoder.ckpt\n"
-        "        label_encoder: !ref <pretrained_path>/label_encoder.txt\n"
+    return render_template(
+        "interpreter",
+        input_normalization=input_normalization,
+        model=_model_yaml(lmac.frontend, lmac.classifier.embedding_model, lmac.classifier.head, lmac.classifier.logit_scale),
+        decoder_args=_yaml_args(decoder.config()),
+        mask_domain=lmac.mask_domain,
+        threshold=json.dumps(lmac.threshold),
+        rank_power=json.dumps(lmac.rank_power),
     )
 
 
@@ -324,3 +295,24 @@ def model_card(title: str, description: str, metrics: Mapping[str, Any], command
         f"## Metrics\n\n| metric | value |\n|---|---|\n{rows}\n\n"
         f"## Produced by\n\n```bash\n{command}\n```\n"
     )
+
+
+def export_lmac_run(hparams: dict, results: dict) -> str:
+    """Export the L-MAC of a recipe run as an interpreter folder (``hparams["export_folder"]``).
+
+    Uses the run's collected classifier files and label encoder (``<save_folder>/classifier``), the
+    decoder currently in ``hparams["decoder"]`` (the recipes load the best checkpoint first) and the
+    run's ``results`` (``title``, ``description``, ``test`` metrics and ``command``, as written to
+    ``results.json`` by the training scripts) for the model card. Replaces an existing export.
+
+    Returns
+    -------
+    str
+        The export folder.
+    """
+    card = model_card(
+        results["title"], results["description"], {k: v for k, v in results["test"].items() if k in METRIC_NAMES},
+        results["command"],
+    )
+    label_file = os.path.join(hparams["save_folder"], "classifier", "label_encoder.ckpt")  # the collected copy
+    return export_interpreter(hparams["export_folder"], hparams["lmac"], label_file, results, card, overwrite=True)

@@ -19,14 +19,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import List, Union
+from typing import List
 
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
+from lmac_brain.data.files import PathLike
+
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, "os.PathLike[str]"]
 
 #: How ``hyperparams.yaml`` of an exported folder refers to the files it loads.
 _FILE_REF = re.compile(r"!ref\s+<(?:pretrained_path|source)>/(\S+)")

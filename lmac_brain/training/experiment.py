@@ -56,63 +56,24 @@ def start_experiment(argv: List[str]) -> Tuple[dict, dict]:
     return hparams, run_opts
 
 
+#: YAML keys that the data preparations read: argument name -> hparams key.
+ESC50_KEYS = {key: key for key in ("data_folder", "save_folder", "train_folds", "valid_folds", "test_folds", "download")}
+CUSTOM_KEYS = {"data": "dataset", "save_folder": "save_folder", "valid_folds": "valid_folds", "test_folds": "test_folds",
+               "split_ratios": "split_ratios", "seed": "split_seed"}
+
+
 def esc50_manifests(hparams: dict) -> Dict[str, str]:
     """Run :func:`~lmac_brain.data.esc50.prepare_esc50` on the main process with the YAML's data keys.
 
-    Uses ``data_folder``, ``save_folder``, ``train_folds``, ``valid_folds``, ``test_folds`` and
-    ``download``; returns ``{"train", "valid", "test"}`` -> manifest path on every process.
+    Uses the keys of ``ESC50_KEYS``; returns ``{"train", "valid", "test"}`` -> manifest path on every process.
     """
-    return run_on_main(
-        prepare_esc50,
-        kwargs=dict(
-            data_folder=hparams["data_folder"],
-            save_folder=hparams["save_folder"],
-            train_folds=hparams["train_folds"],
-            valid_folds=hparams["valid_folds"],
-            test_folds=hparams["test_folds"],
-            download=hparams["download"],
-        ),
-    )
+    return run_on_main(prepare_esc50, kwargs={arg: hparams[key] for arg, key in ESC50_KEYS.items()})
 
 
 def custom_manifests(hparams: dict) -> Dict[str, str]:
     """Run :func:`~lmac_brain.data.custom_data.prepare_custom_dataset` on the main process with the YAML's data keys.
 
-    Uses ``dataset``, ``save_folder``, ``valid_folds``, ``test_folds``, ``split_ratios`` and ``split_seed``;
-    returns ``{"train", "valid", "test"}`` -> manifest path on every process.
+    Uses the keys of ``CUSTOM_KEYS`` (``dataset``, ``split_seed``, ...); returns ``{"train", "valid", "test"}``
+    -> manifest path on every process.
     """
-    return run_on_main(
-        prepare_custom_dataset,
-        kwargs=dict(
-            data=hparams["dataset"],
-            save_folder=hparams["save_folder"],
-            valid_folds=hparams["valid_folds"],
-            test_folds=hparams["test_folds"],
-            split_ratios=hparams["split_ratios"],
-            seed=hparams["split_seed"],
-        ),
-    )
-
-
-def export_lmac_run(hparams: dict, results: dict) -> str:
-    """Export the L-MAC of a recipe run as an interpreter folder (``hparams["export_folder"]``).
-
-    Uses the run's collected classifier files and label encoder (``<save_folder>/classifier``), the
-    decoder currently in ``hparams["decoder"]`` (the recipes load the best checkpoint first) and the
-    run's ``results`` (``title``, ``description``, ``test`` metrics and ``command``, as written to
-    ``results.json`` by the training scripts) for the model card. Replaces an existing export.
-
-    Returns
-    -------
-    str
-        The export folder.
-    """
-    from lmac_brain.interface.export import export_interpreter, model_card
-    from lmac_brain.evaluation.metrics import METRIC_NAMES
-
-    card = model_card(
-        results["title"], results["description"], {k: v for k, v in results["test"].items() if k in METRIC_NAMES},
-        results["command"],
-    )
-    label_file = os.path.join(hparams["save_folder"], "classifier", "label_encoder.ckpt")  # the collected copy
-    return export_interpreter(hparams["export_folder"], hparams["lmac"], label_file, results, card, overwrite=True)
+    return run_on_main(prepare_custom_dataset, kwargs={arg: hparams[key] for arg, key in CUSTOM_KEYS.items()})

@@ -37,8 +37,8 @@ from lmac_brain.training.class_balance import balanced_sampler, class_counts, co
 from lmac_brain.training.classifier_brain import ClassifierBrain
 from lmac_brain.data.custom_data import check_classifier_classes
 from lmac_brain.data.dataio import classification_datasets, label_encoder_from_manifest
-from lmac_brain.training.experiment import export_lmac_run
-from lmac_brain.interface.export import export_classifier, save_decoder
+
+from lmac_brain.interface.export import export_classifier, export_lmac_run, save_decoder
 from lmac_brain.data.noise import NoiseMixer
 
 

@@ -25,7 +25,8 @@ import sys
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
-from lmac_brain.training.experiment import export_lmac_run, start_experiment
+from lmac_brain.interface.export import export_lmac_run
+from lmac_brain.training.experiment import start_experiment
 
 
 def main(argv):
