@@ -35,6 +35,7 @@ setup(
         "numpy>=1.24",
         "tqdm>=4.60",
         "matplotlib>=3.7",
+        "librosa>=0.10",  # the figures' spectrograms (librosa.display.specshow, log-frequency axis in Hz)
     ],
     entry_points={"console_scripts": ["lmac = lmac_brain.interface.cli:main"]},
     extras_require={

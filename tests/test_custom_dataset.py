@@ -196,7 +196,7 @@ def test_csv_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="missing or repeated column"):
         read_labelled_csv(no_label)
     missing = _write_csv(tmp_path / "c.csv", ["path", "label"], good + [["wavs/hum/gone.wav", "hum"]])
-    with pytest.raises(ValueError, match=r"1 of the 3 listed audio files are missing:\n  .*gone.wav"):
+    with pytest.raises(ValueError, match=r"1 of the 3 audio files named in .*c.csv are missing:\n  .*gone.wav"):
         read_labelled_csv(missing)
     empty_cell = _write_csv(tmp_path / "d.csv", ["path", "label"], good + [["wavs/hum/hum_1.wav", ""]])
     with pytest.raises(ValueError, match="d.csv, line 4: expected 2 non-empty cells"):

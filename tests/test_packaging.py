@@ -45,6 +45,8 @@ def test_wheel_carries_the_shipped_model_and_the_cli_defaults_to_it(repo_root, t
     needed = ["hyperparams.yaml"] + referenced_files(hparams)
     assert {"embedding_model.ckpt", "classifier.ckpt", "decoder.ckpt", "label_encoder.txt"} <= set(needed)
     assert {f"lmac_brain/pretrained/{SHIPPED}/{n}" for n in needed} <= names
+    templates = {f"lmac_brain/interface/templates/{n}.yaml" for n in ("model", "classifier", "interpreter")}
+    assert templates <= names  # exporting from an installed copy needs them
     assert "lmac = lmac_brain.interface.cli:main" in entry_points
     captum = [line for line in metadata.splitlines() if line.startswith("Requires-Dist: captum")]
     assert captum and all("extra ==" in line for line in captum)  # an extra, not a requirement
@@ -62,6 +64,6 @@ def test_wheel_carries_the_shipped_model_and_the_cli_defaults_to_it(repo_root, t
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path), "PYTHONNOUSERSITE": "1"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"module: {site / 'lmac_brain' / 'cli.py'}" in result.stdout  # the installed copy, not the checkout
+    assert f"module: {site / 'lmac_brain' / 'interface' / 'cli.py'}" in result.stdout  # the installed copy, not the checkout
     assert f"default: {site / 'lmac_brain' / 'pretrained' / SHIPPED}" in result.stdout
     assert (tmp_path / "out" / "clip_interpretation.wav").is_file()

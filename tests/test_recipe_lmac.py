@@ -34,8 +34,8 @@ def tiny_classifier(tmp_path, tiny_esc50):
     return export_classifier(str(tmp_path / "classifier"), Frontend(), clf, str(labels), {})
 
 
-def _run(repo_root, tmp_path, args):
-    cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"), str(repo_root / "hparams/lmac_cnn14_cpu.yaml"), *TINY, *args]
+def _run(repo_root, tmp_path, args, config="lmac_cnn14_cpu.yaml"):
+    cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"), str(repo_root / "hparams" / config), *TINY, *args]
     return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
 
@@ -125,12 +125,12 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
     assert "Loading a checkpoint" in log and "Going into epoch 2" in log and "Going into epoch 1\n" not in log
 
     # FT into the finished L-MAC folder must fail loudly, not silently restore that run.
-    ft = ["--stage_name", "ft", "--ft_weight", "4.0", "--decoder_init", str(out / "decoder.ckpt")]
-    proc = _run(repo_root, tmp_path, common + ft + ["--output_folder", str(out), "--number_of_epochs", "3"])
+    ft = ["--decoder_init", str(out / "decoder.ckpt")]
+    proc = _run(repo_root, tmp_path, common + ft + ["--output_folder", str(out), "--number_of_epochs", "3"], "lmac_ft_cnn14_cpu.yaml")
     assert proc.returncode != 0 and "holds checkpoints of stage 'lmac'" in proc.stdout + proc.stderr
 
     # FT in a new folder starts from the trained decoder and trains.
     ft_out = tmp_path / "ft"
-    log = _ok(_run(repo_root, tmp_path, common + ft + ["--output_folder", str(ft_out), "--number_of_epochs", "1"]))
+    log = _ok(_run(repo_root, tmp_path, common + ft + ["--output_folder", str(ft_out), "--number_of_epochs", "1"], "lmac_ft_cnn14_cpu.yaml"))
     assert "train ft_gate" in log
     assert json.loads((ft_out / "results.json").read_text(encoding="utf-8"))["stage"] == "ft"

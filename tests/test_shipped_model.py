@@ -24,15 +24,22 @@ from lmac_brain.interface.cli import DEFAULT_SOURCE, main
 LMAC_TOLERANCE = {"AI": 0.5, "AD": 0.5, "AG": 0.5, "FF": 0.005, "Fid-In": 0.005, "SPS": 0.002, "COMP": 0.02}
 
 
+#: The real example recordings (examples/README.md) and their ESC-50 classes.
+EXAMPLES = {"dog_barking": "dog", "rooster": "rooster", "cow_moo": "cow", "frogs": "frog", "birds": "chirping_birds"}
+
+
 def test_main_command_explains_the_examples_with_the_shipped_model(repo_root, tmp_path):
     out = tmp_path / "explanations"
     code = main(["explain", str(repo_root / "examples" / "audio"), "--out", str(out), "--savedir", str(tmp_path / "cache")])
     assert code == 0
-    for name in ("siren", "clock_ticks", "barks_in_rain"):
+    assert sorted(p.stem for p in (repo_root / "examples" / "audio").iterdir()) == sorted(EXAMPLES)
+    for name, label in EXAMPLES.items():
         for suffix in ("_interpretation.wav", "_masked_out.wav", ".png"):
             assert (out / f"{name}{suffix}").is_file()
         info = sf.info(str(out / f"{name}_interpretation.wav"))
         assert info.frames == sf.info(str(repo_root / "examples" / "audio" / f"{name}.wav")).frames
+        decision = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+        assert decision["label"] == label and decision["prob"] > 0.5, (name, decision["label"], decision["prob"])
     # A second run keeps the outputs (no --overwrite) and still succeeds.
     assert main(["explain", str(repo_root / "examples" / "audio"), "--out", str(out), "--savedir", str(tmp_path / "cache")]) == 0
 
@@ -57,7 +64,7 @@ def test_targeted_refinement_makes_the_mask_keep_the_asked_class(repo_root, tmp_
 
     interp = LMACInterpreter.from_hparams(source=DEFAULT_SOURCE, savedir=str(tmp_path / "cache"))
     lmac = interp.mods.lmac
-    plain, second = interp.interpret_file(str(repo_root / "examples" / "audio" / "barks_in_rain.wav"), top_k=2)
+    plain, second = interp.interpret_file(str(repo_root / "examples" / "audio" / "dog_barking.wav"), top_k=2)
     target = interp.class_index(second.targets[0])
 
     def masked_in_prob(mask):

@@ -35,7 +35,8 @@ from lmac_brain.atomic import write_text
 from lmac_brain.data.audio import AudioLoadError, load_audio
 from lmac_brain.data.files import list_audio_files
 from lmac_brain.interface.listening_page import RECORD_SUFFIX, REPORT_NAME, write_report
-from lmac_brain.explain.listen import plot_interpretation, write_wav
+from lmac_brain.explain.figure import plot_interpretation
+from lmac_brain.explain.listen import write_wav
 
 logger = logging.getLogger(__name__)
 

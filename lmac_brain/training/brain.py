@@ -7,7 +7,9 @@ Hooks only (SpeechBrain convention):
   the matched-budget objective :func:`~lmac_brain.training.loss.budget_loss` on the relaxed top-``q`` masks of
   :meth:`~lmac_brain.explain.lmac.LMAC.budget_logits`, and when ``ft_weight > 0``, the FT guidance of
   :func:`~lmac_brain.training.loss.ft_guidance` against the clean clip); in evaluation it also
-  collects the per-sample metrics of :mod:`lmac_brain.evaluation.metrics` and writes listenable outputs;
+  collects the per-sample metrics of :mod:`lmac_brain.evaluation.metrics`;
+* ``evaluate_batch`` is SpeechBrain's evaluation step followed by writing the listenable outputs (wav
+  and figure) of the stage's first ``n_listen_valid`` / ``n_listen_test`` items, on the main process;
 * ``on_stage_end`` averages metrics (all-reduced across DDP ranks), steps the plateau scheduler on the
   validation loss, and keeps the checkpoint with the lowest validation ``select_key``: ``loss`` (the
   training objective on deterministic noisy validation mixtures) or ``budget`` (the matched-budget
@@ -18,7 +20,8 @@ so selecting on it favours masks that explain nothing; the objective balances fa
 
 Expected ``hparams``: ``lmac`` (also in ``modules``), ``loss_weights`` (dict with ``w_in``, ``w_out``,
 ``w_l1``, ``w_tv``), ``budget_weight``, ``budget_train``, ``budget_valid``, ``budget_temperature``,
-``budget_w_del``, ``select_key``, ``ft_weight``, ``ft_gate_threshold``, ``ft_oracle_threshold``, ``double_softmax_ad``,
+``budget_w_del``, ``select_key``, ``ft_weight`` (with ``ft_gate_threshold``, ``ft_oracle_threshold`` when
+it is positive: the FT stage's config), ``double_softmax_ad``,
 ``lr_annealing``, ``train_logger``, ``epoch_counter``, ``listen_folder``, ``n_listen_valid``,
 ``n_listen_test``, ``stage_name``, ``label_encoder``.
 
@@ -36,7 +39,8 @@ import speechbrain as sb
 import torch
 
 from lmac_brain.training.distributed import CPUDistributedMixin, reduce_mean
-from lmac_brain.explain.listen import listenable, plot_interpretation, write_wav
+from lmac_brain.explain.figure import plot_interpretation
+from lmac_brain.explain.listen import listenable, write_wav
 from lmac_brain.training.loss import budget_loss, ft_guidance, lmac_loss
 from lmac_brain.evaluation.metrics import all_metrics
 
@@ -141,7 +145,7 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
         return list(self.hparams.budget_valid)
 
     def compute_objectives(self, predictions, batch, stage):
-        """L-MAC loss (+ FT guidance); metrics and listenable files in evaluation stages."""
+        """L-MAC loss (+ FT guidance); the faithfulness metrics in evaluation stages."""
         out = predictions
         target = out["logits"].argmax(dim=-1)
         regularize, guidance = None, 0.0
@@ -174,8 +178,15 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
             )
             for name, value in metrics.items():
                 self.values[name].append(value.detach())
-            self._write_listenable(batch, out, stage)
         return loss + guidance
+
+    def evaluate_batch(self, batch, stage):
+        """SpeechBrain's evaluation step, then the listenable files of the stage's first items."""
+        with self.evaluation_ctx:
+            out = self.compute_forward(batch, stage=stage)
+            loss = self.compute_objectives(out, batch, stage=stage)
+        self._write_listenable(batch, out, stage)
+        return loss.detach().cpu()
 
     def _write_listenable(self, batch, out, stage):
         """One wav (masked-in audio, exact input length) and one PNG per item, named by item ID."""

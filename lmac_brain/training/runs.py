@@ -40,6 +40,7 @@ from lmac_brain.data.dataio import classification_datasets, label_encoder_from_m
 
 from lmac_brain.interface.export import export_classifier, export_lmac_run, save_decoder
 from lmac_brain.data.noise import NoiseMixer
+from lmac_brain.models.classifier_folder import read_architecture
 
 
 def _command() -> str:
@@ -152,7 +153,8 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
     check_classifier_classes(f"{hparams['save_folder']}/classifier/label_encoder.ckpt", manifests, hparams["classifier_source"])
     load_checked(hparams["pretrainer"])
-    hparams["label_encoder"].expect_len(hparams["n_classes"])
+    # the folder's label encoder names every output of its head
+    hparams["label_encoder"].expect_len(read_architecture(hparams["classifier_source"]).n_classes)
     if hparams["decoder_init"] is not None:
         init = Pretrainer(
             collect_in=f"{hparams['save_folder']}/decoder_init",

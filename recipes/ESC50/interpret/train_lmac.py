@@ -5,11 +5,10 @@ Usage (CPU config; the classifier folder comes from train_classifier.py):
     python recipes/ESC50/interpret/train_lmac.py hparams/lmac_cnn14_cpu.yaml \
         --data_folder ../shared/data/esc50-16k --noise_folder ../shared/data/noise
 
-FT stage (new output folder, starting from the trained decoder):
-    python recipes/ESC50/interpret/train_lmac.py hparams/lmac_cnn14_cpu.yaml \
+FT stage (its own config and output folder, starting from the trained decoder):
+    python recipes/ESC50/interpret/train_lmac.py hparams/lmac_ft_cnn14_cpu.yaml \
         --data_folder ../shared/data/esc50-16k --noise_folder ../shared/data/noise \
-        --stage_name ft --ft_weight 4.0 --number_of_epochs 4 --lr 0.0002 \
-        --decoder_init results/lmac_cnn14_cpu/1234/decoder.ckpt --output_folder results/lmac_cnn14_cpu_ft/1234
+        --decoder_init results/lmac_cnn14_cpu/1234/decoder.ckpt
 
 At the end the decoder of the best checkpoint is tested on the test fold (noise at 0 dB, deterministic
 per clip) and written to ``<output_folder>/decoder.ckpt`` with ``results.json``, and the whole
@@ -32,7 +31,7 @@ def main(argv):
 
     def describe(condition):
         return {
-            "title": f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['width']} on ESC-50",
+            "title": f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['embedding_model'].width} on ESC-50",
             "description": (
                 f"Classifier from {hparams['classifier_source']}; decoder trained on folds {hparams['train_folds']}, "
                 f"selected on fold {hparams['valid_folds']}; metrics on fold {hparams['test_folds']} with {condition}."

@@ -9,8 +9,8 @@ Usage (CPU config):
         --dataset my_sounds --classifier_source results/finetune_classifier_cpu/1234/classifier
 
 Add ``--noise_folder FOLDER`` to train and test on clips mixed with real noise (as the ESC-50 recipe);
-the FT stage takes the same options as the ESC-50 recipe (``--stage_name ft --ft_weight 4.0
---decoder_init <output_folder>/decoder.ckpt`` and a new ``--output_folder``).
+the FT stage has its own config, ``hparams/lmac_ft_custom_cpu.yaml`` (same options, plus
+``--decoder_init <lmac output_folder>/decoder.ckpt``).
 
 At the end the decoder of the best checkpoint is tested on the test split and written to
 ``<output_folder>/decoder.ckpt`` with ``results.json``, and the whole interpreter to
@@ -35,7 +35,7 @@ def main(argv):
 
     def describe(condition):
         return {
-            "title": f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['width']} on {hparams['dataset']}",
+            "title": f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['embedding_model'].width} on {hparams['dataset']}",
             "description": (
                 f"Classifier from {hparams['classifier_source']}; decoder trained and tested on {hparams['dataset']} "
                 f"({split}), on {condition}. Classes: {', '.join(hparams['label_encoder'].lab2ind)}."
