@@ -27,6 +27,22 @@ def tiny_interpreter_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def tiny_lmac():
+    """An untrained L-MAC (width-1/16 CNN14, 3 classes, small decoder), seeded, in eval mode."""
+    from lmac_brain.explain.lmac import LMAC
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
+    from lmac_brain.models.decoder import LMACDecoder, rep_channels
+    from lmac_brain.models.frontend import Frontend
+
+    gen = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    emb = Cnn14(80, 16, 0.0625, return_reps=True)
+    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 3)), LMACDecoder(rep_channels(emb), hidden=4, out_channels=2))
+    torch.random.set_rng_state(gen)
+    return lmac.eval()
+
+
+@pytest.fixture
 def tiny_interpreter(tiny_interpreter_folder: Path, tmp_path: Path):
     """:class:`~lmac_brain.interface.interpreter.LMACInterpreter` loaded from :func:`tiny_interpreter_folder`."""
     from lmac_brain.interface.interpreter import LMACInterpreter

@@ -93,3 +93,25 @@ def atomic_folder(path: str, overwrite: bool = False) -> Iterator[str]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def save_figure(fig, path: str, dpi: int) -> str:
+    """Save a matplotlib figure as PNG atomically and close it (also when saving fails); returns ``path``.
+
+    Example
+    -------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> target = str(getfixture("tmpdir") / "f.png")
+    >>> save_figure(plt.figure(figsize=(1, 1)), target, 50) == target and os.path.getsize(target) > 0
+    True
+    """
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        plt.close(fig)
+    return path

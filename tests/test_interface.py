@@ -18,7 +18,8 @@ from lmac_brain.interface.cli import DEFAULT_SOURCE, main
 from lmac_brain.models.decoder import LMACDecoder, rep_channels
 from lmac_brain.interface.export import export_interpreter
 from lmac_brain.models.frontend import Frontend
-from lmac_brain.interface.interpreter import SAVEDIR_MARKER, LMACInterpreter, SavedirError
+from lmac_brain.interface.interpreter import LMACInterpreter
+from lmac_brain.interface.savedir import SAVEDIR_MARKER, SavedirError
 from lmac_brain.explain.lmac import LMAC
 
 LABELS = "'dog' => 0\n'rain' => 1\n'cat' => 2\n================\n'starting_index' => 0\n"

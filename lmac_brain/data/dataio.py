@@ -21,7 +21,7 @@ import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from lmac_brain.data.audio import load_audio, peak_normalize
-from lmac_brain.data.manifests import check_audio_exists
+from lmac_brain.data.manifests import check_audio_exists, read_table
 from lmac_brain.data.noise import NoiseMixer
 
 logger = logging.getLogger(__name__)
@@ -112,17 +112,13 @@ def check_manifest_audio(manifests: Mapping[str, str], max_listed: int = 10) -> 
     """
     named_by: Dict[str, str] = {}  # audio path -> "ID x in manifest" of its first mention
     for split, manifest in manifests.items():
-        if not os.path.isfile(manifest):
-            raise FileNotFoundError(
-                f"{manifest}: the {split} manifest does not exist. Run the data preparation again or fix the "
-                "manifest path."
-            )
-        with open(manifest, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if "wav" not in (reader.fieldnames or []):
-                raise ValueError(f"{manifest}: no 'wav' column; expected the columns ID,duration,wav,label.")
-            for row in reader:
-                named_by.setdefault(row["wav"], f"ID {row.get('ID', '?')} in {manifest}")
+        rows = read_table(
+            manifest, ["wav"],
+            f"the {split} manifest does not exist. Run the data preparation again or fix the manifest path.",
+            "Expected the columns ID,duration,wav,label.",
+        )
+        for row in rows:
+            named_by.setdefault(row["wav"], f"ID {row.get('ID', '?')} in {manifest}")
     check_audio_exists(
         list(named_by),
         "the manifests",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import csv
 import io
 import json
 import logging
@@ -39,6 +38,7 @@ from lmac_brain.data.manifests import (
     check_audio_exists,
     check_save_folder,
     manifest_text,
+    read_table,
 )
 
 logger = logging.getLogger(__name__)
@@ -157,31 +157,22 @@ def read_esc50_meta(data_folder: PathLike) -> List[Dict[str, object]]:
     [{'filename': '1-100032-A-0.wav', 'fold': 1, 'target': 0, 'category': 'dog'}]
     """
     meta_path = os.path.join(os.fspath(data_folder), "meta", "esc50.csv")
-    if not os.path.isfile(meta_path):
-        raise FileNotFoundError(
-            f"{meta_path}: ESC-50 metadata not found. Point data_folder at the ESC-50 folder "
-            "(the one holding meta/ and audio/), or download it with download_esc50."
-        )
-    with open(meta_path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in META_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
+    table = read_table(
+        meta_path, META_COLUMNS,
+        "ESC-50 metadata not found. Point data_folder at the ESC-50 folder (the one holding meta/ and audio/), "
+        "or download it with download_esc50.",
+        f"The file must have the official ESC-50 header (at least {', '.join(META_COLUMNS)}).",
+    )
+    for line, row in enumerate(table, start=2):
+        try:
+            row["fold"] = int(row["fold"])
+            row["target"] = int(row["target"])
+        except (TypeError, ValueError) as err:
             raise ValueError(
-                f"{meta_path}: missing column(s) {missing}; found {reader.fieldnames}. The file must "
-                f"have the official ESC-50 header (at least {', '.join(META_COLUMNS)})."
-            )
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                row["fold"] = int(row["fold"])
-                row["target"] = int(row["target"])
-            except (TypeError, ValueError) as err:
-                raise ValueError(
-                    f"{meta_path}, line {line}: fold and target must be integers, got "
-                    f"fold={row['fold']!r}, target={row['target']!r}. Repair or re-download the file."
-                ) from err
-            rows.append(row)
-    return rows
+                f"{meta_path}, line {line}: fold and target must be integers, got "
+                f"fold={row['fold']!r}, target={row['target']!r}. Repair or re-download the file."
+            ) from err
+    return table
 
 
 def prepare_esc50(
@@ -218,7 +209,7 @@ def prepare_esc50(
     Returns
     -------
     dict
-        ``{"train": path, "valid": path, "test": path}``, absolute paths of the manifests.
+        Split name (train, valid, test) -> absolute path of its manifest.
 
     Raises
     ------

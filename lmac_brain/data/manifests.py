@@ -114,6 +114,33 @@ def check_save_folder(save_folder: str, data_folder: str) -> None:
         )
 
 
+def read_table(path: str, columns: Sequence[str], not_found: str, header_advice: str) -> List[Dict[str, str]]:
+    """Rows of the CSV file ``path``, whose header must hold ``columns``.
+
+    Raises ``FileNotFoundError`` (``"<path>: <not_found>"``) for a missing file and ``ValueError``
+    naming the missing columns (then ``header_advice``) for a wrong header.
+
+    Example
+    -------
+    >>> table = getfixture("tmpdir") / "t.csv"
+    >>> _ = table.write("ID,wav\na,/d/a.wav\n")
+    >>> read_table(str(table), ["wav"], "not found.", "")
+    [{'ID': 'a', 'wav': '/d/a.wav'}]
+    >>> read_table(str(table), ["label"], "not found.", "Add it.")
+    Traceback (most recent call last):
+    ...
+    ValueError: ...t.csv: missing column(s) ['label']; found ['ID', 'wav']. Add it.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: {not_found}")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}. {header_advice}")
+        return list(reader)
+
+
 def manifest_text(entries: List[Dict[str, object]]) -> str:
     """Manifest entries as CSV text with the header ``MANIFEST_COLUMNS``.
 

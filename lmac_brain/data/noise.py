@@ -206,21 +206,8 @@ class NoiseMixer:
         )
 
     def __call__(self, wav: torch.Tensor, item_id: Optional[str] = None) -> torch.Tensor:
-        """Return ``wav`` mixed with a noise crop at the configured SNR, peak-normalised.
-
-        Same as ``self.mix(wav, item_id)[0]``.
-
-        Arguments
-        ---------
-        wav : torch.Tensor
-            ``[N]`` clip at ``sample_rate``.
-        item_id : str, optional
-            ID of the clip; required when ``deterministic=True``.
-
-        Returns
-        -------
-        torch.Tensor
-            ``[N]`` mixture with peak 1 (unless everything is silent).
+        """Return ``wav`` mixed with a noise crop at the configured SNR, peak-normalised: ``[N]``, peak 1
+        (unless everything is silent). Same as ``self.mix(wav, item_id)[0]`` (arguments: :meth:`mix`).
 
         Example
         -------

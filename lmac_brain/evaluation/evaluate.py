@@ -154,6 +154,18 @@ def _batches(dataset, batch_size: int):
         yield batch
 
 
+def _explained(name: str, explainer, set_name: str, dataset, frontend: Frontend, batch_size: int):
+    """Per batch of :func:`_batches`: ``(items, wavs, mask, seconds per clip to explain, logmag, phase)``."""
+    for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name}", leave=False):
+        wavs = torch.stack([it[1] for it in items])
+        start = time.perf_counter()
+        mask = explainer.explain(wavs)
+        seconds = (time.perf_counter() - start) / len(items)
+        with torch.no_grad():
+            logmag, phase = frontend.log_magnitude_phase(wavs)
+        yield items, wavs, mask, seconds, logmag, phase
+
+
 def faithfulness_rows(
     name: str, explainer, set_name: str, dataset, frontend: Frontend, classifier: AudioClassifier,
     mask_domain: str, batch_size: int, scorer: Optional[Callable] = None,
@@ -165,9 +177,8 @@ def faithfulness_rows(
     Example
     -------
     >>> from lmac_brain.explain.baselines import Saliency
-    >>> from lmac_brain.models.classifier import Cnn14
-    >>> fe = Frontend()
-    >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)).eval()
+    >>> lmac = getfixture("tiny_lmac")  # an untrained LMAC: its front end and classifier
+    >>> fe, clf = lmac.frontend, lmac.classifier
     >>> items = [("a", torch.randn(8000), None), ("b", torch.randn(8000), None)]
     >>> rows = faithfulness_rows("Saliency", Saliency(fe, clf), "demo", items, fe, clf, "log1p", 2)
     >>> print(len(rows), rows[0]["item"], sorted(rows[0])[:3])
@@ -175,13 +186,8 @@ def faithfulness_rows(
     """
     model = scorer or scoring_model(frontend, classifier)
     rows = []
-    for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name}", leave=False):
-        wavs = torch.stack([it[1] for it in items])
-        start = time.perf_counter()
-        mask = explainer.explain(wavs)
-        seconds = (time.perf_counter() - start) / len(items)
+    for items, _, mask, seconds, logmag, _ in _explained(name, explainer, set_name, dataset, frontend, batch_size):
         with torch.no_grad():
-            logmag, _ = frontend.log_magnitude_phase(wavs)
             metrics = all_metrics(
                 model(logmag),
                 model(frontend.apply_mask(logmag, mask, mask_domain)),
@@ -211,10 +217,8 @@ def budget_rows(
 
     Example
     -------
-    >>> from lmac_brain.models.classifier import Cnn14
     >>> from lmac_brain.explain.floors import Energy
-    >>> fe = Frontend()
-    >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)).eval()
+    >>> fe, clf = getfixture("tiny_lmac").frontend, getfixture("tiny_lmac").classifier
     >>> items = [("a", torch.randn(8000), None), ("b", torch.randn(8000), None)]
     >>> rows = budget_rows("Energy", Energy(fe), "demo", items, fe, clf, "log1p", 2)
     >>> print(len(rows), [k for k in rows[0] if k.startswith("Ins")])
@@ -226,13 +230,8 @@ def budget_rows(
         return frontend.apply_mask(logmag, binary, mask_domain)
 
     rows = []
-    for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name} (budget)", leave=False):
-        wavs = torch.stack([it[1] for it in items])
-        start = time.perf_counter()
-        mask = explainer.explain(wavs)
-        seconds = (time.perf_counter() - start) / len(items)
+    for items, _, mask, seconds, logmag, _ in _explained(name, explainer, f"{set_name} (budget)", dataset, frontend, batch_size):
         with torch.no_grad():
-            logmag, _ = frontend.log_magnitude_phase(wavs)
             scores = ranking(explainer, mask, logmag)
         bins = budget_curves(model, logmag, scores, None, apply, budgets, "bins", seed)  # explains the decision
         energy = budget_curves(model, logmag, scores, bins["target"], apply, budgets, "energy", seed, full=False)
@@ -265,21 +264,16 @@ def listening_rows(
 
     Example
     -------
-    >>> from lmac_brain.models.classifier import Cnn14
     >>> from lmac_brain.explain.floors import Energy
-    >>> fe = Frontend()
-    >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)).eval()
+    >>> fe, clf = getfixture("tiny_lmac").frontend, getfixture("tiny_lmac").classifier
     >>> rows = listening_rows("Energy", Energy(fe), "demo", [("a", torch.randn(8000), None)], fe, clf, "log1p", 1)
     >>> print(sorted(k for k in rows[0] if k.startswith("Listen")), 0 <= rows[0]["Listen@0.1"] <= 1)
     ['Listen@0.1', 'Listen@0.2'] True
     """
     model = scorer or scoring_model(frontend, classifier)
     rows = []
-    for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name} (listening)", leave=False):
-        wavs = torch.stack([it[1] for it in items])
-        mask = explainer.explain(wavs)
+    for items, wavs, mask, _, logmag, phase in _explained(name, explainer, f"{set_name} (listening)", dataset, frontend, batch_size):
         with torch.no_grad():
-            logmag, phase = frontend.log_magnitude_phase(wavs)
             target = model(logmag).argmax(dim=-1, keepdim=True)
             scores = ranking(explainer, mask, logmag)
             heard = {}
@@ -311,11 +305,8 @@ def localization_rows(
     0.23 True
     """
     rows = []
-    for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / localization", leave=False):
-        wavs = torch.stack([it[1] for it in items])
+    for items, wavs, mask, _, logmag, phase in _explained(name, explainer, "localization", dataset, frontend, batch_size):
         events = torch.stack([it[2] for it in items])
-        mask = explainer.explain(wavs)
-        logmag, phase = frontend.log_magnitude_phase(wavs)
         spans = [span_frames(*it[3], frontend.hop_length, mask.shape[1]) for it in items]
         audio = listenable(frontend, logmag, phase, mask, wavs.shape[1], mask_domain)
         scores = ranking(explainer, mask, logmag)  # the ranked measures read the explainer's ranking
@@ -337,9 +328,7 @@ def sanity_rows(name: str, factory: Factory, frontend: Frontend, classifier: Aud
     Example
     -------
     >>> from lmac_brain.explain.baselines import Saliency
-    >>> from lmac_brain.models.classifier import Cnn14
-    >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)).eval()
-    >>> row = sanity_rows("Saliency", Saliency, Frontend(), clf, torch.randn(1, 8000), ["a"])[0]
+    >>> row = sanity_rows("Saliency", Saliency, Frontend(), getfixture("tiny_lmac").classifier, torch.randn(1, 8000), ["a"])[0]
     >>> print(row["set"], -1.0 <= row["Spearman (head)"] <= 1.0, -1.0 <= row["Spearman (all)"] <= 1.0)
     sanity True True
     """

@@ -119,17 +119,8 @@ def sparseness(mask: torch.Tensor) -> torch.Tensor:
 
 
 def complexity(mask: torch.Tensor) -> torch.Tensor:
-    """COMP: Shannon entropy (natural log) of ``|M| / sum|M|`` for each mask.
-
-    Arguments
-    ---------
-    mask : torch.Tensor
-        ``[B, ...]`` masks.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[B]``; ``log(n)`` for a uniform mask of ``n`` cells, 0 for a single cell.
+    """COMP: Shannon entropy (natural log) of ``|M| / sum|M|`` for each mask ``[B, ...]``: ``[B]``, ``log(n)``
+    for a uniform mask of ``n`` cells, 0 for a single cell.
 
     Example
     -------
@@ -142,15 +133,10 @@ def complexity(mask: torch.Tensor) -> torch.Tensor:
     return (torch.where(p > 0, -p * p.log(), torch.zeros_like(p))).sum(dim=1)
 
 
-def all_metrics(
-    logits: torch.Tensor,
-    logits_in: torch.Tensor,
-    logits_out: torch.Tensor,
-    mask: torch.Tensor,
-    target: Optional[torch.Tensor] = None,
-    double_softmax: bool = False,
-) -> Dict[str, torch.Tensor]:
-    """All seven metrics (:data:`METRIC_NAMES`), each ``[B]``.
+def all_metrics(logits: torch.Tensor, logits_in: torch.Tensor, logits_out: torch.Tensor, mask: torch.Tensor,
+                target: Optional[torch.Tensor] = None, double_softmax: bool = False) -> Dict[str, torch.Tensor]:
+    """All seven metrics (:data:`METRIC_NAMES`), each ``[B]``: :func:`faithfulness` (same arguments) and the
+    mask measures of ``mask``.
 
     Example
     -------

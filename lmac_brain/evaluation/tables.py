@@ -130,8 +130,8 @@ def markdown(summary: Mapping, header: str = "") -> str:
         lines += ["", f"### {set_name} ({n_items} items)", ""]
         lines.append("| method | " + " | ".join(f"{k} ({direction(k)})" for k in metrics) + " |")
         lines.append("|---" * (len(metrics) + 1) + "|")
-        for method, stats in methods.items():
-            cells = [_cell(stats[k]) if k in stats else "" for k in metrics]
+        for method, summary in methods.items():
+            cells = [_cell(summary[k]) if k in summary else "" for k in metrics]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from lmac_brain.atomic import atomic_path
+from lmac_brain.atomic import save_figure
 
 #: The panels, left to right, and what each shows (the README repeats this).
 PANELS = (
@@ -86,9 +86,4 @@ def plot_interpretation(
         ax.set_xlim(0, 1)
         ax.set_title("class probabilities")
     fig.suptitle(title)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=80, format="png")
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=80)

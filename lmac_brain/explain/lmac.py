@@ -72,12 +72,8 @@ class LMAC(torch.nn.Module):
         super().__init__()
         if rank_power is not None and rank_power < 0:
             raise ValueError(f"rank_power must be None or >= 0, got {rank_power}.")
-        self.frontend = frontend
-        self.classifier = classifier
-        self.decoder = decoder
-        self.mask_domain = mask_domain
-        self.threshold = threshold
-        self.rank_power = rank_power
+        self.frontend, self.classifier, self.decoder = frontend, classifier, decoder
+        self.mask_domain, self.threshold, self.rank_power = mask_domain, threshold, rank_power
         for p in self.classifier.parameters():
             p.requires_grad_(False)
         self.classifier.eval()
@@ -121,11 +117,8 @@ class LMAC(torch.nn.Module):
 
         Example
         -------
-        >>> from lmac_brain.models.classifier import Cnn14
-        >>> from lmac_brain.models.decoder import LMACDecoder, rep_channels
-        >>> emb = Cnn14(80, 32, 0.125, return_reps=True)
-        >>> clf = AudioClassifier(emb, torch.nn.Linear(32, 5))
-        >>> lmac = LMAC(Frontend(), clf, LMACDecoder(rep_channels(emb), hidden=8, out_channels=4), rank_power=2.0)
+        >>> lmac = getfixture("tiny_lmac")
+        >>> lmac.rank_power = 2.0
         >>> mask, logmag = torch.tensor([[[1.0, 0.5]]]), torch.tensor([[[1.0, 3.0]]])
         >>> lmac.rank_scores(mask, logmag).tolist()
         [[[1.0, 0.75]]]

@@ -143,13 +143,7 @@ def targeted_masks(lmac, wavs: torch.Tensor, target: Target = None, config: Opti
 
     Example
     -------
-    >>> from lmac_brain.models.classifier import AudioClassifier, Cnn14
-    >>> from lmac_brain.models.decoder import LMACDecoder, rep_channels
-    >>> from lmac_brain.models.frontend import Frontend
-    >>> from lmac_brain.explain.lmac import LMAC
-    >>> _ = torch.manual_seed(0)
-    >>> emb = Cnn14(80, 16, 0.0625, return_reps=True)
-    >>> lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 3)), LMACDecoder(rep_channels(emb), hidden=4, out_channels=2)).eval()
+    >>> lmac = getfixture("tiny_lmac")  # an (untrained) LMAC of 3 classes
     >>> wavs = torch.randn(2, 8000)
     >>> plain = targeted_masks(lmac, wavs)
     >>> other = (plain["logits"].argmax(-1) + 1) % 3

@@ -10,7 +10,7 @@ absent, as in the recipes), so the same audio gets the same decision and mask at
 folder is read in place and hub files stay in the Hugging Face cache. With a ``savedir``, SpeechBrain
 links ``hyperparams.yaml`` and one ``<name>.ckpt`` per loaded file into it. The library never deletes
 or replaces a file it did not create there: it records the names it links in ``.lmac_brain_savedir.json``
-and refuses (:class:`SavedirError`) when a file of a needed name exists that it did not create.
+and refuses (:class:`~lmac_brain.interface.savedir.SavedirError`) when a file of a needed name exists that it did not create.
 Stale caches: SpeechBrain keeps a file that already exists in ``savedir``, so loading a *different*
 source into a ``savedir`` used before would silently reuse the old ``hyperparams.yaml``; here the
 library's own links are re-made on every load (``FetchConfig(overwrite=True)``), so they always point
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -35,18 +34,15 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
-from lmac_brain.atomic import write_text
 from lmac_brain.data.audio import INPUT_NORMALIZATIONS, load_audio, normalize_input
 from lmac_brain.evaluation.budget import keep_top
 from lmac_brain.interface.folder_checks import check_interpreter_folder, check_state_dict_fits
+from lmac_brain.interface.savedir import claim_savedir
 from lmac_brain.explain.listen import listenable
 from lmac_brain.explain.longform import Segment, explain_long, long_spectrogram_and_audio
 from lmac_brain.explain.refine import Refinement, targeted_masks
 
 logger = logging.getLogger(__name__)
-
-#: Written into a ``savedir``: the files the library created there (the only ones it may replace).
-SAVEDIR_MARKER = ".lmac_brain_savedir.json"
 
 #: Input normalisation of interpreter folders exported before ``input_normalization`` was stored:
 #: peak normalisation, what the recipes (and so the shipped model) were trained with.
@@ -103,94 +99,13 @@ class Interpretation:
     budget: Optional[float] = None
 
 
-class SavedirError(ValueError):
-    """Raised when a ``savedir`` holds files of the names the interpreter would link there.
-
-    The message names the folder and the files, and says what to do; nothing in the folder is changed.
-    """
-
-
-def _owned_files(savedir: str) -> List[str]:
-    """Names the library recorded as its own in ``savedir`` (none without a marker)."""
-    marker = os.path.join(savedir, SAVEDIR_MARKER)
-    if not os.path.lexists(marker):
-        return []
-    try:
-        with open(marker, encoding="utf-8") as f:
-            record = json.load(f)
-        if not isinstance(record, dict) or record.get("lmac_brain_savedir") != 1:
-            raise ValueError("not an lmac_brain savedir record")
-        return [str(name) for name in record["files"]]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise SavedirError(
-            f"{marker}: exists but is not the record lmac_brain writes ({err}); the folder {savedir} was not "
-            "prepared by lmac_brain, so nothing in it is replaced. Pass another savedir, or none."
-        ) from err
-
-
-def claim_savedir(savedir: str, source: str, names: Sequence[str]) -> None:
-    """Record ``names`` as the library's files in ``savedir``, refusing to take over anyone else's.
-
-    A name may be (re)linked when it is absent from ``savedir`` or was created there by the library
-    (listed in :data:`SAVEDIR_MARKER`); any other file of that name belongs to someone else, and
-    :class:`SavedirError` is raised before anything is written. Other files are never touched.
-
-    Arguments
-    ---------
-    savedir : str
-        The folder (created if missing).
-    source : str
-        What is being loaded (recorded for information).
-    names : sequence of str
-        File names that will be linked into ``savedir``.
-
-    Raises
-    ------
-    SavedirError
-        Naming the folder and the files that are in the way.
-
-    Example
-    -------
-    >>> d = str(getfixture("tmpdir") / "cache")
-    >>> claim_savedir(d, "first", ["hyperparams.yaml"])
-    >>> open(os.path.join(d, "hyperparams.yaml"), "w").close()  # (what SpeechBrain links there)
-    >>> claim_savedir(d, "second", ["hyperparams.yaml", "decoder.ckpt"])  # the library's own file: fine
-    >>> _ = open(os.path.join(d, "notes.txt"), "w").write("mine")
-    >>> claim_savedir(d, "third", ["notes.txt"])
-    Traceback (most recent call last):
-    ...
-    lmac_brain.interface.interpreter.SavedirError: ...cache already holds notes.txt, which lmac_brain did not create; ...
-    """
-    owned = _owned_files(savedir) if os.path.isdir(savedir) else []
-    in_the_way = [n for n in names if n not in owned and os.path.lexists(os.path.join(savedir, n))]
-    if in_the_way:
-        raise SavedirError(
-            f"savedir {savedir} already holds {', '.join(in_the_way)}, which lmac_brain did not create; loading "
-            f"{source} would replace {'it' if len(in_the_way) == 1 else 'them'}. Nothing was changed. Pass a new or "
-            "empty folder as savedir, or none (a local folder is then read in place), or move those files."
-        )
-    os.makedirs(savedir, exist_ok=True)
-    files = sorted(set(owned) | set(names))
-    write_text(os.path.join(savedir, SAVEDIR_MARKER), json.dumps({"lmac_brain_savedir": 1, "source": source, "files": files}, indent=2))
-
-
 class LMACInterpreter(Pretrained):
     """Explain an audio classifier's decisions with a trained L-MAC decoder.
 
     Example
     -------
-    >>> from lmac_brain.models.classifier import AudioClassifier, Cnn14
-    >>> from lmac_brain.models.decoder import LMACDecoder, rep_channels
-    >>> from lmac_brain.interface.export import export_interpreter
-    >>> from lmac_brain.models.frontend import Frontend
-    >>> from lmac_brain.explain.lmac import LMAC
-    >>> tmp = getfixture("tmpdir")
-    >>> enc = tmp / "label_encoder.txt"
-    >>> _ = enc.write_text("'dog' => 0\\n'rain' => 1\\n================\\n'starting_index' => 0\\n", "utf-8")
-    >>> emb = Cnn14(80, 16, 0.0625, return_reps=True)
-    >>> lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 2)), LMACDecoder(rep_channels(emb)))
-    >>> folder = export_interpreter(str(tmp / "interp"), lmac, str(enc), {}, "# card")
-    >>> interp = LMACInterpreter.from_hparams(source=folder, savedir=str(tmp / "cache"))
+    >>> folder = getfixture("tiny_interpreter_folder")  # written by export_interpreter (classes dog, rain)
+    >>> interp = LMACInterpreter.from_hparams(source=folder)
     >>> out = interp.interpret_batch(torch.randn(2, 16000))
     >>> print(out.mask.shape, out.interpretation.shape, out.labels[0] in ("dog", "rain"))
     torch.Size([2, 87, 513]) torch.Size([2, 16000]) True

@@ -117,10 +117,7 @@ class Cnn14(torch.nn.Module):
         super().__init__()
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}.")
-        self.mel_bins = mel_bins
-        self.emb_dim = emb_dim
-        self.width = width
-        self.norm_type = norm_type
+        self.mel_bins, self.emb_dim, self.width, self.norm_type = mel_bins, emb_dim, width, norm_type
         self.return_reps = return_reps
         self.channels = [max(1, int(round(c * width))) for c in BASE_CHANNELS] + [emb_dim]
         self.norm0 = _norm2d(norm_type, mel_bins)

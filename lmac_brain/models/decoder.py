@@ -83,12 +83,8 @@ class LMACDecoder(torch.nn.Module):
         spec_gain: bool = True,
     ):
         super().__init__()
-        self.rep_channels = list(rep_channels)
-        self.n_mels = n_mels
-        self.n_freqs = n_freqs
-        self.hidden = hidden
-        self.out_channels = out_channels
-        self.fine_channels = fine_channels
+        self.rep_channels, self.n_mels, self.n_freqs = list(rep_channels), n_mels, n_freqs
+        self.hidden, self.out_channels, self.fine_channels = hidden, out_channels, fine_channels
         self.use_spec_gain = spec_gain
         self.lateral = torch.nn.ModuleList(torch.nn.Conv2d(c, hidden, 1) for c in self.rep_channels)
         self.smooth = torch.nn.Sequential(

@@ -71,12 +71,8 @@ class Frontend(torch.nn.Module):
         super().__init__()
         if win_length > n_fft:
             raise ValueError(f"win_length ({win_length}) must not exceed n_fft ({n_fft}).")
-        self.sample_rate = sample_rate
-        self.n_fft = n_fft
-        self.win_length = win_length
-        self.hop_length = hop_length
-        self.n_mels = n_mels
-        self.f_min = f_min
+        self.sample_rate, self.n_fft, self.win_length, self.hop_length = sample_rate, n_fft, win_length, hop_length
+        self.n_mels, self.f_min = n_mels, f_min
         self.f_max = sample_rate / 2 if f_max is None else f_max
         # SpeechBrain's STFT/ISTFT take window and hop in milliseconds and round to samples.
         to_ms = 1000.0 / sample_rate

@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
 
-from lmac_brain.atomic import atomic_path
+from lmac_brain.atomic import save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -225,9 +225,4 @@ def plot_confusion(path: str, confusion: torch.Tensor, class_names: List[str], t
                             color="white" if rates[i, j] > 0.5 else "black")
     summary = summarize_confusion(confusion)
     ax.set_title(title or f"accuracy {summary['acc']:.3f}, balanced accuracy {summary['bal_acc']:.3f}")
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=100, format="png")
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
