@@ -123,7 +123,7 @@ def read_table(path: str, columns: Sequence[str], not_found: str, header_advice:
     Example
     -------
     >>> table = getfixture("tmpdir") / "t.csv"
-    >>> _ = table.write("ID,wav\na,/d/a.wav\n")
+    >>> _ = table.write("ID,wav\\na,/d/a.wav\\n")
     >>> read_table(str(table), ["wav"], "not found.", "")
     [{'ID': 'a', 'wav': '/d/a.wav'}]
     >>> read_table(str(table), ["label"], "not found.", "Add it.")
