@@ -1,5 +1,7 @@
 """Tests of lmac_brain.models.classifier: SpeechBrain/hub checkpoint compatibility, widths, any length."""
 
+import os
+
 import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
@@ -95,3 +97,58 @@ def test_lmac_paper_config_builds_and_loads_the_hub_classifier_files(tmp_path, r
     assert hparams["label_encoder"].decode_ndim(49) == "c49"
     mask = hparams["lmac"].eval().explain(torch.randn(1, 16000) * 0.1)
     assert mask.shape == (1, 87, 513)
+
+
+# --------------------------------------------------------------------------- the classifier folder as the source of its shape
+
+def _export(tmp_path, emb, head, n_classes):
+    from lmac_brain.interface.export import export_classifier
+    from lmac_brain.models.frontend import Frontend
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"'c{i}' => {i}\n" for i in range(n_classes)) + "================\n'starting_index' => 0\n", "utf-8")
+    return export_classifier(str(tmp_path / "clf"), Frontend(n_mels=emb.mel_bins), AudioClassifier(emb, head), str(labels), {})
+
+
+@pytest.mark.parametrize("width,emb_dim", [(0.0625, 24), (0.3, 40), (0.5, 64)])
+def test_classifier_folder_rebuilds_the_exported_shape(tmp_path, width, emb_dim):
+    from lmac_brain.models import classifier_folder
+
+    emb = Cnn14(64, emb_dim, width, return_reps=True)
+    folder = _export(tmp_path, emb, torch.nn.Linear(emb_dim, 7), 7)
+    arch = classifier_folder.read_architecture(folder)
+    assert (arch.mel_bins, arch.emb_dim, arch.n_classes) == (64, emb_dim, 7)
+    rebuilt = classifier_folder.embedding_model(folder, 64)
+    assert rebuilt.channels == emb.channels
+    rebuilt.load_state_dict(emb.state_dict())  # strict: every name and shape fits
+    classifier_folder.head(folder).load_state_dict(torch.load(f"{folder}/classifier.ckpt"))
+
+
+def test_classifier_folder_errors_name_the_problem(tmp_path):
+    from lmac_brain.models import classifier_folder
+
+    folder = _export(tmp_path, Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2), 2)
+    with pytest.raises(classifier_folder.ClassifierFolderError, match="trained on 80 mel bins but the front end makes 64; set n_mels: 80"):
+        classifier_folder.embedding_model(folder, 64)
+    os.remove(os.path.join(folder, "classifier.ckpt"))
+    with pytest.raises(classifier_folder.ClassifierFolderError, match="no classifier.ckpt"):
+        classifier_folder.head(folder)
+    torch.save({"weight": torch.zeros(3)}, os.path.join(folder, "classifier.ckpt"))
+    with pytest.raises(classifier_folder.ClassifierFolderError, match="neither a torch.nn.Linear nor a SpeechBrain Classifier"):
+        classifier_folder.head(folder)
+
+
+def test_classifier_folder_fetches_a_hub_id(tmp_path, monkeypatch):
+    """A hub id goes through SpeechBrain's fetch (here answered from a local copy: no network)."""
+    from lmac_brain.models import classifier_folder
+
+    folder = _export(tmp_path, Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 3), 3)
+    asked = []
+
+    def fake_fetch(filename, source):
+        asked.append((filename, source))
+        return os.path.join(folder, filename)
+
+    monkeypatch.setattr(classifier_folder, "fetch", fake_fetch)
+    assert classifier_folder.read_architecture("speechbrain/cnn14-esc50").n_classes == 3
+    assert asked == [("embedding_model.ckpt", "speechbrain/cnn14-esc50"), ("classifier.ckpt", "speechbrain/cnn14-esc50")]
