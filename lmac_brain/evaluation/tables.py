@@ -24,7 +24,7 @@ DIRECTION = {
     "Ins AUC": "up", "Del AUC": "down", "Ins AUC (energy)": "up", "Del AUC (energy)": "down", "p(full)": "up",
     "AI": "up", "AD": "down", "AG": "up", "FF": "up", "Fid-In": "up", "SPS": "up", "COMP": "down",
     "IoU": "up", "IoU (matched)": "up", "Pointing": "up", "SI-SDR": "up",
-    "Spearman (head)": "down", "Spearman (all)": "down", "sec/clip": "down",
+    "Spearman (head)": "down", "Spearman (all)": "down", "Rise": "up", "sec/clip": "down",
 }
 
 #: per-budget points of the curves (``Ins@0.1``, ``Del@0.1``; ``Listen@0.1``: the listening round trip,

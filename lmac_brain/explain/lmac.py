@@ -16,11 +16,12 @@ Authors
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
 from lmac_brain.evaluation.budget import soft_keep_top
+from lmac_brain.explain.targets import Target, resolve_target
 from lmac_brain.models.classifier import AudioClassifier
 from lmac_brain.models.frontend import Frontend
 
@@ -92,9 +93,19 @@ class LMAC(torch.nn.Module):
         """``log1p|X|`` (possibly masked) -> logits ``[B, C]`` and the classifier's block outputs."""
         return self.classifier(self.frontend.features(logmag))
 
-    def mask_logits(self, reps, logmag: torch.Tensor) -> torch.Tensor:
-        """Decoder output before the sigmoid, ``[B, T, F]`` (the starting point of targeted refinement)."""
-        return self.decoder(reps, logmag)
+    @property
+    def conditional(self) -> bool:
+        """True if the decoder is told which class it explains (a class-conditional decoder)."""
+        return bool(getattr(self.decoder, "conditional", False))
+
+    def mask_logits(self, reps, logmag: torch.Tensor, target: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Decoder output before the sigmoid, ``[B, T, F]`` (the starting point of targeted refinement).
+
+        ``target`` ``[B]``: the classes explained, needed by a conditional decoder (ignored otherwise).
+        """
+        if not self.conditional:
+            return self.decoder(reps, logmag)
+        return self.decoder(reps, logmag, self.classifier.class_directions(target))
 
     def to_mask(self, logits: torch.Tensor) -> torch.Tensor:
         """Mask ``[B, T, F]`` in ``[0, 1]`` from mask logits (sigmoid, then the optional threshold)."""
@@ -127,23 +138,73 @@ class LMAC(torch.nn.Module):
             return mask
         return mask.pow(self.rank_power) * logmag
 
-    def mask_of(self, wavs: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def mask_of(self, wavs: torch.Tensor, target: Union[Target, Callable] = None) -> Dict[str, torch.Tensor]:
         """Front end, classifier decision and mask, without scoring the masked inputs.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[B, N]`` waveforms.
+        target : None, int, sequence, tensor or callable
+            The classes explained (:func:`~lmac_brain.explain.targets.resolve_target`; a callable maps the
+            logits ``[B, C]`` to ``[B]`` classes, as training samples them). A conditional decoder
+            explains them in this one pass; an unconditional one always explains the decision (see
+            :func:`~lmac_brain.explain.refine.targeted_masks` for other classes).
 
         Returns
         -------
         dict
-            ``logmag``, ``phase`` ``[B, T, F]``; ``logits`` ``[B, C]`` of the input; ``mask_logits`` and
-            ``mask`` ``[B, T, F]``.
+            ``logmag``, ``phase`` ``[B, T, F]``; ``logits`` ``[B, C]`` of the input; ``target`` ``[B]`` (the
+            classes the mask explains); ``mask_logits`` and ``mask`` ``[B, T, F]``.
         """
         logmag, phase = self.analyse(wavs)
         with torch.no_grad():
             logits, reps = self.classify(logmag)
-        mask_logits = self.mask_logits(reps, logmag)
-        return {"logmag": logmag, "phase": phase, "logits": logits, "mask_logits": mask_logits, "mask": self.to_mask(mask_logits)}
+        if not self.conditional:  # it explains the decision, whatever is asked
+            explained = logits.argmax(dim=-1)
+        else:
+            explained = target(logits) if callable(target) else resolve_target(target, logits)
+        mask_logits = self.mask_logits(reps, logmag, explained)
+        return {"logmag": logmag, "phase": phase, "logits": logits, "target": explained, "mask_logits": mask_logits,
+                "mask": self.to_mask(mask_logits)}
 
-    def forward(self, wavs: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Run the whole chain (training and evaluation).
+    @torch.no_grad()
+    def masks_for_classes(self, wavs: torch.Tensor, classes: Union[torch.Tensor, Callable]) -> Dict[str, torch.Tensor]:
+        """Conditional decoder only: masks for ``K`` classes per item with one classifier pass.
+
+        ``classes`` is ``[B, K]`` class indices, or a callable mapping the logits ``[B, C]`` to them (e.g.
+        the top ``K``). The classifier runs once; the decoder runs once on the batch repeated ``K``
+        times, each copy told another class (``lmac explain --top-k K`` in one pass).
+
+        Returns
+        -------
+        dict
+            ``logmag``, ``phase``, ``logits`` as :meth:`mask_of`; ``classes`` ``[B, K]``; ``masks``
+            ``[K, B, T, F]``.
+
+        Example
+        -------
+        >>> from lmac_brain.models.classifier import Cnn14
+        >>> from lmac_brain.models.decoder import LMACDecoder, rep_channels
+        >>> emb = Cnn14(80, 16, 0.0625, return_reps=True)
+        >>> clf = AudioClassifier(emb, torch.nn.Linear(16, 3))
+        >>> lmac = LMAC(Frontend(), clf, LMACDecoder(rep_channels(emb), hidden=4, out_channels=2, conditional=True)).eval()
+        >>> print(lmac.masks_for_classes(torch.randn(2, 8000), torch.tensor([[0, 1], [2, 0]]))["masks"].shape)
+        torch.Size([2, 2, 44, 513])
+        """
+        if not self.conditional:
+            raise ValueError("masks_for_classes needs a conditional decoder; refine the decision's mask instead.")
+        logmag, phase = self.analyse(wavs)
+        logits, reps = self.classify(logmag)
+        classes = (classes(logits) if callable(classes) else torch.as_tensor(classes)).to(logits.device)
+        k = classes.shape[1]
+        repeated = [r.repeat(k, 1, 1, 1) for r in reps]
+        masks = self.to_mask(self.mask_logits(repeated, logmag.repeat(k, 1, 1), classes.t().reshape(-1)))  # class-major
+        return {"logmag": logmag, "phase": phase, "logits": logits, "classes": classes,
+                "masks": masks.view(k, wavs.shape[0], *masks.shape[1:])}
+
+    def forward(self, wavs: torch.Tensor, target: Union[Target, Callable] = None) -> Dict[str, torch.Tensor]:
+        """Run the whole chain (training and evaluation); ``target`` as in :meth:`mask_of`.
 
         Returns
         -------
@@ -151,7 +212,7 @@ class LMAC(torch.nn.Module):
             What :meth:`mask_of` returns, plus ``logits_in`` and ``logits_out`` ``[B, C]`` of the
             masked-in and masked-out inputs. Gradients reach the decoder only.
         """
-        out = self.mask_of(wavs)
+        out = self.mask_of(wavs, target)
         out["logits_in"], _ = self.classify(self.apply_mask(out["logmag"], out["mask"]))
         out["logits_out"], _ = self.classify(self.apply_mask(out["logmag"], 1.0 - out["mask"]))
         return out

@@ -1,7 +1,9 @@
 """Explaining a class other than the classifier's decision: test-time refinement of the L-MAC mask.
 
-The L-MAC decoder is not class-conditional: it was trained to explain the classifier's own decision
-``argmax f(X)``, which is what it outputs in one forward pass. To answer "why class ``c``?" for another
+The paper's L-MAC decoder is not class-conditional: it was trained to explain the classifier's own
+decision ``argmax f(X)``, which is what it outputs in one forward pass (a class-conditional decoder,
+``LMACDecoder(conditional=True)``, answers for any class in that pass, and refinement is then an
+option that starts from its mask). To answer "why class ``c``?" for another
 ``c``, the mask logits are refined by gradient descent on the same L-MAC objective the decoder was
 trained on, with ``c`` as the class: ``w_in CE(f(M*X), c) - w_out CE(f((1-M)*X), c) + w_l1 |M|``,
 starting from the decoder's mask. Only the mask logits are optimised; the classifier is frozen. The
@@ -121,7 +123,9 @@ def refine_mask(lmac, logmag: torch.Tensor, init_logits: torch.Tensor, target: t
 
 
 @torch.no_grad()
-def targeted_masks(lmac, wavs: torch.Tensor, target: Target = None, config: Optional[Refinement] = None) -> Dict[str, torch.Tensor]:
+def targeted_masks(
+    lmac, wavs: torch.Tensor, target: Target = None, config: Optional[Refinement] = None, refine: Optional[bool] = None,
+) -> Dict[str, torch.Tensor]:
     """What :meth:`~lmac_brain.explain.lmac.LMAC.mask_of` returns, with the mask explaining ``target``.
 
     Arguments
@@ -134,6 +138,10 @@ def targeted_masks(lmac, wavs: torch.Tensor, target: Target = None, config: Opti
         Class(es) to explain, one for all or one per item; None explains the decisions.
     config : Refinement, optional
         Refinement settings (default :class:`Refinement`).
+    refine : bool, optional
+        Refine the mask of a class that is not the decision. None (default): only where the decoder
+        cannot answer by itself, i.e. for an unconditional decoder; a conditional decoder explains any
+        class in its one pass, and ``refine=True`` then starts the refinement from that class's mask.
 
     Returns
     -------
@@ -151,10 +159,10 @@ def targeted_masks(lmac, wavs: torch.Tensor, target: Target = None, config: Opti
     >>> print(out["refined"].tolist(), bool(out["mask"].min() >= 0 and out["mask"].max() <= 1))
     [True, True] True
     """
-    out = lmac.mask_of(wavs)
+    out = lmac.mask_of(wavs, target)
     decision = out["logits"].argmax(dim=-1)
     target = resolve_target(target, out["logits"])
-    refined = target != decision
+    refined = (target != decision) & (not lmac.conditional if refine is None else refine)
     if refined.any():
         idx = refined.nonzero().squeeze(1)
         out["mask"] = out["mask"].clone()

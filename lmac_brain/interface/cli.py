@@ -1,6 +1,6 @@
 """``lmac`` command line: explain audio files with a trained L-MAC interpreter.
 
-    lmac explain FILE_OR_DIR [...] --out explanations/ [--source FOLDER_OR_HUB_ID] [--target CLASS | --top-k K] [--budget Q]
+    lmac explain FILE_OR_DIR [...] --out explanations/ [--source FOLDER_OR_HUB_ID] [--target CLASS | --top-k K] [--budget Q] [--refine]
     lmac report explanations/
 
 For each input file ``lmac explain`` writes ``<name>_input.wav`` (the input as the classifier hears
@@ -153,7 +153,7 @@ def write_explanation(out_dir: str, name: str, source: str, explanation, interp)
 
 def explain_files(
     interp, files: List[str], out_dir: str, overwrite: bool = False, target: Optional[str] = None,
-    top_k: Optional[int] = None, budget: Optional[float] = None,
+    top_k: Optional[int] = None, budget: Optional[float] = None, refine: Optional[bool] = None,
 ) -> int:
     """Explain each file and write its outputs; returns the number of files that failed (reported, skipped)."""
     stems = [os.path.splitext(os.path.basename(path))[0] for path in files]
@@ -178,7 +178,7 @@ def explain_files(
             logger.error("%s", err)
             failed += 1
             continue
-        out = interp.interpret_batch(wav.unsqueeze(0), target=target, top_k=top_k, budget=budget)
+        out = interp.interpret_batch(wav.unsqueeze(0), target=target, top_k=top_k, budget=budget, refine=refine)
         ranked = list(enumerate(out, start=1)) if top_k else [(None, out)]
         for rank, explanation in ranked:
             write_explanation(out_dir, output_names(stem, explanation, rank, target is not None), path, explanation, interp)
@@ -218,6 +218,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--budget", type=float, default=None, metavar="Q",
         help="keep only the top Q share of the time-frequency bins (e.g. 0.1: the 10%% that matters most) as a binary mask",
     )
+    explain.add_argument(
+        "--refine", action="store_true", default=None,
+        help="refine the masks of classes other than the decision on the L-MAC objective (always done for a "
+             "decoder that is not class-conditional; with a conditional one it starts from its mask)",
+    )
     explain.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     explain.add_argument("--no-report", action="store_true", help=f"do not (re)write {REPORT_NAME}")
     report = sub.add_parser("report", help=f"(re)build {REPORT_NAME} of a folder of explanations")
@@ -240,7 +245,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if interp is None:
         return 2
     try:
-        failed = explain_files(interp, files, args.out, args.overwrite, args.target, args.top_k, args.budget)
+        failed = explain_files(interp, files, args.out, args.overwrite, args.target, args.top_k, args.budget, args.refine)
     except ValueError as err:  # unknown target, clashing names, bad top-k or budget
         logger.error("%s", err)
         return 2

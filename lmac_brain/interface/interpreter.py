@@ -26,7 +26,6 @@ import dataclasses
 import difflib
 import logging
 import os
-from dataclasses import dataclass
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -37,6 +36,7 @@ from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 from lmac_brain.data.audio import INPUT_NORMALIZATIONS, load_audio, normalize_input
 from lmac_brain.evaluation.budget import keep_top
 from lmac_brain.interface.folder_checks import check_interpreter_folder, check_state_dict_fits
+from lmac_brain.interface.interpretation import Interpretation
 from lmac_brain.interface.savedir import claim_savedir
 from lmac_brain.explain.listen import listenable
 from lmac_brain.explain.longform import Segment, explain_long, long_spectrogram_and_audio
@@ -49,54 +49,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_INPUT_NORMALIZATION = "peak"
 
 ClassRef = Union[int, str]
-
-
-@dataclass
-class Interpretation:
-    """What :class:`LMACInterpreter` returns for a batch.
-
-    Attributes
-    ----------
-    mask : torch.Tensor
-        ``[B, T, F]`` in ``[0, 1]``.
-    interpretation : torch.Tensor
-        ``[B, N]`` masked-in audio (what the classifier listened to), input length.
-    masked_out : torch.Tensor
-        ``[B, N]`` what the mask removes.
-    labels : list of str
-        Predicted class names (for long inputs: of the mean window probabilities).
-    probs : torch.Tensor
-        ``[B, C]`` class probabilities.
-    logmag : torch.Tensor
-        ``[B, T, F]`` ``log1p|X|`` of the input (for plots).
-    targets : list of str
-        The class each mask explains (the prediction unless a target or a rank was asked for).
-    refined : torch.Tensor
-        ``[B]`` bool: the mask was refined for a class other than the decision
-        (:mod:`lmac_brain.explain.refine`); for long inputs, in at least one window.
-    segments : list of list of Segment
-        Per item, the explained windows (one covering the whole input when it fits one window). Without
-        a target, each window of a long input explains its own decision.
-    input : torch.Tensor
-        ``[B, N]`` the input as the classifier heard it (after the interpreter's input normalisation,
-        :meth:`LMACInterpreter.normalize`): what the mask was computed on.
-    budget : float, optional
-        If set, ``mask`` is binary and keeps exactly this share of the time-frequency bins, those the
-        explanation ranks highest (:func:`lmac_brain.evaluation.budget.keep_top` of
-        :meth:`~lmac_brain.explain.lmac.LMAC.rank_scores`); the audio is of that binary mask.
-    """
-
-    mask: torch.Tensor
-    interpretation: torch.Tensor
-    masked_out: torch.Tensor
-    labels: List[str]
-    probs: torch.Tensor
-    logmag: torch.Tensor
-    targets: List[str]
-    refined: torch.Tensor
-    segments: List[List[Segment]]
-    input: torch.Tensor
-    budget: Optional[float] = None
 
 
 class LMACInterpreter(Pretrained):
@@ -264,17 +216,17 @@ class LMACInterpreter(Pretrained):
             raise ValueError(f"{len(refs)} targets for a batch of {batch}; give one target, or one per item.")
         return torch.tensor([self.class_index(r) for r in refs], dtype=torch.long)
 
-    def _explain_windows(self, wavs: torch.Tensor, target: Optional[torch.Tensor], refinement: Refinement):
-        out = targeted_masks(self.mods.lmac, wavs, target, refinement)
+    def _explain_windows(self, wavs: torch.Tensor, target: Optional[torch.Tensor], refinement: Refinement, refine=None):
+        out = targeted_masks(self.mods.lmac, wavs, target, refinement, refine)
         return out["mask"], out["logits"].softmax(dim=-1), out["refined"]
 
-    def _explain(self, wavs, target, window, refinement):
+    def _explain(self, wavs, target, window, refinement, refine=None):
         """Masks ``[B, T, F]``, probabilities ``[B, C]``, refined ``[B]`` and segments of a batch."""
         rate, hop = self.hparams.sample_rate, self.mods.lmac.frontend.hop_length
         n = wavs.shape[1]
         names = self.hparams.label_encoder
         if n <= window:
-            mask, probs, refined = self._explain_windows(wavs, target, refinement)
+            mask, probs, refined = self._explain_windows(wavs, target, refinement, refine)
             segments = [[Segment(0.0, n / rate, names.decode_ndim(int(p.argmax())), float(p.max()))] for p in probs]
             return mask, probs, refined, segments
         masks, probs, refined, segments = [], [], [], []
@@ -283,7 +235,7 @@ class LMACInterpreter(Pretrained):
 
             def windows(batch, i=i, flags=flags):
                 t = None if target is None else target[i].expand(batch.shape[0])
-                mask, p, r = self._explain_windows(batch, t, refinement)
+                mask, p, r = self._explain_windows(batch, t, refinement, refine)
                 flags.append(r)
                 return mask, p
 
@@ -307,6 +259,7 @@ class LMACInterpreter(Pretrained):
         window_s: float = 10.0,
         refinement: Optional[Refinement] = None,
         budget: Optional[float] = None,
+        refine: Optional[bool] = None,
     ) -> Union[Interpretation, List[Interpretation]]:
         """Explain the classifier on a batch of waveforms ``[B, N]`` at ``sample_rate``.
 
@@ -323,11 +276,13 @@ class LMACInterpreter(Pretrained):
             explained with their zero padding.
         target : int, str or sequence of them, optional
             Class to explain (name or index; one for the batch or one per item) instead of the
-            decision: "why class B?". Masks for classes other than the decision are refined on the
-            L-MAC objective (:mod:`lmac_brain.explain.refine`).
+            decision: "why class B?". A class-conditional decoder answers in its one pass; with the
+            paper's decoder, masks for classes other than the decision are refined on the L-MAC
+            objective (:mod:`lmac_brain.explain.refine`).
         top_k : int, optional
             Explain each item's ``k`` most probable classes; returns a list of ``k`` interpretations,
-            best first (the first one is the plain L-MAC explanation of the decision).
+            best first (the first one is the plain L-MAC explanation of the decision). A conditional
+            decoder explains all ``k`` with one classifier pass and one batched decoder pass.
         window_s : float
             Inputs longer than this are explained in half-overlapping windows of this length whose
             masks are overlap-added (:mod:`lmac_brain.explain.longform`); shorter ones whole.
@@ -337,6 +292,10 @@ class LMACInterpreter(Pretrained):
             Binarise each mask to the top ``budget`` share of its time-frequency bins (e.g. 0.1: "the
             10% that matters most"; ties in a fixed seeded order), and make the audio of that binary
             mask. Default: the soft mask.
+        refine : bool, optional
+            Refine the masks of classes other than the decision on the L-MAC objective. None
+            (default): only with the paper's (unconditional) decoder, which cannot explain them by
+            itself; True with a conditional decoder starts the refinement from its mask.
 
         Returns
         -------
@@ -353,19 +312,31 @@ class LMACInterpreter(Pretrained):
             raise ValueError(f"budget={budget} out of range: give the share of time-frequency bins to keep, in (0, 1].")
         wavs = self.normalize(wavs.to(self.device))
         if top_k is None:
-            return self._interpretation(wavs, self._targets(target, wavs.shape[0]), window, refinement, budget)
+            return self._interpretation(wavs, self._targets(target, wavs.shape[0]), window, refinement, budget, refine)
         n_classes = len(self.hparams.label_encoder)
         if not 1 <= top_k <= n_classes:
             raise ValueError(f"top_k={top_k} out of range: the classifier has {n_classes} classes.")
-        first = self._interpretation(wavs, None, window, refinement, budget)
+        if lmac.conditional and not refine and wavs.shape[1] <= window:  # one pass for all k classes
+            out = lmac.masks_for_classes(wavs, lambda logits: logits.topk(top_k, dim=-1).indices)
+            probs, rate = out["logits"].softmax(dim=-1), self.hparams.sample_rate
+            segments = [[Segment(0.0, wavs.shape[1] / rate, self.hparams.label_encoder.decode_ndim(int(p.argmax())), float(p.max()))]
+                        for p in probs]
+            unrefined = torch.zeros(wavs.shape[0], dtype=torch.bool)
+            return [self._interpretation_of(wavs, out["classes"][:, r] if r else None, window, budget,
+                                            (out["masks"][r], probs, unrefined, segments)) for r in range(top_k)]
+        first = self._interpretation(wavs, None, window, refinement, budget, refine)
         ranked = first.probs.topk(top_k, dim=-1).indices
         if wavs.shape[1] > window:  # long inputs: rank 1 is the file-level best class in every window
-            return [self._interpretation(wavs, ranked[:, r], window, refinement, budget) for r in range(top_k)]
-        return [first] + [self._interpretation(wavs, ranked[:, r], window, refinement, budget) for r in range(1, top_k)]
+            return [self._interpretation(wavs, ranked[:, r], window, refinement, budget, refine) for r in range(top_k)]
+        return [first] + [self._interpretation(wavs, ranked[:, r], window, refinement, budget, refine) for r in range(1, top_k)]
 
-    def _interpretation(self, wavs, target, window, refinement, budget=None) -> Interpretation:
+    def _interpretation(self, wavs, target, window, refinement, budget=None, refine=None) -> Interpretation:
+        return self._interpretation_of(wavs, target, window, budget, self._explain(wavs, target, window, refinement, refine))
+
+    def _interpretation_of(self, wavs, target, window, budget, explained) -> Interpretation:
+        """An :class:`Interpretation` from ``explained`` = (masks, probabilities, refined, segments)."""
         lmac = self.mods.lmac
-        mask, probs, refined, segments = self._explain(wavs, target, window, refinement)
+        mask, probs, refined, segments = explained
         if budget is not None:  # the top share of the bins in L-MAC's ranking (LMAC.rank_scores)
             mask = keep_top(lmac.rank_scores(mask, lmac.analyse(wavs)[0]), budget)
         n = wavs.shape[1]
@@ -386,7 +357,7 @@ class LMACInterpreter(Pretrained):
 
         The waveform is normalised by :meth:`interpret_batch` (:meth:`normalize`), so a file and its
         samples given to :meth:`interpret_batch` get the same explanation. Keyword arguments
-        (``target``, ``top_k``, ``window_s``, ``refinement``, ``budget``) are those of :meth:`interpret_batch`.
+        (``target``, ``top_k``, ``window_s``, ``refinement``, ``budget``, ``refine``) are those of :meth:`interpret_batch`.
         """
         wav = load_audio(path, self.hparams.sample_rate, normalize=False)
         return self.interpret_batch(wav.unsqueeze(0), **kwargs)

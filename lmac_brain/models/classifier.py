@@ -208,3 +208,46 @@ class AudioClassifier(torch.nn.Module):
         if logits.dim() == 3:
             logits = logits.squeeze(1)
         return logits * self.logit_scale, reps
+
+    def class_directions(self, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The head's view of classes ``target`` ``[B]``: a direction in embedding space and a bias.
+
+        For a ``torch.nn.Linear`` head, row ``c`` of the weight and bias ``c`` (``logit_c = w_c . emb + b_c``).
+        For SpeechBrain's cosine ``Classifier`` (``speechbrain/cnn14-esc50``), the class weight mapped back
+        through its linear block (and the batch-norm scale before it), bias 0. This is what a
+        class-conditional decoder is told about the class it explains: it comes from the classifier, so
+        another head gives another explanation.
+
+        Returns
+        -------
+        directions : torch.Tensor
+            ``[B, emb_dim]``.
+        bias : torch.Tensor
+            ``[B]``.
+
+        Example
+        -------
+        >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 3))
+        >>> w, b = clf.class_directions(torch.tensor([2, 0]))
+        >>> print(w.shape, bool(torch.equal(w[0], clf.head.weight[2])), bool(torch.equal(b, clf.head.bias[[2, 0]])))
+        torch.Size([2, 16]) True True
+        """
+        head = self.head
+        if isinstance(head, torch.nn.Linear):
+            bias = head.bias[target] if head.bias is not None else head.weight.new_zeros(target.shape[0])
+            return head.weight[target], bias
+        blocks = getattr(head, "blocks", None)
+        weight = getattr(head, "weight", None)
+        if weight is not None and blocks is not None and len(blocks) <= 2:  # SpeechBrain Classifier, <= 1 linear block
+            direction = weight[target]  # [B, lin_neurons]
+            if len(blocks) == 2:
+                norm, linear = blocks[0], blocks[1]
+                direction = direction @ linear.w.weight  # back to the embedding space
+                bn = norm.norm
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else 1.0 / torch.sqrt(bn.running_var + bn.eps)
+                direction = direction * scale
+            return direction, direction.new_zeros(target.shape[0])
+        raise TypeError(
+            f"class_directions supports a torch.nn.Linear head or SpeechBrain's Classifier with at most one linear "
+            f"block, not {type(head).__name__}; use the unconditional decoder (conditional: False)."
+        )

@@ -19,7 +19,7 @@ Authors
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +60,14 @@ class LMACDecoder(torch.nn.Module):
     spec_gain : bool
         Add a learned per-frequency multiple of ``log1p|X|`` to the logits at full ``T x F`` resolution
         (the original decoder's only full-resolution term; it makes masks follow loudness).
+    conditional : bool
+        Class-conditional decoder: ``forward`` also takes the explained class as the classifier's head
+        sees it (:meth:`~lmac_brain.models.classifier.AudioClassifier.class_directions`: a direction ``w_c``
+        in embedding space and a bias ``b_c``). Two inputs carry it: the class's evidence map over the
+        deepest block (``w_c . h6[t, f]``, standardised per item, as an extra lateral of the top-down
+        path) and a FiLM modulation (Perez et al., 2018) of the top-down path by a linear map of
+        ``(w_c / |w_c|, b_c)``, initialised to the identity. False: the decoder of the paper, which
+        explains the decision it is not told about.
 
     Example
     -------
@@ -70,6 +78,9 @@ class LMACDecoder(torch.nn.Module):
     >>> fine = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, fine_channels=8, spec_gain=False)
     >>> print(fine(reps, torch.rand(2, 187, 513)).shape, fine.config()["fine_channels"])
     torch.Size([2, 187, 513]) 8
+    >>> cond = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True)
+    >>> print(cond(reps, torch.rand(2, 187, 513), (torch.randn(2, 64), torch.zeros(2))).shape)
+    torch.Size([2, 187, 513])
     """
 
     def __init__(
@@ -81,11 +92,17 @@ class LMACDecoder(torch.nn.Module):
         out_channels: int = 16,
         fine_channels: int = 0,
         spec_gain: bool = True,
+        conditional: bool = False,
     ):
         super().__init__()
         self.rep_channels, self.n_mels, self.n_freqs = list(rep_channels), n_mels, n_freqs
         self.hidden, self.out_channels, self.fine_channels = hidden, out_channels, fine_channels
-        self.use_spec_gain = spec_gain
+        self.use_spec_gain, self.conditional = spec_gain, conditional
+        if conditional:  # the class evidence map joins the deepest lateral; FiLM of the top-down path
+            self.evidence_lateral = torch.nn.Conv2d(1, hidden, 1)
+            self.film = torch.nn.Linear(self.rep_channels[0] + 1, 2 * hidden)
+            for p in self.conditioning_parameters():  # start as the unconditional decoder (see warm_start)
+                torch.nn.init.zeros_(p)
         self.lateral = torch.nn.ModuleList(torch.nn.Conv2d(c, hidden, 1) for c in self.rep_channels)
         self.smooth = torch.nn.Sequential(
             torch.nn.Conv2d(hidden, hidden, 3, padding=1), torch.nn.BatchNorm2d(hidden), torch.nn.ReLU()
@@ -106,15 +123,45 @@ class LMACDecoder(torch.nn.Module):
         if spec_gain:  # per-frequency weight of log1p|X| added to the logits at full resolution
             self.spec_gain = torch.nn.Parameter(torch.zeros(n_freqs))
 
+    def conditioning_parameters(self) -> List[torch.nn.Parameter]:
+        """The parameters that only a conditional decoder has (its class inputs)."""
+        return list(self.evidence_lateral.parameters()) + list(self.film.parameters()) if self.conditional else []
+
+    def warm_start(self, state: dict) -> None:
+        """Load an unconditional decoder's weights into this conditional one (the class inputs stay at
+        their zero initialisation, so it starts by giving that decoder's masks for every class).
+
+        Raises ``ValueError`` if ``state`` lacks anything else or holds something this decoder has not.
+
+        Example
+        -------
+        >>> plain = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4)
+        >>> cond = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True)
+        >>> cond.warm_start(plain.state_dict())
+        >>> bool(torch.equal(cond.reduce.weight, plain.reduce.weight))
+        True
+        """
+        own = {name for name, p in self.named_parameters() if any(p is q for q in self.conditioning_parameters())}
+        missing = set(self.state_dict()) - set(state) - own
+        unexpected = set(state) - set(self.state_dict())
+        if missing or unexpected:
+            raise ValueError(
+                f"Not the weights of an unconditional decoder of this shape: missing {sorted(missing)[:5]}, "
+                f"unexpected {sorted(unexpected)[:5]}."
+            )
+        self.load_state_dict(state, strict=False)
+
     def config(self) -> dict:
         """The constructor arguments: what an exported folder needs to rebuild this decoder."""
         return {
             "rep_channels": list(self.rep_channels), "n_mels": self.n_mels, "n_freqs": self.n_freqs,
             "hidden": self.hidden, "out_channels": self.out_channels, "fine_channels": self.fine_channels,
-            "spec_gain": self.use_spec_gain,
+            "spec_gain": self.use_spec_gain, "conditional": self.conditional,
         }
 
-    def forward(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+    ) -> torch.Tensor:
         """Mask logits (apply a sigmoid to get the mask).
 
         Arguments
@@ -123,6 +170,9 @@ class LMACDecoder(torch.nn.Module):
             Block outputs ``[B, C_i, T_i, M_i]``, deepest first.
         logmag : torch.Tensor
             ``log1p|X|`` of the explained input, ``[B, T, F]``.
+        condition : (torch.Tensor, torch.Tensor), optional
+            For a conditional decoder (required there, ignored otherwise): the explained classes'
+            directions ``[B, C_0]`` and biases ``[B]``.
 
         Returns
         -------
@@ -134,8 +184,18 @@ class LMACDecoder(torch.nn.Module):
         if logmag.dim() != 3 or logmag.shape[-1] != self.n_freqs:
             raise ValueError(f"Expected log-magnitude [B, T, {self.n_freqs}], got {tuple(logmag.shape)}.")
         h = self.lateral[0](reps[0])
+        if self.conditional:
+            if condition is None:
+                raise ValueError("A conditional decoder needs the explained classes (condition=(directions, biases)).")
+            unit = F.normalize(condition[0], dim=-1)
+            evidence = torch.einsum("bchw,bc->bhw", reps[0], unit).unsqueeze(1)  # the class's evidence map
+            mean, std = evidence.mean(dim=(2, 3), keepdim=True), evidence.std(dim=(2, 3), keepdim=True, unbiased=False)
+            h = h + self.evidence_lateral((evidence - mean) / (std + 1e-5))
         for lateral, rep in zip(self.lateral[1:], reps[1:]):
             h = F.interpolate(h, size=rep.shape[-2:], mode="nearest") + lateral(rep)
+        if self.conditional:
+            gamma, beta = self.film(torch.cat([unit, condition[1].unsqueeze(1)], dim=1)).chunk(2, dim=1)
+            h = h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
         h = self.reduce(self.smooth(h))  # [B, c, T/8, M/8]
         h = F.interpolate(
             h.contiguous(memory_format=torch.channels_last), size=(logmag.shape[1], self.n_mels), mode="bilinear",

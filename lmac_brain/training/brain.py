@@ -127,7 +127,9 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
     def compute_forward(self, batch, stage):
         """Run the L-MAC chain on the (noisy) input; add the clean clip's ``log1p|X|`` for FT."""
         batch = batch.to(self.device)
-        out = self.modules.lmac(batch.sig[0])
+        # A conditional decoder learns on sampled classes; evaluation stages explain the decision.
+        sample = self._sample_targets if stage == sb.Stage.TRAIN and self.hparams.lmac.conditional else None
+        out = self.modules.lmac(batch.sig[0], sample)
         if self.hparams.budget_weight > 0:  # matched-budget objective: kept/removed top-q parts
             out["budget_in"], out["budget_out"] = self.hparams.lmac.budget_logits(
                 out, self._budgets(stage), self.hparams.budget_temperature
@@ -135,6 +137,21 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
         if self.hparams.ft_weight > 0:
             out["logmag_clean"] = self.hparams.lmac.analyse(batch.clean[0])[0]  # the unwrapped module under DDP
         return out
+
+    def _sample_targets(self, logits: torch.Tensor) -> torch.Tensor:
+        """Classes a conditional decoder explains in a training step, one per item (global RNG, resumed
+        exactly): the decision, one of the next ``k - 1`` most probable classes, or a class at random,
+        with the shares of ``target_sampling`` (``decision``, ``top_k``, ``random``; they sum to 1)."""
+        shares = self.hparams.target_sampling
+        batch, n_classes = logits.shape
+        k = min(int(shares["k"]), n_classes)
+        draw = torch.rand(batch)
+        ranked = logits.topk(k, dim=-1).indices.cpu()
+        runner_up = ranked.gather(1, torch.randint(1, max(k, 2), (batch, 1)).clamp(max=k - 1))[:, 0]
+        anyone = torch.randint(n_classes, (batch,))
+        target = torch.where(draw < shares["decision"], ranked[:, 0],
+                             torch.where(draw < shares["decision"] + shares["top_k"], runner_up, anyone))
+        return target.to(logits.device)
 
     def _budgets(self, stage):
         """Training: one budget drawn per step from ``budget_train`` (global RNG, resumed exactly);
@@ -147,7 +164,7 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
     def compute_objectives(self, predictions, batch, stage):
         """L-MAC loss (+ FT guidance); the faithfulness metrics in evaluation stages."""
         out = predictions
-        target = out["logits"].argmax(dim=-1)
+        target = out["target"]  # the decision, or the sampled class of a conditional decoder
         regularize, guidance = None, 0.0
         if self.hparams.ft_weight > 0:
             gate, _, bce = ft_guidance(

@@ -27,6 +27,7 @@ import time
 from typing import Dict, Optional, Tuple
 
 import speechbrain as sb
+import torch
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 from speechbrain.utils.parameter_transfer import Pretrainer
@@ -162,7 +163,11 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
             paths={"decoder": hparams["decoder_init"]},
         )
         run_on_main(init.collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
-        load_checked(init)
+        state = torch.load(f"{hparams['save_folder']}/decoder_init/decoder.ckpt", map_location="cpu", weights_only=True)
+        if hparams["decoder"].conditional and "film.weight" not in state:
+            hparams["decoder"].warm_start(state)  # an unconditional decoder starts the conditional one
+        else:
+            load_checked(init)
 
     train_noise, eval_noise = _noise(hparams, hparams["noise_snr_db"])
     datasets = classification_datasets(

@@ -1,0 +1,105 @@
+"""The class-conditional L-MAC decoder: it depends on the classifier's head, answers for any class in one
+pass, starts from an unconditional decoder, trains on sampled classes, and exports/loads like the others."""
+
+import torch
+
+from lmac_brain.explain.lmac import LMAC
+from lmac_brain.explain.refine import Refinement, targeted_masks
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.models.decoder import LMACDecoder, rep_channels
+from lmac_brain.models.frontend import Frontend
+
+LABELS = "'dog' => 0\n'rain' => 1\n'wind' => 2\n'cow' => 3\n================\n'starting_index' => 0\n"
+
+
+def _lmac(conditional=True, seed=0):
+    torch.manual_seed(seed)
+    emb = Cnn14(80, 16, 0.0625, return_reps=True)
+    decoder = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, conditional=conditional)
+    for p in decoder.parameters():  # non-trivial class inputs (they start at zero)
+        torch.nn.init.normal_(p, std=0.2)
+    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 4)), decoder).eval()
+    with torch.no_grad():  # non-default batch-norm statistics
+        lmac.classifier.train()(lmac.frontend.features(lmac.analyse(torch.randn(4, 16000))[0]))
+    lmac.classifier.eval()
+    return lmac
+
+
+def test_a_changed_head_changes_the_conditional_mask_only():
+    wavs = torch.randn(2, 16000) * 0.3
+    for conditional in (True, False):
+        lmac = _lmac(conditional)
+        before = lmac.explain(wavs)
+        torch.nn.init.normal_(lmac.classifier.head.weight)
+        after = lmac.explain(wavs)
+        assert (before - after).abs().max() > 1e-3 if conditional else torch.equal(before, after)
+
+
+def test_the_mask_depends_on_the_class_and_needs_no_refinement():
+    lmac, wavs = _lmac(), torch.randn(3, 16000) * 0.3
+    masks = [targeted_masks(lmac, wavs, c) for c in range(4)]
+    assert all(not m["refined"].any() for m in masks)
+    assert (masks[0]["mask"] - masks[1]["mask"]).abs().max() > 1e-3
+    decision = masks[0]["logits"].argmax(-1)
+    plain = lmac.explain(wavs)
+    assert torch.equal(plain, torch.stack([masks[int(c)]["mask"][i] for i, c in enumerate(decision)]))
+    refined = targeted_masks(lmac, wavs, (decision + 1) % 4, Refinement(steps=2), refine=True)
+    assert refined["refined"].all()
+
+
+def test_all_classes_in_one_pass_equal_each_class_alone():
+    lmac, wavs = _lmac(), torch.randn(2, 16000) * 0.3
+    classes = torch.tensor([[1, 3, 0], [2, 2, 1]])
+    out = lmac.masks_for_classes(wavs, classes)
+    for r in range(3):
+        alone = lmac.mask_of(wavs, classes[:, r])["mask"]
+        assert torch.allclose(out["masks"][r], alone, atol=1e-5)
+
+
+def test_warm_start_gives_the_unconditional_masks_for_every_class():
+    plain = _lmac(conditional=False)
+    cond = LMAC(plain.frontend, plain.classifier, LMACDecoder(rep_channels(plain.classifier.embedding_model), hidden=8,
+                                                              out_channels=4, conditional=True)).eval()
+    cond.decoder.warm_start(plain.decoder.state_dict())
+    wavs = torch.randn(2, 16000) * 0.3
+    for c in range(4):
+        assert torch.allclose(cond.mask_of(wavs, c)["mask"], plain.explain(wavs), atol=1e-6)
+
+
+def test_training_samples_the_decision_runners_up_and_random_classes():
+    from types import SimpleNamespace
+
+    from lmac_brain.training.brain import LMACBrain
+
+    brain = SimpleNamespace(hparams=SimpleNamespace(target_sampling={"decision": 0.5, "top_k": 0.35, "k": 3, "random": 0.15}))
+    logits = torch.tensor([[5.0, 4.0, 3.0, 0.0, -1.0, -2.0]]).repeat(4000, 1)
+    torch.manual_seed(0)
+    target = LMACBrain._sample_targets(brain, logits)
+    share = torch.bincount(target, minlength=6).float() / len(target)
+    assert abs(share[0] - (0.5 + 0.15 / 6)) < 0.03  # the decision (also drawn at random)
+    assert abs(share[1] - (0.35 / 2 + 0.15 / 6)) < 0.03 and abs(share[2] - (0.35 / 2 + 0.15 / 6)) < 0.03
+    assert abs(share[3:].sum() - 3 * 0.15 / 6) < 0.02  # only drawn at random
+
+
+def test_interpreter_target_grammar_and_top_k_give_each_class_alone(tmp_path):
+    from lmac_brain.interface.export import export_interpreter
+    from lmac_brain.interface.interpreter import LMACInterpreter
+
+    lmac = _lmac()
+    enc = tmp_path / "label_encoder.txt"
+    enc.write_text(LABELS, encoding="utf-8")
+    folder = export_interpreter(str(tmp_path / "interp"), lmac, str(enc), {}, "# card")
+    interp = LMACInterpreter.from_hparams(source=folder)
+    assert interp.mods.lmac.conditional
+    wavs = torch.randn(2, 16000) * 0.3
+    by_name = interp.interpret_batch(wavs, target="wind")
+    by_index = interp.interpret_batch(wavs, target=2)
+    by_list = interp.interpret_batch(wavs, target=["wind", 2])
+    assert torch.equal(by_name.mask, by_index.mask) and torch.equal(by_name.mask, by_list.mask)
+    assert not by_name.refined.any() and by_name.targets == ["wind", "wind"]
+    ranked = interp.interpret_batch(wavs, top_k=3)
+    order = ranked[0].probs.topk(3, dim=-1).indices
+    for r, one in enumerate(ranked):
+        alone = interp.interpret_batch(wavs, target=order[:, r].tolist())
+        assert torch.allclose(one.mask, alone.mask, atol=1e-5) and one.targets == alone.targets
+        assert torch.allclose(one.interpretation, alone.interpretation, atol=1e-4)
