@@ -40,6 +40,7 @@ def test_two_process_evaluation_equals_one_process(tiny_esc50, noise_folder, rep
         "--classifier_source", source, "--decoder_ckpt", str(tmp_path / "lmac" / "decoder.ckpt"),
         "--n_per_clip", "3", "--batch_size", "2",
         "--sanity_clips", "3", "--localization_event_s", "0.2", "--methods", "[L-MAC, Energy, Random, Saliency]",
+        "--targeted_ranks", "[2]",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one = subprocess.run([sys.executable, *args, "--output_folder", str(tmp_path / "one")],
@@ -53,7 +54,7 @@ def test_two_process_evaluation_equals_one_process(tiny_esc50, noise_folder, rep
     assert two.returncode == 0, two.stdout[-3000:] + two.stderr[-3000:]
     a, b = _rows(tmp_path / "one"), _rows(tmp_path / "two")
     assert len(a) == len(b) > 0
-    assert {r["set"] for r in a} == {"in_domain", "mixtures", "speech", "white_noise", "localization", "sanity"}
+    assert {r["set"] for r in a} == {"in_domain", "mixtures", "speech", "white_noise", "localization", "sanity", "targeted"}
     for ra, rb in zip(a, b):
         assert (ra["set"], ra["method"], ra["item"]) == (rb["set"], rb["method"], rb["item"])
         for key in ra:

@@ -14,7 +14,7 @@ from lmac_brain.interface.export import export_classifier, save_decoder
 from lmac_brain.models.frontend import Frontend
 
 METHODS = {"L-MAC", "Energy", "Random", "Saliency", "SmoothGrad", "IntegratedGradients", "GradientSHAP", "GradCAM", "GuidedBackprop", "GuidedGradCAM", "RISE", "Optimized"}
-SETS = {"in_domain", "mixtures", "speech", "white_noise", "localization", "sanity"}
+SETS = {"in_domain", "mixtures", "speech", "white_noise", "localization", "sanity", "targeted"}
 
 
 @pytest.mark.parametrize("tiny_esc50", ["flac"], indirect=True)
@@ -34,7 +34,7 @@ def test_eval_writes_every_method_on_every_set(tiny_esc50, noise_folder, repo_ro
         "--output_folder", str(out),
         "--sanity_clips", "2", "--localization_event_s", "0.2", "--smoothgrad_samples", "4", "--ig_steps", "8",
         "--shap_samples", "4", "--rise_masks", "16", "--optimized_steps", "3",
-        "--budgets", "[0.05, 0.5]",
+        "--budgets", "[0.05, 0.5]", "--targeted_ranks", "[2]",
     ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -54,3 +54,7 @@ def test_eval_writes_every_method_on_every_set(tiny_esc50, noise_folder, repo_ro
     assert "IoU (matched)" in summary["localization"]["L-MAC"]
     for set_name in ("in_domain", "mixtures", "speech", "white_noise"):
         assert (out / f"budget_curves_{set_name}.png").read_bytes()[:4] == b"\x89PNG"
+    # the targeted set: each in-domain item's 2nd class, explained and scored for that class
+    targeted = [r for r in rows if r["set"] == "targeted" and r["method"] == "L-MAC"]
+    assert len(targeted) == 4 and all(r["item"].endswith("#2") for r in targeted)
+    assert {"Rise", "Ins AUC", "Del AUC", "sec/clip"} <= set(summary["targeted"]["L-MAC"])

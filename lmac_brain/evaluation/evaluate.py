@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 Factory = Callable[[Frontend, AudioClassifier], object]
 
 #: the parts of the evaluation, in the order they run
-SECTIONS = ("budget", "listening", "faithfulness", "localization", "sanity")
+SECTIONS = ("budget", "listening", "faithfulness", "localization", "sanity", "targeted")
 
 
 def check_sections(sections: Sequence[str]) -> List[str]:
@@ -47,7 +47,7 @@ def check_sections(sections: Sequence[str]) -> List[str]:
     >>> check_sections(["sanity", "speed"])
     Traceback (most recent call last):
     ...
-    ValueError: Unknown evaluation sections ['speed']; choose from budget, listening, faithfulness, localization, sanity.
+    ValueError: Unknown evaluation sections ['speed']; choose from budget, listening, faithfulness, localization, sanity, targeted.
     """
     sections = list(sections)
     if not sections:

@@ -9,7 +9,7 @@ test-time refinement, for the class-conditional decoder one pass) and scored for
   :mod:`lmac_brain.evaluation.budget` for class ``c`` (the explainer's ranking, :func:`ranking`);
 * ``sec/clip``: the time to explain, per clip of the batch.
 
-Rows are named ``<item>#<r>`` with a ``rank`` column, in the set ``targeted``.
+Rows are named ``<item>#<r>`` (``r``: the rank of the explained class), in the set ``targeted``.
 
 Authors
  * lmac_brain contributors 2026
@@ -39,8 +39,8 @@ def targeted_rows(
     >>> lmac = getfixture("tiny_lmac")  # an untrained LMAC of 3 classes
     >>> items = [("a", torch.randn(8000), None)]
     >>> rows = targeted_rows("L-MAC", lmac, items, lmac.frontend, lmac.classifier, "log1p", 1, ranks=(2,), budgets=(0.1, 0.5))
-    >>> print(rows[0]["item"], rows[0]["rank"], sorted(k for k in rows[0] if "AUC" in k))
-    a#2 2 ['Del AUC', 'Ins AUC']
+    >>> print(rows[0]["item"], sorted(k for k in rows[0] if "AUC" in k))
+    a#2 ['Del AUC', 'Ins AUC']
     """
     model = scorer or scoring_model(frontend, classifier)
 
@@ -54,6 +54,8 @@ def targeted_rows(
             logmag, _ = frontend.log_magnitude_phase(wavs)
             probs = model(logmag).softmax(dim=-1)
         order = probs.argsort(dim=-1, descending=True)
+        if max(ranks) > order.shape[1]:
+            raise ValueError(f"targeted ranks {list(ranks)}: the classifier has only {order.shape[1]} classes.")
         for r in ranks:
             target = order[:, r - 1]
             start = time.perf_counter()
@@ -66,7 +68,7 @@ def targeted_rows(
             before = probs.gather(1, target[:, None])[:, 0]
             ins, dele = (normalized_auc(curves[part], budgets) for part in ("insertion", "deletion"))
             for i, item in enumerate(items):
-                rows.append({"set": "targeted", "method": name, "item": f"{item[0]}#{r}", "rank": r,
+                rows.append({"set": "targeted", "method": name, "item": f"{item[0]}#{r}",
                              "Rise": float(kept[i] - before[i]), "Ins AUC": float(ins[i]), "Del AUC": float(dele[i]),
                              "sec/clip": seconds})
     return rows

@@ -8,7 +8,8 @@
 Writes ``results.csv`` (one row per method, set and item), ``summary.json`` and ``summary.md`` (mean and
 95% Student-t CI per metric, method and set, with seconds per explained clip) and one PNG of the
 matched-budget insertion/deletion curves per set (``budget_curves_<set>.png``) into the output folder.
-``--sections "[sanity]"`` (any of ``budget``, ``listening``, ``faithfulness``, ``localization``, ``sanity``) runs only
+``--sections "[sanity]"`` (any of ``budget``, ``listening``, ``faithfulness``, ``localization``, ``sanity``,
+``targeted``) runs only
 those parts, ``--methods "[L-MAC, Energy, Random]"`` only those explainers, ``--compile_scorer True``
 scores the masked inputs with a compiled classifier (about 2x faster on a CPU); ``summarize.py``
 combines the results of several runs into one table.
@@ -38,6 +39,7 @@ from lmac_brain.training.experiment import start_experiment
 from lmac_brain.data.files import list_audio_files
 from lmac_brain.evaluation.localization import LocalizationSet
 from lmac_brain.evaluation.tables import write_results
+from lmac_brain.evaluation.targeted import targeted_rows
 from lmac_brain.evaluation.sharding import Shard, gather_rows, rank_and_world
 
 
@@ -95,6 +97,11 @@ def main(argv):
             ))
         if "sanity" in sections:
             rows += gather_rows(sanity(name, factory))
+        if "targeted" in sections:  # the 2nd and 3rd classes of every in-domain item
+            rows += gather_rows(targeted_rows(
+                name, explainer, shard["in_domain"], fe, clf, domain, bs, hparams["targeted_ranks"], hparams["budgets"],
+                hparams["seed"], scorer,
+            ))
     if rank != 0:
         return
 
