@@ -5,8 +5,15 @@ Everything runs on the same classifier (the shipped CPU interpreter's, or a rand
 width with --random) and the same random clips; each method is timed ``--repeats`` times at each batch
 size and the median is reported, with its ratio to one classifier forward and L-MAC's speed-up.
 
+With ``--conditional FOLDER`` (an exported interpreter with a class-conditional decoder on the same
+classifier) it also times that decoder: the decision, another class (one pass, against the paper
+decoder's 30 refinement steps), and ``LMACInterpreter.interpret_batch`` with ``top_k=5`` against a
+single explanation (what ``lmac explain --top-k 5`` does per file, without writing files), and prints
+the two ratios.
+
 Usage:
     python bench/explain_time.py [--source pretrained/lmac_cnn14_cpu_esc50] [--batch 1 16] [--repeats 3]
+        [--conditional results/cond/c1/interpreter]
 """
 
 import argparse
@@ -36,6 +43,7 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--conditional", default=None, help="an interpreter folder with a class-conditional decoder")
     parser.add_argument("--methods", nargs="+", default=None,
                         help="time only these methods (names as printed; the classifier forward and L-MAC always run)")
     args = parser.parse_args()
@@ -52,6 +60,24 @@ def main():
         "GradientSHAP-50": bl.GradientSHAP(fe, clf, n_samples=50).explain,
         "RISE-256": bl.RISE(fe, clf, n_masks=256).explain,
     }
+    if args.conditional:
+        from lmac_brain.interface.interpreter import LMACInterpreter
+
+        interp = LMACInterpreter.from_hparams(source=args.conditional)
+        cond = interp.mods.lmac.eval()
+        if not cond.conditional:
+            parser.error(f"{args.conditional} holds an unconditional decoder")
+
+        def second(w):
+            return clf(fe.wav_to_features(w))[0].topk(2, dim=-1).indices[:, 1]
+
+        methods.update({
+            "L-MAC conditional": cond.explain,
+            "L-MAC conditional, other class (one pass)": lambda w: cond.explain(w, target=second(w)),
+            "L-MAC, 2nd class (30 refinement steps)": lambda w: lmac.explain(w, target=second(w)),
+            "interpreter, conditional": interp.interpret_batch,
+            "interpreter, conditional, top-5": lambda w: interp.interpret_batch(w, top_k=5),
+        })
     if args.methods is not None:
         unknown = set(args.methods) - set(methods)
         if unknown:
@@ -75,6 +101,11 @@ def main():
         for name, sec in per_clip.items():
             print(f"| {name} | {batch} | {sec:.4f} | {sec / per_clip['classifier forward']:.2f} "
                   f"| {sec / per_clip['L-MAC']:.1f}x |")
+        if args.conditional:
+            ratio = per_clip["L-MAC, 2nd class (30 refinement steps)"] / per_clip["L-MAC conditional, other class (one pass)"]
+            top5 = per_clip["interpreter, conditional, top-5"] / per_clip["interpreter, conditional"]
+            print(f"\nbatch {batch}: another class, refinement / conditional one pass: {ratio:.1f}x (target >= 20x); "
+                  f"interpreter top-5 / single: {top5:.2f}x (target <= 2x)\n")
 
 
 if __name__ == "__main__":

@@ -134,3 +134,36 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
     log = _ok(_run(repo_root, tmp_path, common + ft + ["--output_folder", str(ft_out), "--number_of_epochs", "1"], "lmac_ft_cnn14_cpu.yaml"))
     assert "train ft_gate" in log
     assert json.loads((ft_out / "results.json").read_text(encoding="utf-8"))["stage"] == "ft"
+
+
+def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifier_run, repo_root, tmp_path):
+    """Trained through the recipe (here on the decision only: on this 2-class toy, whose classifier
+    cannot be made to hear the other class, sampled classes only add noise in 3 epochs), the conditional
+    decoder learns as the paper's does (the objective falls, its mask of the decision keeps the decision)
+    and answers otherwise when told the other class (the class reaches the mask)."""
+    from lmac_brain.data.audio import load_audio
+    from lmac_brain.data.noise import NoiseMixer
+    from lmac_brain.interface.interpreter import LMACInterpreter
+
+    data, noise, out = toy_classifier_run["data"], toy_classifier_run["noise"], tmp_path / "cond"
+    cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"), str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
+           "--batch_size", "8", "--train_crop_s", "0.5", "--lr", "0.005", "--download", "False", "--n_listen_valid", "0",
+           "--n_listen_test", "0", "--number_of_epochs", "3", "--data_folder", str(data), "--noise_folder", str(noise),
+           "--output_folder", str(out), "--classifier_source", str(toy_classifier_run["out"] / "classifier"),
+           "--conditional", "True", "--target_sampling", "{decision: 1.0, top_k: 0.0, k: 2, random: 0.0}"]
+    _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    losses = _train_losses(out / "train_log.txt")
+    assert len(losses) == 3 and losses[-1] < 0.5 * losses[0], f"the L-MAC objective did not fall: {losses}"
+    lmac = LMACInterpreter.from_hparams(source=str(out / "interpreter")).mods.lmac.eval()
+    assert lmac.conditional
+    mixer = NoiseMixer(noise, 16000, 0.0, seed=1234, deterministic=True)  # the recipe's test condition
+    wavs = torch.stack([mixer(load_audio(p, 16000, normalize=False), p.stem) for p in sorted((data / "audio").glob("5-*.flac"))])
+    with torch.no_grad():
+        chain = lmac(wavs)  # explains the decision
+        decision = chain["logits"].argmax(dim=-1)
+        half, _ = lmac.classify(lmac.apply_mask(chain["logmag"], torch.full_like(chain["mask"], 0.5)))
+        other = lmac.mask_of(wavs, 1 - decision)["mask"]
+    kept_by_lmac = (chain["logits_in"].argmax(dim=-1) == decision).float().mean()
+    kept_by_half = (half.argmax(dim=-1) == decision).float().mean()
+    assert kept_by_lmac >= kept_by_half + 0.25, (float(kept_by_lmac), float(kept_by_half))
+    assert (other - chain["mask"]).abs().mean() > 0.01  # told the other class, it answers otherwise
