@@ -8,6 +8,8 @@
 Writes ``results.csv`` (one row per method, set and item), ``summary.json`` and ``summary.md`` (mean and
 95% Student-t CI per metric, method and set, with seconds per explained clip) and one PNG of the
 matched-budget insertion/deletion curves per set (``budget_curves_<set>.png``) into the output folder.
+The tables are rewritten after every method (marked partial until the run ends), so a run stopped
+midway keeps the methods it finished.
 ``--sections "[sanity]"`` (any of ``budget``, ``listening``, ``faithfulness``, ``localization``, ``sanity``,
 ``targeted``) runs only
 those parts, ``--methods "[L-MAC, Energy, Random]"`` only those explainers, ``--compile_scorer True``
@@ -72,6 +74,11 @@ def main(argv):
         wavs = torch.stack([it[1] for it in my_sanity])
         return sanity_rows(name, factory, fe, clf, wavs, [it[0] for it in my_sanity])
 
+    header = (
+        f"Test fold {hparams['test_fold']}, {len(sets['in_domain'].clips)} clips x {hparams['n_per_clip']} "
+        f"contaminations per set, CNN14 width {hparams['embedding_model'].width}, seed {hparams['seed']}, mask domain {domain}.\n"
+        f"Command: python {' '.join(sys.argv)}"
+    )
     sections = check_sections(hparams["sections"])
     scorer = scoring_model(fe, clf, hparams["compile_scorer"])  # one model (one compilation) for every method
     rows = []
@@ -102,14 +109,11 @@ def main(argv):
                 name, explainer, shard["in_domain"], fe, clf, domain, bs, hparams["targeted_ranks"], hparams["budgets"],
                 hparams["seed"], scorer,
             ))
+        if rank == 0:  # the results so far, so that a run stopped later keeps every finished method
+            write_results(hparams["output_folder"], rows, header + f"\n(partial: methods up to {name})")
     if rank != 0:
         return
 
-    header = (
-        f"Test fold {hparams['test_fold']}, {len(sets['in_domain'].clips)} clips x {hparams['n_per_clip']} "
-        f"contaminations per set, CNN14 width {hparams['embedding_model'].width}, seed {hparams['seed']}, mask domain {domain}.\n"
-        f"Command: python {' '.join(sys.argv)}"
-    )
     summary = write_results(hparams["output_folder"], rows, header)
     if "budget" in sections:  # one figure of the insertion/deletion curves per set
         for set_name in sets:
