@@ -184,11 +184,10 @@ class LMAC(torch.nn.Module):
 
         Example
         -------
-        >>> from lmac_brain.models.classifier import Cnn14
         >>> from lmac_brain.models.decoder import LMACDecoder, rep_channels
-        >>> emb = Cnn14(80, 16, 0.0625, return_reps=True)
-        >>> clf = AudioClassifier(emb, torch.nn.Linear(16, 3))
-        >>> lmac = LMAC(Frontend(), clf, LMACDecoder(rep_channels(emb), hidden=4, out_channels=2, conditional=True)).eval()
+        >>> fe, clf = getfixture("tiny_lmac").frontend, getfixture("tiny_lmac").classifier  # 3 classes
+        >>> decoder = LMACDecoder(rep_channels(clf.embedding_model), hidden=4, out_channels=2, conditional=True)
+        >>> lmac = LMAC(fe, clf, decoder).eval()
         >>> print(lmac.masks_for_classes(torch.randn(2, 8000), torch.tensor([[0, 1], [2, 0]]))["masks"].shape)
         torch.Size([2, 2, 44, 513])
         """
