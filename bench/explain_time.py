@@ -45,7 +45,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--conditional", default=None, help="an interpreter folder with a class-conditional decoder")
     parser.add_argument("--methods", nargs="+", default=None,
-                        help="time only these methods (names as printed; the classifier forward and L-MAC always run)")
+                        help="time only these methods (names as printed; the classifier forward, L-MAC and the "
+                             "--conditional entries always run)")
     args = parser.parse_args()
     lmac = load(args.source, args.random)
     fe, clf = lmac.frontend, lmac.classifier
@@ -82,7 +83,9 @@ def main():
         unknown = set(args.methods) - set(methods)
         if unknown:
             parser.error(f"unknown methods {sorted(unknown)}; choose from {sorted(methods)}")
-        methods = {k: v for k, v in methods.items() if k in ("classifier forward", "L-MAC") or k in args.methods}
+        always = ("classifier forward", "L-MAC", "L-MAC conditional", "L-MAC conditional, other class (one pass)",
+                  "L-MAC, 2nd class (30 refinement steps)", "interpreter, conditional", "interpreter, conditional, top-5")
+        methods = {k: v for k, v in methods.items() if k in always or k in args.methods}
     print(f"{torch.get_num_threads()} threads, {args.seconds} s clips, median of {args.repeats}")
     print("| method | batch | s per clip | x classifier forward | L-MAC speed-up |")
     print("|---|---|---|---|---|")
