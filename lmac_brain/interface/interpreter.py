@@ -323,7 +323,8 @@ class LMACInterpreter(Pretrained):
                         for p in probs]
             unrefined = torch.zeros(wavs.shape[0], dtype=torch.bool)
             return [self._interpretation_of(wavs, out["classes"][:, r] if r else None, window, budget,
-                                            (out["masks"][r], probs, unrefined, segments)) for r in range(top_k)]
+                                            (out["masks"][r], probs, unrefined, segments), (out["logmag"], out["phase"]))
+                    for r in range(top_k)]
         first = self._interpretation(wavs, None, window, refinement, budget, refine)
         ranked = first.probs.topk(top_k, dim=-1).indices
         if wavs.shape[1] > window:  # long inputs: rank 1 is the file-level best class in every window
@@ -333,15 +334,17 @@ class LMACInterpreter(Pretrained):
     def _interpretation(self, wavs, target, window, refinement, budget=None, refine=None) -> Interpretation:
         return self._interpretation_of(wavs, target, window, budget, self._explain(wavs, target, window, refinement, refine))
 
-    def _interpretation_of(self, wavs, target, window, budget, explained) -> Interpretation:
-        """An :class:`Interpretation` from ``explained`` = (masks, probabilities, refined, segments)."""
+    def _interpretation_of(self, wavs, target, window, budget, explained, spectrum=None) -> Interpretation:
+        """An :class:`Interpretation` from ``explained`` = (masks, probabilities, refined, segments);
+        ``spectrum`` = (``log1p|X|``, phase) of ``wavs`` where already computed (inputs up to a window)."""
         lmac = self.mods.lmac
         mask, probs, refined, segments = explained
-        if budget is not None:  # the top share of the bins in L-MAC's ranking (LMAC.rank_scores)
-            mask = keep_top(lmac.rank_scores(mask, lmac.analyse(wavs)[0]), budget)
         n = wavs.shape[1]
         if n <= window:
-            logmag, phase = lmac.analyse(wavs)
+            logmag, phase = spectrum or lmac.analyse(wavs)
+        if budget is not None:  # the top share of the bins in L-MAC's ranking (LMAC.rank_scores)
+            mask = keep_top(lmac.rank_scores(mask, logmag if n <= window else lmac.analyse(wavs)[0]), budget)
+        if n <= window:
             audio_in = listenable(lmac.frontend, logmag, phase, mask, n, lmac.mask_domain)
             audio_out = listenable(lmac.frontend, logmag, phase, 1 - mask, n, lmac.mask_domain)
         else:  # chunk by chunk: memory stays that of one window
