@@ -68,6 +68,12 @@ class LMACDecoder(torch.nn.Module):
         path) and a FiLM modulation (Perez et al., 2018) of the top-down path by a linear map of
         ``(w_c / |w_c|, b_c)``, initialised to the identity. False: the decoder of the paper, which
         explains the decision it is not told about.
+    class_code : int
+        Conditional decoder only: 0 (default) or ``K > 0``, a class-code head. The decoder then
+        outputs ``K`` feature maps at ``T x F`` and the mask logits are their dot product with a code
+        ``k_c`` in ``R^K`` computed from ``(w_c / |w_c|, b_c)`` (scaled by ``1/sqrt(K)``): every bin's
+        logit passes through the class, so a mask cannot be the same for every class, nor survive a
+        change of the head. Needs ``spec_gain=False`` (a class-independent term).
 
     Example
     -------
@@ -81,6 +87,9 @@ class LMACDecoder(torch.nn.Module):
     >>> cond = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True)
     >>> print(cond(reps, torch.rand(2, 187, 513), (torch.randn(2, 64), torch.zeros(2))).shape)
     torch.Size([2, 187, 513])
+    >>> coded = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, class_code=8, spec_gain=False)
+    >>> print(coded(reps, torch.rand(2, 187, 513), (torch.randn(2, 64), torch.zeros(2))).shape)
+    torch.Size([2, 187, 513])
     """
 
     def __init__(
@@ -93,11 +102,14 @@ class LMACDecoder(torch.nn.Module):
         fine_channels: int = 0,
         spec_gain: bool = True,
         conditional: bool = False,
+        class_code: int = 0,
     ):
         super().__init__()
+        if class_code and (not conditional or spec_gain):
+            raise ValueError("class_code > 0 needs conditional=True and spec_gain=False.")
         self.rep_channels, self.n_mels, self.n_freqs = list(rep_channels), n_mels, n_freqs
         self.hidden, self.out_channels, self.fine_channels = hidden, out_channels, fine_channels
-        self.use_spec_gain, self.conditional = spec_gain, conditional
+        self.use_spec_gain, self.conditional, self.class_code = spec_gain, conditional, class_code
         if conditional:  # the class evidence map joins the deepest lateral; FiLM of the top-down path
             self.evidence_lateral = torch.nn.Conv2d(1, hidden, 1)
             self.film = torch.nn.Linear(self.rep_channels[0] + 1, 2 * hidden)
@@ -117,8 +129,10 @@ class LMACDecoder(torch.nn.Module):
         self.head = torch.nn.Sequential(
             torch.nn.Conv2d(out_channels + 1 + fine_channels, out_channels, 3, padding=1),
             torch.nn.ReLU(inplace=True),
-            torch.nn.Conv2d(out_channels, 1, 1),
+            torch.nn.Conv2d(out_channels, class_code or 1, 1),
         )
+        if class_code:  # (w_c / |w_c|, b_c) -> the class's code
+            self.code = torch.nn.Linear(self.rep_channels[0] + 1, class_code)
         self.mel_to_linear = torch.nn.Linear(n_mels, n_freqs)
         if spec_gain:  # per-frequency weight of log1p|X| added to the logits at full resolution
             self.spec_gain = torch.nn.Parameter(torch.zeros(n_freqs))
@@ -156,7 +170,7 @@ class LMACDecoder(torch.nn.Module):
         return {
             "rep_channels": list(self.rep_channels), "n_mels": self.n_mels, "n_freqs": self.n_freqs,
             "hidden": self.hidden, "out_channels": self.out_channels, "fine_channels": self.fine_channels,
-            "spec_gain": self.use_spec_gain, "conditional": self.conditional,
+            "spec_gain": self.use_spec_gain, "conditional": self.conditional, "class_code": self.class_code,
         }
 
     def forward(
@@ -207,6 +221,10 @@ class LMACDecoder(torch.nn.Module):
         # convolution gets it from its weights, see __init__).
         parts = [h, mel] + ([self.fine(mel)] if self.fine_channels else [])
         x = torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last)
+        if self.class_code:  # K maps at T x F, dotted with the class's code
+            code = self.code(torch.cat([unit, condition[1].unsqueeze(1)], dim=1))
+            features = self.mel_to_linear(self.head(x))  # [B, K, T, F]
+            return torch.einsum("bktf,bk->btf", features, code) / self.class_code ** 0.5
         h = self.mel_to_linear(self.head(x).squeeze(1))  # [B, T, F]
         return h + self.spec_gain * logmag if self.use_spec_gain else h
 
