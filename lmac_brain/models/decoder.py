@@ -71,7 +71,7 @@ class LMACDecoder(torch.nn.Module):
     class_code : int
         Conditional decoder only: 0 (default) or ``K > 0``, a class-code head. The decoder then
         outputs ``K`` feature maps at ``T x F`` and the mask logits are their dot product with a code
-        ``k_c`` in ``R^K`` computed from ``(w_c / |w_c|, b_c)`` (scaled by ``1/sqrt(K)``): every bin's
+        ``k_c`` in ``R^K``, a linear map without bias of ``(w_c / |w_c|, b_c)`` (scaled by ``1/sqrt(K)``): every bin's
         logit passes through the class, so a mask cannot be the same for every class, nor survive a
         change of the head. Needs ``spec_gain=False`` (a class-independent term).
 
@@ -132,7 +132,7 @@ class LMACDecoder(torch.nn.Module):
             torch.nn.Conv2d(out_channels, class_code or 1, 1),
         )
         if class_code:  # (w_c / |w_c|, b_c) -> the class's code
-            self.code = torch.nn.Linear(self.rep_channels[0] + 1, class_code)
+            self.code = torch.nn.Linear(self.rep_channels[0] + 1, class_code, bias=False)  # no class-free part
         self.mel_to_linear = torch.nn.Linear(n_mels, n_freqs)
         if spec_gain:  # per-frequency weight of log1p|X| added to the logits at full resolution
             self.spec_gain = torch.nn.Parameter(torch.zeros(n_freqs))
