@@ -103,3 +103,26 @@ def test_interpreter_target_grammar_and_top_k_give_each_class_alone(tmp_path):
         alone = interp.interpret_batch(wavs, target=order[:, r].tolist())
         assert torch.allclose(one.mask, alone.mask, atol=1e-5) and one.targets == alone.targets
         assert torch.allclose(one.interpretation, alone.interpretation, atol=1e-4)
+
+
+def test_cli_refine_flag_with_a_conditional_interpreter(tmp_path):
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from lmac_brain.interface.cli import main
+    from lmac_brain.interface.export import export_interpreter
+
+    enc = tmp_path / "label_encoder.txt"
+    enc.write_text(LABELS, encoding="utf-8")
+    folder = export_interpreter(str(tmp_path / "interp"), _lmac(), str(enc), {}, "# card")
+    sf.write(str(tmp_path / "clip.wav"), np.random.default_rng(0).standard_normal(16000) * 0.1, 16000)
+    refined = {}
+    for flag in ([], ["--refine"]):
+        out = tmp_path / ("refined" if flag else "plain")
+        args = ["explain", str(tmp_path / "clip.wav"), "--out", str(out), "--source", folder, "--no-report", "--top-k", "2"]
+        assert main(args + flag) == 0
+        record = json.loads(next(out.glob("*_top2_*.json")).read_text(encoding="utf-8"))
+        refined[bool(flag)] = record["refined"]
+    assert refined == {False: False, True: True}
