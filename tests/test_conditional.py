@@ -1,6 +1,7 @@
 """The class-conditional L-MAC decoder: it depends on the classifier's head, answers for any class in one
 pass, starts from an unconditional decoder, trains on sampled classes, and exports/loads like the others."""
 
+import pytest
 import torch
 
 from lmac_brain.explain.lmac import LMAC
@@ -12,10 +13,19 @@ from lmac_brain.models.frontend import Frontend
 LABELS = "'dog' => 0\n'rain' => 1\n'wind' => 2\n'cow' => 3\n================\n'starting_index' => 0\n"
 
 
-def _lmac(conditional=True, seed=0):
+# The kinds of conditional decoder: class evidence map + FiLM; plus a class-code head; a class-code head
+# alone, on features that do not depend on the class.
+KINDS = {
+    "film": {},
+    "code": {"class_code": 4, "spec_gain": False},
+    "class-free features": {"class_code": 4, "spec_gain": False, "class_features": False},
+}
+
+
+def _lmac(conditional=True, seed=0, **kind):
     torch.manual_seed(seed)
     emb = Cnn14(80, 16, 0.0625, return_reps=True)
-    decoder = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, conditional=conditional)
+    decoder = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, conditional=conditional, **kind)
     for p in decoder.parameters():  # non-trivial class inputs (they start at zero)
         torch.nn.init.normal_(p, std=0.2)
     lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 4)), decoder).eval()
@@ -27,12 +37,12 @@ def _lmac(conditional=True, seed=0):
 
 def test_a_changed_head_changes_the_conditional_mask_only():
     wavs = torch.randn(2, 16000) * 0.3
-    for conditional in (True, False):
-        lmac = _lmac(conditional)
+    for conditional, kind in [(False, {})] + [(True, kind) for kind in KINDS.values()]:
+        lmac = _lmac(conditional, **kind)
         before = lmac.explain(wavs)
         torch.nn.init.normal_(lmac.classifier.head.weight)
         after = lmac.explain(wavs)
-        assert (before - after).abs().max() > 1e-3 if conditional else torch.equal(before, after)
+        assert (before - after).abs().max() > 1e-3 if conditional else torch.equal(before, after), kind
 
 
 def test_the_mask_depends_on_the_class_and_needs_no_refinement():
@@ -48,12 +58,29 @@ def test_the_mask_depends_on_the_class_and_needs_no_refinement():
 
 
 def test_all_classes_in_one_pass_equal_each_class_alone():
-    lmac, wavs = _lmac(), torch.randn(2, 16000) * 0.3
-    classes = torch.tensor([[1, 3, 0], [2, 2, 1]])
-    out = lmac.masks_for_classes(wavs, classes)
-    for r in range(3):
-        alone = lmac.mask_of(wavs, classes[:, r])["mask"]
-        assert torch.allclose(out["masks"][r], alone, atol=1e-5)
+    wavs, classes = torch.randn(2, 16000) * 0.3, torch.tensor([[1, 3, 0], [2, 2, 1]])
+    for name, kind in KINDS.items():
+        lmac = _lmac(**kind)
+        out = lmac.masks_for_classes(wavs, classes)
+        for r in range(3):
+            alone = lmac.mask_of(wavs, classes[:, r])["mask"]
+            assert torch.allclose(out["masks"][r], alone, atol=1e-5), name
+        assert (out["masks"][0] - out["masks"][1]).abs().max() > 1e-3, name  # not one mask for every class
+
+
+def test_class_free_features_decode_once_for_any_number_of_classes():
+    wavs, classes = torch.randn(2, 16000) * 0.3, torch.tensor([[1, 3, 0, 2], [2, 2, 1, 0]])
+    for name, kind in KINDS.items():
+        lmac, calls = _lmac(**kind), []
+        lmac.decoder.head.register_forward_hook(lambda module, args, out: calls.append(out.shape[0]))
+        lmac.masks_for_classes(wavs, classes)
+        # the head sees the batch once (class-free features) or once per class (features shaped by the class)
+        assert calls == ([2] if kind.get("class_features") is False else [8]), name
+
+
+def test_class_free_features_need_a_class_code():
+    with pytest.raises(ValueError, match="class_code > 0"):
+        LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True, class_features=False)
 
 
 def test_warm_start_gives_the_unconditional_masks_for_every_class():
@@ -81,16 +108,17 @@ def test_training_samples_the_decision_runners_up_and_random_classes():
     assert abs(share[3:].sum() - 3 * 0.15 / 6) < 0.02  # only drawn at random
 
 
-def test_interpreter_target_grammar_and_top_k_give_each_class_alone(tmp_path):
+@pytest.mark.parametrize("kind", ["film", "class-free features"])
+def test_interpreter_target_grammar_and_top_k_give_each_class_alone(tmp_path, kind):
     from lmac_brain.interface.export import export_interpreter
     from lmac_brain.interface.interpreter import LMACInterpreter
 
-    lmac = _lmac()
+    lmac = _lmac(**KINDS[kind])
     enc = tmp_path / "label_encoder.txt"
     enc.write_text(LABELS, encoding="utf-8")
     folder = export_interpreter(str(tmp_path / "interp"), lmac, str(enc), {}, "# card")
     interp = LMACInterpreter.from_hparams(source=folder)
-    assert interp.mods.lmac.conditional
+    assert interp.mods.lmac.conditional and interp.mods.lmac.decoder.config() == lmac.decoder.config()
     wavs = torch.randn(2, 16000) * 0.3
     by_name = interp.interpret_batch(wavs, target="wind")
     by_index = interp.interpret_batch(wavs, target=2)

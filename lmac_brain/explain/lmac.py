@@ -173,8 +173,10 @@ class LMAC(torch.nn.Module):
         """Conditional decoder only: masks for ``K`` classes per item with one classifier pass.
 
         ``classes`` is ``[B, K]`` class indices, or a callable mapping the logits ``[B, C]`` to them (e.g.
-        the top ``K``). The classifier runs once; the decoder runs once on the batch repeated ``K``
-        times, each copy told another class (``lmac explain --top-k K`` in one pass).
+        the top ``K``). The classifier runs once; so does the decoder: on the batch repeated ``K`` times, each
+        copy told another class, or, for a decoder whose features do not depend on the class
+        (``class_features=False``), once on the batch and ``K`` dot products with the class codes
+        (``lmac explain --top-k K`` in one pass).
 
         Returns
         -------
@@ -196,11 +198,11 @@ class LMAC(torch.nn.Module):
         logmag, phase = self.analyse(wavs)
         logits, reps = self.classify(logmag)
         classes = (classes(logits) if callable(classes) else torch.as_tensor(classes)).to(logits.device)
-        k = classes.shape[1]
-        repeated = [r.repeat(k, 1, 1, 1) for r in reps]
-        masks = self.to_mask(self.mask_logits(repeated, logmag.repeat(k, 1, 1), classes.t().reshape(-1)))  # class-major
-        return {"logmag": logmag, "phase": phase, "logits": logits, "classes": classes,
-                "masks": masks.view(k, wavs.shape[0], *masks.shape[1:])}
+        n, k = classes.shape
+        directions, biases = self.classifier.class_directions(classes.reshape(-1))
+        condition = (directions.view(n, k, -1), biases.view(n, k))
+        masks = self.to_mask(self.decoder.class_logits(reps, logmag, condition))  # [B, K, T, F]
+        return {"logmag": logmag, "phase": phase, "logits": logits, "classes": classes, "masks": masks.transpose(0, 1)}
 
     def forward(self, wavs: torch.Tensor, target: Union[Target, Callable] = None) -> Dict[str, torch.Tensor]:
         """Run the whole chain (training and evaluation); ``target`` as in :meth:`mask_of`.

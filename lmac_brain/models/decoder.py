@@ -74,6 +74,11 @@ class LMACDecoder(torch.nn.Module):
         ``k_c`` in ``R^K``, a linear map without bias of ``(w_c / |w_c|, b_c)`` (scaled by ``1/sqrt(K)``): every bin's
         logit passes through the class, so a mask cannot be the same for every class, nor survive a
         change of the head. Needs ``spec_gain=False`` (a class-independent term).
+    class_features : bool
+        Conditional decoder only: the class also shapes the decoder's features (the evidence map and
+        FiLM above; True, the default). False (needs ``class_code > 0``): the class enters only through
+        its code, the ``K`` maps do not depend on it, and masks for ``k`` classes cost one decoder pass
+        plus ``k`` dot products (:meth:`class_logits`; ``lmac explain --top-k``).
 
     Example
     -------
@@ -90,6 +95,10 @@ class LMACDecoder(torch.nn.Module):
     >>> coded = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, class_code=8, spec_gain=False)
     >>> print(coded(reps, torch.rand(2, 187, 513), (torch.randn(2, 64), torch.zeros(2))).shape)
     torch.Size([2, 187, 513])
+    >>> free = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, class_code=8, spec_gain=False,
+    ...                    class_features=False)
+    >>> print(free.class_logits(reps, torch.rand(2, 187, 513), (torch.randn(2, 3, 64), torch.zeros(2, 3))).shape)
+    torch.Size([2, 3, 187, 513])
     """
 
     def __init__(
@@ -103,14 +112,21 @@ class LMACDecoder(torch.nn.Module):
         spec_gain: bool = True,
         conditional: bool = False,
         class_code: int = 0,
+        class_features: bool = True,
     ):
         super().__init__()
         if class_code and (not conditional or spec_gain):
             raise ValueError("class_code > 0 needs conditional=True and spec_gain=False.")
+        if not class_features and not class_code:
+            raise ValueError(
+                "class_features=False needs conditional=True and class_code > 0: otherwise the class would reach "
+                "the mask nowhere."
+            )
         self.rep_channels, self.n_mels, self.n_freqs = list(rep_channels), n_mels, n_freqs
         self.hidden, self.out_channels, self.fine_channels = hidden, out_channels, fine_channels
         self.use_spec_gain, self.conditional, self.class_code = spec_gain, conditional, class_code
-        if conditional:  # the class evidence map joins the deepest lateral; FiLM of the top-down path
+        self.class_features = class_features
+        if conditional and class_features:  # the class evidence map joins the deepest lateral; FiLM of the top-down path
             self.evidence_lateral = torch.nn.Conv2d(1, hidden, 1)
             self.film = torch.nn.Linear(self.rep_channels[0] + 1, 2 * hidden)
             for p in self.conditioning_parameters():  # start as the unconditional decoder (see warm_start)
@@ -139,7 +155,7 @@ class LMACDecoder(torch.nn.Module):
 
     def conditioning_parameters(self) -> List[torch.nn.Parameter]:
         """The parameters that only a conditional decoder has (its class inputs)."""
-        return list(self.evidence_lateral.parameters()) + list(self.film.parameters()) if self.conditional else []
+        return list(self.evidence_lateral.parameters()) + list(self.film.parameters()) if self.conditional and self.class_features else []
 
     def warm_start(self, state: dict) -> None:
         """Load an unconditional decoder's weights into this conditional one (the class inputs stay at
@@ -171,6 +187,7 @@ class LMACDecoder(torch.nn.Module):
             "rep_channels": list(self.rep_channels), "n_mels": self.n_mels, "n_freqs": self.n_freqs,
             "hidden": self.hidden, "out_channels": self.out_channels, "fine_channels": self.fine_channels,
             "spec_gain": self.use_spec_gain, "conditional": self.conditional, "class_code": self.class_code,
+            "class_features": self.class_features,
         }
 
     def forward(
@@ -193,22 +210,64 @@ class LMACDecoder(torch.nn.Module):
         torch.Tensor
             ``[B, T, F]`` logits.
         """
+        self._check(reps, logmag)
+        if self.conditional and condition is None:
+            raise ValueError("A conditional decoder needs the explained classes (condition=(directions, biases)).")
+        maps = self._maps(reps, logmag, condition if self.class_features else None)  # [B, K or 1, T, n_mels]
+        if self.class_code:
+            return self._code_logits(maps, self.code(self._class_input(*condition)).unsqueeze(1))[:, 0]
+        h = self.mel_to_linear(maps.squeeze(1))  # [B, T, F]
+        return h + self.spec_gain * logmag if self.use_spec_gain else h
+
+    def class_logits(
+        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        """Conditional decoder: mask logits ``[B, k, T, F]`` for ``k`` classes per item.
+
+        ``condition``: directions ``[B, k, C_0]`` and biases ``[B, k]``. With ``class_features=False`` the
+        decoder runs once and each class costs a dot product of its code with the ``K`` maps; otherwise
+        the decoder runs on the batch repeated ``k`` times. Either way, the same logits as :meth:`forward`
+        for each class alone.
+        """
+        if not self.conditional:
+            raise ValueError("class_logits needs a conditional decoder.")
+        self._check(reps, logmag)
+        directions, biases = condition
+        n, k = biases.shape
+        if not self.class_features:
+            codes = self.code(self._class_input(directions.reshape(n * k, -1), biases.reshape(-1)))
+            return self._code_logits(self._maps(reps, logmag, None), codes.view(n, k, -1))
+        repeated = [r.repeat_interleave(k, dim=0) for r in reps]
+        flat = (directions.reshape(n * k, -1), biases.reshape(-1))
+        out = self.forward(repeated, logmag.repeat_interleave(k, dim=0), flat)
+        return out.view(n, k, *out.shape[1:])
+
+    def _check(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> None:
         if len(reps) != len(self.lateral):
             raise ValueError(f"Expected {len(self.lateral)} block outputs, got {len(reps)}.")
         if logmag.dim() != 3 or logmag.shape[-1] != self.n_freqs:
             raise ValueError(f"Expected log-magnitude [B, T, {self.n_freqs}], got {tuple(logmag.shape)}.")
+
+    @staticmethod
+    def _class_input(directions: torch.Tensor, biases: torch.Tensor) -> torch.Tensor:
+        """``(w_c / |w_c|, b_c)``, ``[B, C_0 + 1]``: what the FiLM and the code read of a class."""
+        return torch.cat([F.normalize(directions, dim=-1), biases.unsqueeze(1)], dim=1)
+
+    def _maps(
+        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]]
+    ) -> torch.Tensor:
+        """The head's output at ``T x n_mels``, ``[B, K or 1, T, n_mels]``; ``condition`` shapes the features
+        (the evidence map and FiLM) when given."""
         h = self.lateral[0](reps[0])
-        if self.conditional:
-            if condition is None:
-                raise ValueError("A conditional decoder needs the explained classes (condition=(directions, biases)).")
+        if condition is not None:
             unit = F.normalize(condition[0], dim=-1)
             evidence = torch.einsum("bchw,bc->bhw", reps[0], unit).unsqueeze(1)  # the class's evidence map
             mean, std = evidence.mean(dim=(2, 3), keepdim=True), evidence.std(dim=(2, 3), keepdim=True, unbiased=False)
             h = h + self.evidence_lateral((evidence - mean) / (std + 1e-5))
         for lateral, rep in zip(self.lateral[1:], reps[1:]):
             h = F.interpolate(h, size=rep.shape[-2:], mode="nearest") + lateral(rep)
-        if self.conditional:
-            gamma, beta = self.film(torch.cat([unit, condition[1].unsqueeze(1)], dim=1)).chunk(2, dim=1)
+        if condition is not None:
+            gamma, beta = self.film(self._class_input(*condition)).chunk(2, dim=1)
             h = h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
         h = self.reduce(self.smooth(h))  # [B, c, T/8, M/8]
         h = F.interpolate(
@@ -220,13 +279,15 @@ class LMACDecoder(torch.nn.Module):
         # these few channels (a 1-channel input cannot signal the layout, so the fine stack's first
         # convolution gets it from its weights, see __init__).
         parts = [h, mel] + ([self.fine(mel)] if self.fine_channels else [])
-        x = torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last)
-        if self.class_code:  # K maps at T x F, dotted with the class's code
-            code = self.code(torch.cat([unit, condition[1].unsqueeze(1)], dim=1))
-            features = self.mel_to_linear(self.head(x))  # [B, K, T, F]
-            return torch.einsum("bktf,bk->btf", features, code) / self.class_code ** 0.5
-        h = self.mel_to_linear(self.head(x).squeeze(1))  # [B, T, F]
-        return h + self.spec_gain * logmag if self.use_spec_gain else h
+        return self.head(torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last))
+
+    def _code_logits(self, maps: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, k, T, F]``: the ``K`` maps ``[B, K, T, n_mels]`` dotted with codes ``[B, k, K]``, then to
+        ``F`` bins (``mel_to_linear`` is affine, so this equals dotting its ``K`` outputs at ``T x F``)."""
+        scale = self.class_code ** -0.5
+        mixed = torch.einsum("bktm,bjk->bjtm", maps, codes) * scale
+        bias = self.mel_to_linear.bias * (codes.sum(dim=-1) * scale)[..., None, None]
+        return F.linear(mixed, self.mel_to_linear.weight) + bias
 
 
 class ReferenceDecoder(torch.nn.Module):
