@@ -164,8 +164,9 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
         )
         run_on_main(init.collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
         state = torch.load(f"{hparams['save_folder']}/decoder_init/decoder.ckpt", map_location="cpu", weights_only=True)
-        if hparams["decoder"].conditional and "film.weight" not in state:
-            hparams["decoder"].warm_start(state)  # an unconditional decoder starts the conditional one
+        decoder = hparams["decoder"]
+        if decoder.conditional and decoder.class_features and "film.weight" not in state:
+            decoder.warm_start(state)  # an unconditional decoder starts the conditional one
         else:
             load_checked(init)
 
