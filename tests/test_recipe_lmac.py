@@ -147,10 +147,12 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
 
     data, noise, out = toy_classifier_run["data"], toy_classifier_run["noise"], tmp_path / "cond"
     cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"), str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
-           "--batch_size", "8", "--train_crop_s", "0.5", "--lr", "0.005", "--download", "False", "--n_listen_valid", "0",
+           "--batch_size", "8", "--train_crop_s", "0.5", "--lr", "0.02", "--download", "False", "--n_listen_valid", "0",
            "--n_listen_test", "0", "--number_of_epochs", "3", "--data_folder", str(data), "--noise_folder", str(noise),
            "--output_folder", str(out), "--classifier_source", str(toy_classifier_run["out"] / "classifier"),
-           "--conditional", "True", "--target_sampling", "{decision: 1.0, top_k: 0.0, k: 2, random: 0.0}"]
+           "--conditional", "True", "--target_sampling", "{decision: 1.0, top_k: 0.0, k: 2, random: 0.0}",
+           # the shipped kind: the class reaches the mask only through its code
+           "--class_code", "4", "--class_features", "False", "--spec_gain", "False"]
     _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300))
     losses = _train_losses(out / "train_log.txt")
     assert len(losses) == 3 and losses[-1] < 0.5 * losses[0], f"the L-MAC objective did not fall: {losses}"
