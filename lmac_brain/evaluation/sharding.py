@@ -67,3 +67,19 @@ def gather_rows(rows: List[Dict]) -> List[Dict]:
     torch.distributed.all_gather_object(parts, rows)
     total = sum(len(p) for p in parts)
     return [parts[i % world][i // world] for i in range(total)]
+
+
+def leave_group() -> None:
+    """Wait for every rank, then close the process group; nothing without one.
+
+    Call it on every rank at the end of a run. A rank that leaves the interpreter while the group is
+    still up can abort in gloo's destructor ("terminate called without an active exception"), which
+    ``torchrun`` reports as a failed run although every result was written.
+
+    Example
+    -------
+    >>> leave_group()  # one process: nothing to close
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()

@@ -42,7 +42,7 @@ from lmac_brain.data.files import list_audio_files
 from lmac_brain.evaluation.localization import LocalizationSet
 from lmac_brain.evaluation.tables import write_results
 from lmac_brain.evaluation.targeted import targeted_rows
-from lmac_brain.evaluation.sharding import Shard, gather_rows, rank_and_world
+from lmac_brain.evaluation.sharding import Shard, gather_rows, leave_group, rank_and_world
 
 
 def main(argv):
@@ -111,15 +111,14 @@ def main(argv):
             ))
         if rank == 0:  # the results so far, so that a run stopped later keeps every finished method
             write_results(hparams["output_folder"], rows, header + f"\n(partial: methods up to {name})")
-    if rank != 0:
-        return
-
-    summary = write_results(hparams["output_folder"], rows, header)
-    if "budget" in sections:  # one figure of the insertion/deletion curves per set
-        for set_name in sets:
-            plot_budget_curves(summary[set_name], hparams["budgets"],
-                               os.path.join(hparams["output_folder"], f"budget_curves_{set_name}.png"), set_name)
-    print(open(os.path.join(hparams["output_folder"], "summary.md"), encoding="utf-8").read())
+    if rank == 0:
+        summary = write_results(hparams["output_folder"], rows, header)
+        if "budget" in sections:  # one figure of the insertion/deletion curves per set
+            for set_name in sets:
+                plot_budget_curves(summary[set_name], hparams["budgets"],
+                                   os.path.join(hparams["output_folder"], f"budget_curves_{set_name}.png"), set_name)
+        print(open(os.path.join(hparams["output_folder"], "summary.md"), encoding="utf-8").read())
+    leave_group()
 
 
 if __name__ == "__main__":
