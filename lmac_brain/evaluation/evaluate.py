@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from lmac_brain.explain.baselines import SpectrogramClassifier
 from lmac_brain.data.audio import peak_normalize
-from lmac_brain.evaluation.budget import BUDGETS, budget_curves, keep_top, normalized_auc
+from lmac_brain.evaluation.budget import BUDGETS, budget_curves, keep_top, normalized_auc, rank_bins
 from lmac_brain.models.classifier import AudioClassifier
 from lmac_brain.models.decoder import LMACDecoder
 from lmac_brain.models.frontend import Frontend
@@ -154,16 +154,20 @@ def _batches(dataset, batch_size: int):
         yield batch
 
 
-def _explained(name: str, explainer, set_name: str, dataset, frontend: Frontend, batch_size: int):
-    """Per batch of :func:`_batches`: ``(items, wavs, mask, seconds per clip to explain, logmag, phase)``."""
+def _explained(name: str, explainer, set_name: str, dataset, frontend: Frontend, batch_size: int, phase: bool = True):
+    """Per batch of :func:`_batches`: ``(items, wavs, mask, seconds per clip to explain, logmag, phase)``
+    (``phase`` None unless asked for)."""
     for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name}", leave=False):
         wavs = torch.stack([it[1] for it in items])
         start = time.perf_counter()
         mask = explainer.explain(wavs)
         seconds = (time.perf_counter() - start) / len(items)
         with torch.no_grad():
-            logmag, phase = frontend.log_magnitude_phase(wavs)
-        yield items, wavs, mask, seconds, logmag, phase
+            if phase:
+                logmag, angle = frontend.log_magnitude_phase(wavs)
+            else:
+                logmag, angle = frontend.log_magnitude(wavs), None
+        yield items, wavs, mask, seconds, logmag, angle
 
 
 def faithfulness_rows(
@@ -230,11 +234,13 @@ def budget_rows(
         return frontend.apply_mask(logmag, binary, mask_domain)
 
     rows = []
-    for items, _, mask, seconds, logmag, _ in _explained(name, explainer, f"{set_name} (budget)", dataset, frontend, batch_size):
+    batches = _explained(name, explainer, f"{set_name} (budget)", dataset, frontend, batch_size, phase=False)
+    for items, _, mask, seconds, logmag, _ in batches:
         with torch.no_grad():
             scores = ranking(explainer, mask, logmag)
-        bins = budget_curves(model, logmag, scores, None, apply, budgets, "bins", seed)  # explains the decision
-        energy = budget_curves(model, logmag, scores, bins["target"], apply, budgets, "energy", seed, full=False)
+            order = rank_bins(scores, seed)  # one ranking for both budget units
+        bins = budget_curves(model, logmag, scores, None, apply, budgets, "bins", seed, order=order)  # explains the decision
+        energy = budget_curves(model, logmag, scores, bins["target"], apply, budgets, "energy", seed, full=False, order=order)
         auc = {key: normalized_auc(curves[part], budgets) for key, curves, part in (
             ("Ins AUC", bins, "insertion"), ("Del AUC", bins, "deletion"),
             ("Ins AUC (energy)", energy, "insertion"), ("Del AUC (energy)", energy, "deletion"),

@@ -132,12 +132,26 @@ class Frontend(torch.nn.Module):
         >>> print(logmag.shape, float(logmag.sum()))
         torch.Size([1, 87, 513]) 0.0
         """
+        spec = self._stft(wav)
+        real, imag = spec[..., 0], spec[..., 1]
+        return torch.log1p(torch.sqrt(real**2 + imag**2)), torch.atan2(imag, real)
+
+    def log_magnitude(self, wav: torch.Tensor) -> torch.Tensor:
+        """``log1p|X|`` ``[B, T, F]`` of waveforms ``[B, N]``, as :meth:`log_magnitude_phase` without the phase.
+
+        Example
+        -------
+        >>> fe, wav = Frontend(), torch.randn(2, 8000)
+        >>> torch.equal(fe.log_magnitude(wav), fe.log_magnitude_phase(wav)[0])
+        True
+        """
+        spec = self._stft(wav)
+        return torch.log1p(torch.sqrt(spec[..., 0] ** 2 + spec[..., 1] ** 2))
+
+    def _stft(self, wav: torch.Tensor) -> torch.Tensor:
         if wav.dim() != 2:
             raise ValueError(f"Expected waveforms [B, N], got shape {tuple(wav.shape)}.")
-        spec = self.stft(wav)  # [B, T, F, 2]
-        real, imag = spec[..., 0], spec[..., 1]
-        magnitude = torch.sqrt(real**2 + imag**2)
-        return torch.log1p(magnitude), torch.atan2(imag, real)
+        return self.stft(wav)  # [B, T, F, 2]
 
     def features(self, logmag: torch.Tensor) -> torch.Tensor:
         """Classifier input ``log1p(Mel(|X|))`` from a (possibly masked) ``log1p|X|``.
