@@ -176,6 +176,36 @@ def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
                 assert a[key] == pytest.approx(b[key], abs=1e-4), key
 
 
+def test_shared_decisions_give_the_same_rows_with_one_whole_input_pass_fewer():
+    """eval.py's decisions cache: a second method reads each item's decision and p(full) instead of
+    classifying the whole input again, with the same rows as without the cache."""
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
+    from lmac_brain.evaluation.evaluate import budget_rows, scoring_model
+
+    torch.manual_seed(0)
+    fe = Frontend()
+    clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 3)).eval()
+    items = [(f"c{i}", torch.randn(8000), None) for i in range(3)]
+    model = scoring_model(fe, clf)
+    calls = []
+
+    def counting(x):
+        calls.append(x.shape[0])
+        return model(x)
+
+    decisions = {}
+    budget_rows("Energy", Energy(fe), "demo", items, fe, clf, "log1p", 3, scorer=counting, decisions=decisions)
+    assert set(decisions) == {"c0", "c1", "c2"} and sum(calls) == 3 * (4 * len(BUDGETS) + 1)
+    calls.clear()
+    cached = budget_rows("Random", Random(fe), "demo", items, fe, clf, "log1p", 3, scorer=counting, decisions=decisions)
+    assert sum(calls) == 3 * 4 * len(BUDGETS)  # no pass over the whole inputs
+    plain = budget_rows("Random", Random(fe), "demo", items, fe, clf, "log1p", 3)
+    for a, b in zip(cached, plain):
+        for key in a:
+            if key != "sec/clip":
+                assert a[key] == pytest.approx(b[key], abs=1e-6), key
+
+
 def test_budget_objective_under_rank_power_reaches_the_decoder():
     """With rank_power the training ranking is log(M**g * log1p|X|): its exact top-q forward, gradients to the decoder."""
     from lmac_brain.models.classifier import AudioClassifier, Cnn14

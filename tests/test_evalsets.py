@@ -25,6 +25,26 @@ def test_sets_are_bit_identical_across_runs_and_differ_across_seeds(tiny_esc50, 
 
 
 @pytest.mark.parametrize("tiny_esc50", ["flac"], indirect=True)
+def test_the_four_sets_decode_each_clip_once(tiny_esc50, noise_folder, monkeypatch):
+    import lmac_brain.evaluation.evalsets as evalsets
+
+    sets = esc50_evaluation_sets(str(tiny_esc50), 16000, str(noise_folder), str(noise_folder))
+    fresh = {cond: [sets[cond][i] for i in range(len(sets[cond]))] for cond in CONDITIONS}
+    decoded = []
+    real = evalsets.load_audio
+    monkeypatch.setattr(evalsets, "load_audio", lambda path, *a, **k: decoded.append(path) or real(path, *a, **k))
+    sets = esc50_evaluation_sets(str(tiny_esc50), 16000, str(noise_folder), str(noise_folder))
+    for _ in range(2):  # two passes, as two methods
+        for cond in CONDITIONS:
+            for i in range(len(sets[cond])):
+                item_id, mix, clean = sets[cond][i]
+                assert item_id == fresh[cond][i][0] and torch.equal(mix, fresh[cond][i][1])
+                clean.zero_()  # a caller changing its copy changes nothing for the next one
+    clips = {path for _, path in sets["in_domain"].clips}
+    assert sorted(p for p in decoded if p in clips) == sorted(clips)  # each clean clip decoded once
+
+
+@pytest.mark.parametrize("tiny_esc50", ["flac"], indirect=True)
 def test_mixture_contaminants_come_from_other_folds(tiny_esc50, noise_folder):
     sets = esc50_evaluation_sets(str(tiny_esc50), 16000, str(noise_folder), str(noise_folder), test_fold=5)
     assert sets["mixtures"].contaminants and all("/5-" not in p for p in sets["mixtures"].contaminants)

@@ -131,7 +131,8 @@ def keep_top_many(
     elif order.shape != mask.flatten(1).shape:
         raise ValueError(f"order of shape {tuple(order.shape)} does not rank a mask of shape {tuple(mask.shape)}.")
     batch, n = order.shape
-    positions = torch.arange(n, device=order.device).expand(batch, n)
+    # each bin's place in the ranking (the inverse permutation): the top-q bins are those placed below a count
+    place = torch.empty_like(order).scatter_(1, order, torch.arange(n, device=order.device).expand(batch, n))
     if by == "energy":
         energy = logmag.detach().flatten(1).double().expm1().square()
         cumulative = torch.gather(energy, 1, order).cumsum(dim=1)
@@ -142,8 +143,7 @@ def keep_top_many(
             count = torch.full((batch, 1), int(round(q * n)), dtype=torch.long, device=order.device)
         else:  # fewest bins whose energy reaches the goal (a relative tolerance absorbs float rounding)
             count = ((cumulative < q * total * (1 - 1e-6)).sum(dim=1, keepdim=True) + int(q > 0)).clamp(max=n)
-        keep = (positions < count).to(mask.dtype)
-        out.append(torch.zeros_like(keep).scatter_(1, order, keep).view_as(mask))
+        out.append((place < count).to(mask.dtype).view_as(mask))
     return torch.cat(out)
 
 
@@ -213,19 +213,16 @@ def budget_curves(
         kept = keep_top_many(mask, budgets, by, logmag, seed, order)  # [Q*B, T, F], budget-major
 
         def rows(index: torch.Tensor) -> torch.Tensor:
-            part, k = index // per_part, index % per_part
-            x = logmag[index % batch]
-            for which in (0, 1):  # 0: keep the top-q bins (insertion), 1: remove them (deletion)
-                sel = part == which
-                if sel.any():
-                    binary = kept[k[sel]]
-                    x[sel] = apply_mask(x[sel], binary if which == 0 else 1 - binary)
-            return x
+            """Masked inputs of the rows ``index``: the top-q bins kept (insertion) or removed (deletion)."""
+            removed = (index >= per_part).to(kept.dtype).view(-1, 1, 1)
+            binary = (kept[index % per_part] - removed).abs()  # 1 - kept on the deletion rows
+            return apply_mask(logmag[index % batch], binary)
 
-        total = 2 * per_part + (batch if full else 0)
-        probs = torch.cat([
-            model(rows(torch.arange(i, min(i + chunk, total)))).softmax(dim=-1) for i in range(0, total, chunk)
-        ])
+        masked = 2 * per_part
+        probs = [model(rows(torch.arange(i, min(i + chunk, masked)))) for i in range(0, masked, chunk)]
+        if full:
+            probs += [model(logmag[i:i + chunk]) for i in range(0, batch, chunk)]
+        probs = torch.cat(probs).softmax(dim=-1)
     if target is None:
         target = probs[2 * per_part:].argmax(dim=-1)
     target = target.long()

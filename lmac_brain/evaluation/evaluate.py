@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from tqdm import tqdm
@@ -208,7 +208,7 @@ def faithfulness_rows(
 def budget_rows(
     name: str, explainer, set_name: str, dataset, frontend: Frontend, classifier: AudioClassifier,
     mask_domain: str, batch_size: int, budgets: Sequence[float] = BUDGETS, seed: int = 0,
-    scorer: Optional[Callable] = None,
+    scorer: Optional[Callable] = None, decisions: Optional[Dict[str, Tuple[int, float]]] = None,
 ) -> List[Dict]:
     """Matched-budget insertion and deletion (:mod:`lmac_brain.evaluation.budget`) for every item of a set.
 
@@ -217,7 +217,9 @@ def budget_rows(
     whole input), the points of the bin curves ``Ins@q`` / ``Del@q``, and ``sec/clip`` (the time to
     explain, per clip of the batch). The class explained is the
     classifier's decision on the input; bins are ranked by :func:`ranking`. ``scorer`` (default :func:`scoring_model`, not compiled)
-    classifies the masked inputs.
+    classifies the masked inputs. ``decisions`` (item id -> decision and its probability on the whole
+    input) is read and filled in, so that runs of several methods over one set classify each whole
+    input once.
 
     Example
     -------
@@ -239,14 +241,19 @@ def budget_rows(
         with torch.no_grad():
             scores = ranking(explainer, mask, logmag)
             order = rank_bins(scores, seed)  # one ranking for both budget units
-        bins = budget_curves(model, logmag, scores, None, apply, budgets, "bins", seed, order=order)  # explains the decision
+        known = decisions is not None and all(item[0] in decisions for item in items)
+        target = torch.tensor([decisions[item[0]][0] for item in items]) if known else None  # None: the decision
+        bins = budget_curves(model, logmag, scores, target, apply, budgets, "bins", seed, full=not known, order=order)
         energy = budget_curves(model, logmag, scores, bins["target"], apply, budgets, "energy", seed, full=False, order=order)
+        full = torch.tensor([decisions[item[0]][1] for item in items]) if known else bins["full"]
+        if decisions is not None:
+            decisions.update({item[0]: (int(bins["target"][i]), float(full[i])) for i, item in enumerate(items)})
         auc = {key: normalized_auc(curves[part], budgets) for key, curves, part in (
             ("Ins AUC", bins, "insertion"), ("Del AUC", bins, "deletion"),
             ("Ins AUC (energy)", energy, "insertion"), ("Del AUC (energy)", energy, "deletion"),
         )}
         for i, item in enumerate(items):
-            row = {"set": set_name, "method": name, "item": item[0], "p(full)": float(bins["full"][i]), "sec/clip": seconds}
+            row = {"set": set_name, "method": name, "item": item[0], "p(full)": float(full[i]), "sec/clip": seconds}
             row.update({key: float(value[i]) for key, value in auc.items()})
             row.update({f"Ins@{q:g}": float(bins["insertion"][i, j]) for j, q in enumerate(budgets)})
             row.update({f"Del@{q:g}": float(bins["deletion"][i, j]) for j, q in enumerate(budgets)})

@@ -16,7 +16,7 @@ those parts, ``--methods "[L-MAC, Energy, Random]"`` only those explainers, ``--
 scores the masked inputs with a compiled classifier (about 2x faster on a CPU); ``summarize.py``
 combines the results of several runs into one table.
 
-Under ``torchrun --nproc_per_node=N ... --distributed_launch --distributed_backend gloo`` (nccl on
+Under ``torchrun --nproc_per_node=N ... --distributed_backend gloo`` (nccl on
 GPUs) each process explains a round-robin shard of every set and rank 0 writes the gathered rows: the
 same ``results.csv`` as one process (timings aside).
 
@@ -81,13 +81,15 @@ def main(argv):
     )
     sections = check_sections(hparams["sections"])
     scorer = scoring_model(fe, clf, hparams["compile_scorer"])  # one model (one compilation) for every method
+    decisions = {set_name: {} for set_name in sets}  # each whole input classified once for every method
     rows = []
     for name, factory in select_methods(hparams["explainers"], hparams["methods"]).items():
         explainer = factory(fe, clf)
         if "budget" in sections:
             for set_name, dataset in shard.items():
                 rows += gather_rows(budget_rows(
-                    name, explainer, set_name, dataset, fe, clf, domain, bs, hparams["budgets"], hparams["seed"], scorer
+                    name, explainer, set_name, dataset, fe, clf, domain, bs, hparams["budgets"], hparams["seed"], scorer,
+                    decisions[set_name],
                 ))
         if "listening" in sections:
             for set_name, dataset in shard.items():
