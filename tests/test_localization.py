@@ -25,7 +25,7 @@ def loc_set(tmp_path):
 def test_oracle_mask_scores_perfectly(loc_set):
     fe = Frontend()
     for i in range(len(loc_set)):
-        _, mix, event, (start, end) = loc_set[i]
+        _, mix, event, (start, end), _ = loc_set[i]
         n_frames = fe.n_frames(mix.numel())
         span = span_frames(start, end, fe.hop_length, n_frames)
         oracle = torch.zeros(1, n_frames, fe.n_freqs)
@@ -38,7 +38,7 @@ def test_oracle_mask_scores_perfectly(loc_set):
 
 def test_event_track_and_si_sdr(loc_set):
     fe = Frontend()
-    _, mix, event, (start, end) = loc_set[0]
+    _, mix, event, (start, end), _ = loc_set[0]
     assert event[:start].abs().max() == 0 and event[end:].abs().max() == 0
     assert mix.abs().max().item() == pytest.approx(1.0)
     # Listening to the ideal ratio mask of the event gives a high SI-SDR; the mixture a low one.
@@ -52,3 +52,42 @@ def test_event_track_and_si_sdr(loc_set):
 def test_localization_set_is_reproducible(loc_set):
     a, b = loc_set[1], loc_set[1]
     assert a[0] == b[0] and torch.equal(a[1], b[1]) and a[3] == b[3]
+
+
+def test_each_event_is_explained_for_its_own_class(tmp_path, loc_set):
+    """The pointing game scores the map of the event's class (Zhang et al. 2016), not of the decision."""
+    from lmac_brain.evaluation.evaluate import localization_rows
+
+    labelled = LocalizationSet(loc_set.clips, loc_set.backgrounds, 16000, clip_s=3.0, event_s=0.5, seed=3, targets=[2, 0, 1])
+    assert [labelled[i][4] for i in range(3)] == [2, 0, 1] and loc_set[0][4] is None
+    assert torch.equal(labelled[1][1], loc_set[1][1])  # the same mixtures, only the class is added
+    fe = Frontend()
+
+    class Recorder:  # keeps everything, and records the classes it was asked to explain
+        asked = []
+
+        def explain(self, wavs, target=None):
+            self.asked.append(target)
+            return torch.ones(wavs.shape[0], fe.n_frames(wavs.shape[1]), fe.n_freqs)
+
+    localization_rows("rec", Recorder(), labelled, fe, "log1p", 2)
+    assert [t.tolist() for t in Recorder.asked] == [[2, 0], [1]]
+    Recorder.asked.clear()
+    localization_rows("rec", Recorder(), loc_set, fe, "log1p", 3)  # no classes given: the decision
+    assert Recorder.asked == [None]
+    with pytest.raises(ValueError, match="2 targets for 3 clips"):
+        LocalizationSet(loc_set.clips, loc_set.backgrounds, 16000, clip_s=3.0, event_s=0.5, targets=[0, 1])
+
+
+def test_clip_classes_come_from_the_classifier_labels(tmp_path):
+    from lmac_brain.evaluation.evalsets import esc50_clip_classes
+
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "esc50.csv").write_text("filename,fold,target,category\n5-1-A-0.wav,5,0,dog\n5-9-A-9.wav,5,9,crow\n")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("'rain' => 0\n'dog' => 1\n================\n'starting_index' => 0\n")
+    assert esc50_clip_classes(str(tmp_path), ["5-1-A-0"], str(labels)) == [1]
+    with pytest.raises(ValueError, match="no class 'crow'"):
+        esc50_clip_classes(str(tmp_path), ["5-9-A-9"], str(labels))
+    with pytest.raises(ValueError, match="no clip '5-7-A-7'"):
+        esc50_clip_classes(str(tmp_path), ["5-7-A-7"], str(labels))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -219,3 +219,41 @@ def esc50_evaluation_sets(
         cond: EvaluationSet(clips, cond, sample_rate, sources[cond], n_per_clip=n_per_clip, seed=seed, clean_cache=clean)
         for cond in CONDITIONS
     }
+
+
+def esc50_clip_classes(data_folder: str, clip_ids: Sequence[str], label_file: str) -> List[int]:
+    """The classifier's index of each clip's ESC-50 category: ``meta/esc50.csv`` names the category of
+    ``<clip id>.wav``, the classifier's ``label_encoder.txt`` its index.
+
+    Raises
+    ------
+    ValueError
+        If a clip is not in the meta file or its category is not one of the classifier's labels.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> _ = tmp.mkdir("meta").join("esc50.csv").write(
+    ...     "filename,fold,target,category\\n5-1-A-0.wav,5,0,dog\\n5-2-A-14.wav,5,14,chirping_birds\\n")
+    >>> _ = tmp.join("labels.txt").write("'chirping_birds' => 0\\n'dog' => 1\\n================\\n'starting_index' => 0\\n")
+    >>> esc50_clip_classes(str(tmp), ["5-1-A-0", "5-2-A-14"], str(tmp / "labels.txt"))
+    [1, 0]
+    """
+    from speechbrain.dataio.encoder import CategoricalEncoder
+
+    from lmac_brain.data.esc50 import read_esc50_meta
+
+    category = {os.path.splitext(r["filename"])[0]: r["category"] for r in read_esc50_meta(data_folder)}
+    encoder = CategoricalEncoder()
+    encoder.load(label_file)
+    out = []
+    for clip_id in clip_ids:
+        if clip_id not in category:
+            raise ValueError(f"{data_folder}/meta/esc50.csv has no clip {clip_id!r}.")
+        if category[clip_id] not in encoder.lab2ind:
+            raise ValueError(
+                f"{label_file}: the classifier has no class {category[clip_id]!r} (clip {clip_id}); the localization "
+                "set explains each event's ESC-50 class, so the classifier must be trained on ESC-50's categories."
+            )
+        out.append(int(encoder.lab2ind[category[clip_id]]))
+    return out

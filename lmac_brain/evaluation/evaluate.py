@@ -154,13 +154,21 @@ def _batches(dataset, batch_size: int):
         yield batch
 
 
-def _explained(name: str, explainer, set_name: str, dataset, frontend: Frontend, batch_size: int, phase: bool = True):
+def _explained(
+    name: str, explainer, set_name: str, dataset, frontend: Frontend, batch_size: int, phase: bool = True,
+    target_of: Optional[Callable] = None,
+):
     """Per batch of :func:`_batches`: ``(items, wavs, mask, seconds per clip to explain, logmag, phase)``
-    (``phase`` None unless asked for)."""
+    (``phase`` None unless asked for). ``target_of(item)``: the class to explain for an item (None: the
+    classifier's decision on every item of the batch)."""
     for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name}", leave=False):
         wavs = torch.stack([it[1] for it in items])
+        targets = None if target_of is None else [target_of(it) for it in items]
         start = time.perf_counter()
-        mask = explainer.explain(wavs)
+        if targets is None or None in targets:
+            mask = explainer.explain(wavs)
+        else:
+            mask = explainer.explain(wavs, torch.tensor(targets))
         seconds = (time.perf_counter() - start) / len(items)
         with torch.no_grad():
             if phase:
@@ -305,20 +313,22 @@ def localization_rows(
 ) -> List[Dict]:
     """Time IoU (thresholded, and at the event's length), pointing game and SI-SDR for a :class:`LocalizationSet`.
 
-    The thresholded IoU and SI-SDR read the soft mask; the matched IoU and the pointing game read the
-    explainer's ranking (:func:`ranking`).
+    Each item is explained for its event's class where the set gives it (the set's ``targets``; an
+    item without one: the classifier's decision). The thresholded IoU and SI-SDR read the soft mask;
+    the matched IoU and the pointing game read the explainer's ranking (:func:`ranking`).
 
     Example
     -------
     >>> class Everything:  # keeps the whole input
     ...     def explain(self, wavs): return torch.ones(wavs.shape[0], Frontend().n_frames(wavs.shape[1]), 513)
-    >>> items = [("a_loc", torch.randn(8000), torch.randn(8000), (1860, 3720))]
+    >>> items = [("a_loc", torch.randn(8000), torch.randn(8000), (1860, 3720), None)]
     >>> row = localization_rows("all", Everything(), items, Frontend(), "log1p", 1)[0]
     >>> print(round(row["IoU"], 2), row["Pointing"] in (0.0, 100.0))
     0.23 True
     """
     rows = []
-    for items, wavs, mask, _, logmag, phase in _explained(name, explainer, "localization", dataset, frontend, batch_size):
+    batches = _explained(name, explainer, "localization", dataset, frontend, batch_size, target_of=lambda it: it[4])
+    for items, wavs, mask, _, logmag, phase in batches:
         events = torch.stack([it[2] for it in items])
         spans = [span_frames(*it[3], frontend.hop_length, mask.shape[1]) for it in items]
         audio = listenable(frontend, logmag, phase, mask, wavs.shape[1], mask_domain)

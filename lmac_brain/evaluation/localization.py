@@ -3,7 +3,11 @@
 Faithfulness metrics say whether a mask keeps what the classifier uses; they cannot say whether it finds
 where the sound event *is*. Here we build mixtures where we know it: the most energetic ``event_s``
 seconds of a test clip are placed at a seeded random time over ``clip_s`` seconds of real background
-noise (event-to-background ratio ``snr_db`` over the event span). A mask is then scored by
+noise (event-to-background ratio ``snr_db`` over the event span). Each item is explained for the
+event's class (with ``targets``), as in the pointing game of Zhang et al. (ECCV 2016), where the map of
+the ground-truth class is scored, not the map of whatever the model decided: at 0 dB over 5 s of real
+noise the classifier often decides on the background, and an explanation of that decision need not
+point at the event. A mask is then scored by
 
 * **time IoU**: frames whose mask energy (mean over frequency, divided by its maximum) is at least
   ``threshold``, against the frames of the event span;
@@ -17,7 +21,7 @@ Authors
 from __future__ import annotations
 
 import zlib
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -155,9 +159,13 @@ class LocalizationSet(torch.utils.data.Dataset):
         Event-to-background energy ratio over the event span.
     seed : int
         Seed of the background choice, its crop and the event position.
+    targets : sequence of int, optional
+        The classifier's index of each clip's class (:func:`~lmac_brain.evaluation.evalsets.esc50_clip_classes`):
+        the class an explanation of the item must localize.
 
-    Items are ``(item_id, mixture [N], event_track [N], (start, end))``: ``event_track`` is the event
-    alone at the scale it has in the (peak-normalised) mixture; the span is in samples.
+    Items are ``(item_id, mixture [N], event_track [N], (start, end), target)``: ``event_track`` is the
+    event alone at the scale it has in the (peak-normalised) mixture; the span is in samples; ``target``
+    is the event's class index (None without ``targets``).
 
     Example
     -------
@@ -166,7 +174,7 @@ class LocalizationSet(torch.utils.data.Dataset):
     >>> sf.write(str(tmp / "e.wav"), np.sin(np.arange(16000) / 3.0), 16000)
     >>> sf.write(str(tmp / "bg.wav"), np.random.default_rng(0).standard_normal(32000) * 0.1, 16000)
     >>> ds = LocalizationSet([("e", str(tmp / "e.wav"))], [str(tmp / "bg.wav")], 16000, clip_s=2.0, event_s=0.5)
-    >>> item_id, mix, event, (start, end) = ds[0]
+    >>> item_id, mix, event, (start, end), target = ds[0]
     >>> print(item_id, mix.shape, end - start, bool(event[:start].abs().max() == 0))
     e_loc torch.Size([32000]) 8000 True
     """
@@ -180,12 +188,16 @@ class LocalizationSet(torch.utils.data.Dataset):
         event_s: float = 1.0,
         snr_db: float = 0.0,
         seed: int = 1234,
+        targets: Optional[Sequence[int]] = None,
     ):
         if event_s >= clip_s:
             raise ValueError(f"event_s ({event_s}) must be shorter than clip_s ({clip_s}).")
         if not backgrounds:
             raise ValueError("LocalizationSet needs at least one background recording.")
+        if targets is not None and len(targets) != len(clips):
+            raise ValueError(f"LocalizationSet: {len(targets)} targets for {len(clips)} clips; give one class per clip.")
         self.clips, self.backgrounds = list(clips), list(backgrounds)
+        self.targets = None if targets is None else [int(t) for t in targets]
         self.sample_rate, self.seed, self.snr_db = sample_rate, seed, snr_db
         self.n_clip, self.n_event = int(clip_s * sample_rate), int(event_s * sample_rate)
         self._bg: Dict[str, torch.Tensor] = {}
@@ -209,4 +221,5 @@ class LocalizationSet(torch.utils.data.Dataset):
         track[start:end] = gain * event
         mixture = track + background
         scale = 1.0 / mixture.abs().max().clamp(min=tiny)
-        return f"{clip_id}_loc", mixture * scale, track * scale, (start, end)
+        target = None if self.targets is None else self.targets[index]
+        return f"{clip_id}_loc", mixture * scale, track * scale, (start, end), target

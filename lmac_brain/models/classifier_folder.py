@@ -62,6 +62,26 @@ def _state_dict(source: str, filename: str) -> Dict[str, torch.Tensor]:
     return state
 
 
+def label_file(source: str) -> str:
+    """Local path of the classifier's ``label_encoder.txt`` (in the folder, or fetched for a hub id).
+
+    Raises
+    ------
+    ClassifierFolderError
+        If the folder has no ``label_encoder.txt``.
+
+    Example
+    -------
+    >>> os.path.basename(label_file(getfixture("tiny_interpreter_folder")))
+    'label_encoder.txt'
+    """
+    source = os.fspath(source)
+    path = os.path.join(source, "label_encoder.txt") if os.path.isdir(source) else str(fetch("label_encoder.txt", source=source))
+    if not os.path.isfile(path):
+        raise ClassifierFolderError(f"{source}: no label_encoder.txt; export the classifier folder again (it names the classes).")
+    return path
+
+
 def read_architecture(source: str) -> Architecture:
     """The architecture of the classifier in ``source``, read from its checkpoints' parameter shapes.
 

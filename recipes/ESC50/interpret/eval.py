@@ -32,7 +32,7 @@ from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
 from lmac_brain.evaluation.budget_figure import plot_budget_curves
-from lmac_brain.evaluation.evalsets import esc50_evaluation_sets
+from lmac_brain.evaluation.evalsets import esc50_clip_classes, esc50_evaluation_sets
 from lmac_brain.evaluation.evaluate import (
     budget_rows, check_sections, faithfulness_rows, listening_rows, localization_rows, sanity_rows, scoring_model,
     select_methods,
@@ -40,6 +40,7 @@ from lmac_brain.evaluation.evaluate import (
 from lmac_brain.training.experiment import start_experiment
 from lmac_brain.data.files import list_audio_files
 from lmac_brain.evaluation.localization import LocalizationSet
+from lmac_brain.models.classifier_folder import label_file
 from lmac_brain.evaluation.tables import write_results
 from lmac_brain.evaluation.targeted import targeted_rows
 from lmac_brain.evaluation.sharding import Shard, gather_rows, leave_group, rank_and_world
@@ -57,9 +58,13 @@ def main(argv):
         test_fold=hparams["test_fold"], n_per_clip=hparams["n_per_clip"], seed=hparams["seed"],
         max_clips=hparams["max_clips"],
     )
-    loc = LocalizationSet(
-        sets["in_domain"].clips, list_audio_files(hparams["noise_folder"], kind="noise"), rate,
+    clips = sets["in_domain"].clips
+    loc = LocalizationSet(  # each event explained for its own class (the classifier's label of its category)
+        clips, list_audio_files(hparams["noise_folder"], kind="noise"), rate,
         event_s=hparams["localization_event_s"], snr_db=hparams["localization_snr_db"], seed=hparams["seed"],
+        targets=esc50_clip_classes(
+            hparams["data_folder"], [c for c, _ in clips], label_file(hparams["classifier_source"])
+        ),
     )
     sanity_items = [sets["in_domain"][i] for i in range(min(hparams["sanity_clips"], len(sets["in_domain"])))]
 
