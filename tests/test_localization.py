@@ -91,3 +91,15 @@ def test_clip_classes_come_from_the_classifier_labels(tmp_path):
         esc50_clip_classes(str(tmp_path), ["5-9-A-9"], str(labels))
     with pytest.raises(ValueError, match="no clip '5-7-A-7'"):
         esc50_clip_classes(str(tmp_path), ["5-7-A-7"], str(labels))
+
+
+def test_loudest_segment_is_the_window_of_highest_energy():
+    from lmac_brain.evaluation.localization import loudest_segment
+
+    torch.manual_seed(0)
+    wav = torch.randn(3000) * torch.linspace(0.1, 1.0, 3000) ** 3
+    wav[2000:2100] *= 20  # a burst: the loudest 500 samples must contain it
+    energies = torch.stack([wav[i:i + 500].double().pow(2).sum() for i in range(3000 - 500 + 1)])
+    start = int(energies.argmax())
+    assert torch.equal(loudest_segment(wav, 500), wav[start:start + 500])
+    assert torch.equal(loudest_segment(wav[:300], 500)[300:], torch.zeros(200))  # shorter: zero-padded
