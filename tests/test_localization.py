@@ -70,11 +70,13 @@ def test_each_event_is_explained_for_its_own_class(tmp_path, loc_set):
             self.asked.append(target)
             return torch.ones(wavs.shape[0], fe.n_frames(wavs.shape[1]), fe.n_freqs)
 
-    localization_rows("rec", Recorder(), labelled, fe, "log1p", 2)
+    always_0 = lambda logmag: torch.tensor([[1.0, 0.0, 0.0]]).expand(logmag.shape[0], 3)  # a classifier deciding class 0
+    rows = localization_rows("rec", Recorder(), labelled, fe, "log1p", 2, scorer=always_0)
     assert [t.tolist() for t in Recorder.asked] == [[2, 0], [1]]
+    assert [r["Heard (%)"] for r in rows] == [0.0, 100.0, 0.0]  # the decision is the event's class for the 2nd only
     Recorder.asked.clear()
-    localization_rows("rec", Recorder(), loc_set, fe, "log1p", 3)  # no classes given: the decision
-    assert Recorder.asked == [None]
+    rows = localization_rows("rec", Recorder(), loc_set, fe, "log1p", 3, scorer=always_0)  # no classes: the decision
+    assert Recorder.asked == [None] and "Heard (%)" not in rows[0]
     with pytest.raises(ValueError, match="2 targets for 3 clips"):
         LocalizationSet(loc_set.clips, loc_set.backgrounds, 16000, clip_s=3.0, event_s=0.5, targets=[0, 1])
 

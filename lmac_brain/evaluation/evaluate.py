@@ -309,13 +309,17 @@ def listening_rows(
 
 
 def localization_rows(
-    name: str, explainer, dataset, frontend: Frontend, mask_domain: str, batch_size: int, threshold: float = 0.5
+    name: str, explainer, dataset, frontend: Frontend, mask_domain: str, batch_size: int, threshold: float = 0.5,
+    scorer: Optional[Callable] = None,
 ) -> List[Dict]:
     """Time IoU (thresholded, and at the event's length), pointing game and SI-SDR for a :class:`LocalizationSet`.
 
     Each item is explained for its event's class where the set gives it (the set's ``targets``; an
     item without one: the classifier's decision). The thresholded IoU and SI-SDR read the soft mask;
-    the matched IoU and the pointing game read the explainer's ranking (:func:`ranking`).
+    the matched IoU and the pointing game read the explainer's ranking (:func:`ranking`). With a
+    ``scorer`` (``log1p|X| -> logits``, :func:`scoring_model`) and the events' classes, the column
+    ``Heard (%)`` says whether the classifier's decision on the mixture is the event's class (100) or
+    not (0): what a method's pointing is conditioned on.
 
     Example
     -------
@@ -335,9 +339,16 @@ def localization_rows(
         scores = ranking(explainer, mask, logmag)  # the ranked measures read the explainer's ranking
         iou, hit, sdr = time_iou(mask, spans, threshold), pointing_game(scores, spans), si_sdr(audio, events)
         matched = matched_time_iou(scores, spans)
+        heard = None
+        if scorer is not None and all(it[4] is not None for it in items):
+            with torch.no_grad():
+                heard = scorer(logmag).argmax(dim=-1).eq(torch.tensor([it[4] for it in items]))
         for i, item in enumerate(items):
-            rows.append({"set": "localization", "method": name, "item": item[0], "IoU": float(iou[i]),
-                         "IoU (matched)": float(matched[i]), "Pointing": 100.0 * float(hit[i]), "SI-SDR": float(sdr[i])})
+            row = {"set": "localization", "method": name, "item": item[0], "IoU": float(iou[i]),
+                   "IoU (matched)": float(matched[i]), "Pointing": 100.0 * float(hit[i]), "SI-SDR": float(sdr[i])}
+            if heard is not None:
+                row["Heard (%)"] = 100.0 * float(heard[i])
+            rows.append(row)
     return rows
 
 

@@ -23,7 +23,7 @@ from lmac_brain.atomic import write_text
 DIRECTION = {
     "Ins AUC": "up", "Del AUC": "down", "Ins AUC (energy)": "up", "Del AUC (energy)": "down", "p(full)": "up",
     "AI": "up", "AD": "down", "AG": "up", "FF": "up", "Fid-In": "up", "SPS": "up", "COMP": "down",
-    "IoU": "up", "IoU (matched)": "up", "Pointing": "up", "SI-SDR": "up",
+    "IoU": "up", "IoU (matched)": "up", "Pointing": "up", "SI-SDR": "up", "Heard (%)": "up",
     "Spearman (head)": "down", "Spearman (all)": "down", "Rise": "up", "sec/clip": "down",
 }
 

@@ -107,7 +107,7 @@ def main(argv):
                 rows += gather_rows(faithfulness_rows(name, explainer, set_name, dataset, fe, clf, domain, bs, scorer))
         if "localization" in sections:
             rows += gather_rows(localization_rows(
-                name, explainer, Shard(loc, rank, world), fe, domain, bs, hparams["localization_threshold"]
+                name, explainer, Shard(loc, rank, world), fe, domain, bs, hparams["localization_threshold"], scorer
             ))
         if "sanity" in sections:
             rows += gather_rows(sanity(name, factory))
