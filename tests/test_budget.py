@@ -176,6 +176,26 @@ def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
                 assert a[key] == pytest.approx(b[key], abs=1e-4), key
 
 
+def test_compiled_scorer_is_frozen():
+    """--compile_scorer's speed comes from inductor's freezing (weights folded and pre-packed as
+    constants). Frozen, the compiled scorer keeps the weights it was compiled with; without freezing
+    (weights as graph inputs, what ``torch.compile(options={"freezing": True})`` gave) it follows them."""
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
+    from lmac_brain.evaluation.evaluate import scoring_model
+
+    torch.manual_seed(0)
+    fe = Frontend()
+    clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 3)).eval()
+    logmag = fe.log_magnitude(torch.randn(2, 8000))
+    eager, compiled = scoring_model(fe, clf), scoring_model(fe, clf, compile=True)
+    with torch.no_grad():
+        before = compiled(logmag)
+        assert torch.allclose(before, eager(logmag), atol=1e-4)
+        clf.head.bias.add_(1.0 + torch.arange(3.0))  # changes every logit, differently per class
+        assert not torch.allclose(eager(logmag), before, atol=0.5)
+        assert torch.allclose(compiled(logmag), before, atol=1e-5)
+
+
 def test_shared_decisions_give_the_same_rows_with_one_whole_input_pass_fewer():
     """eval.py's decisions cache: a second method reads each item's decision and p(full) instead of
     classifying the whole input again, with the same rows as without the cache."""
