@@ -42,7 +42,9 @@ setup(
         # Captum computes the attribution baselines of the evaluation (lmac_brain.explain.baselines,
         # recipes/ESC50/interpret/eval.py); explaining with L-MAC (lmac explain) does not need it.
         "eval": ["captum>=0.7"],
-        "test": ["captum>=0.7", "pytest>=7", "selenium>=4.10"],  # selenium drives Debian's chromium in the report test
+        # selenium drives Debian's chromium in the report test; Quantus's Pixel-Flipping cross-checks the
+        # matched-budget curves (tests/test_quantus_crosscheck.py)
+        "test": ["captum>=0.7", "pytest>=7", "selenium>=4.10", "quantus>=0.6,<0.7"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",
