@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Optional
 from collections import defaultdict
 
 import speechbrain as sb
@@ -121,6 +122,26 @@ def check_select_key(hparams: dict) -> None:
         raise ValueError(f"select_key must be 'loss' or 'budget', got {key!r}.")
 
 
+def check_target_sampling(shares: dict) -> None:
+    """Refuse ``target_sampling`` shares that are unknown, negative or do not sum to 1.
+
+    Example
+    -------
+    >>> check_target_sampling({"decision": 0.5, "top_k": 0.2, "k": 5, "label": 0.2, "random": 0.1})
+    >>> check_target_sampling({"decision": 0.5, "top_k": 0.2, "k": 5, "random": 0.2})
+    Traceback (most recent call last):
+    ...
+    ValueError: target_sampling shares (decision, top_k, label, random) sum to 0.9, not 1: {'decision': 0.5, 'top_k': 0.2, 'k': 5, 'random': 0.2}.
+    """
+    names = ("decision", "top_k", "label", "random")
+    unknown = sorted(set(shares) - set(names) - {"k"})
+    if unknown or any(key not in shares for key in ("decision", "top_k", "random", "k")):
+        raise ValueError(f"target_sampling needs decision, top_k, k, random (and optionally label); got {dict(shares)}.")
+    values = [float(shares.get(name, 0.0)) for name in names]
+    if min(values) < 0 or abs(sum(values) - 1.0) > 1e-6:
+        raise ValueError(f"target_sampling shares ({', '.join(names)}) sum to {sum(values):g}, not 1: {dict(shares)}.")
+
+
 class LMACBrain(CPUDistributedMixin, sb.Brain):
     """Brain that trains the L-MAC decoder; the classifier inside ``modules.lmac`` stays frozen."""
 
@@ -128,7 +149,12 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
         """Run the L-MAC chain on the (noisy) input; add the clean clip's ``log1p|X|`` for FT."""
         batch = batch.to(self.device)
         # A conditional decoder learns on sampled classes; evaluation stages explain the decision.
-        sample = self._sample_targets if stage == sb.Stage.TRAIN and self.hparams.lmac.conditional else None
+        sample = None
+        if stage == sb.Stage.TRAIN and self.hparams.lmac.conditional:
+            labels = batch.label_encoded.data.view(-1)
+
+            def sample(logits):
+                return self._sample_targets(logits, labels)
         out = self.modules.lmac(batch.sig[0], sample)
         if self.hparams.budget_weight > 0:  # matched-budget objective: kept/removed top-q parts
             out["budget_in"], out["budget_out"] = self.hparams.lmac.budget_logits(
@@ -138,19 +164,28 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
             out["logmag_clean"] = self.hparams.lmac.analyse(batch.clean[0])[0]  # the unwrapped module under DDP
         return out
 
-    def _sample_targets(self, logits: torch.Tensor) -> torch.Tensor:
+    def _sample_targets(self, logits: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Classes a conditional decoder explains in a training step, one per item (global RNG, resumed
-        exactly): the decision, one of the next ``k - 1`` most probable classes, or a class at random,
-        with the shares of ``target_sampling`` (``decision``, ``top_k``, ``random``; they sum to 1)."""
+        exactly): the decision, one of the next ``k - 1`` most probable classes, the clip's labelled
+        class, or a class at random, with the shares of ``target_sampling`` (``decision``, ``top_k``,
+        ``label`` (optional, 0 if absent), ``random``; they sum to 1). The labelled class is what a
+        user asks for when the classifier, on a noisy input, decided otherwise ("where is the dog?")."""
         shares = self.hparams.target_sampling
+        check_target_sampling(shares)
+        label_share = float(shares.get("label", 0.0))
+        if label_share > 0 and labels is None:
+            raise ValueError("target_sampling has a 'label' share but the batch has no labels (label_encoded).")
         batch, n_classes = logits.shape
         k = min(int(shares["k"]), n_classes)
         draw = torch.rand(batch)
         ranked = logits.topk(k, dim=-1).indices.cpu()
         runner_up = ranked.gather(1, torch.randint(1, max(k, 2), (batch, 1)).clamp(max=k - 1))[:, 0]
         anyone = torch.randint(n_classes, (batch,))
-        target = torch.where(draw < shares["decision"], ranked[:, 0],
-                             torch.where(draw < shares["decision"] + shares["top_k"], runner_up, anyone))
+        upto_top_k = shares["decision"] + shares["top_k"]
+        other = anyone
+        if label_share > 0:
+            other = torch.where(draw < upto_top_k + label_share, labels.cpu().long(), anyone)
+        target = torch.where(draw < shares["decision"], ranked[:, 0], torch.where(draw < upto_top_k, runner_up, other))
         return target.to(logits.device)
 
     def _budgets(self, stage):
