@@ -137,8 +137,9 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
 
 
 def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifier_run, repo_root, tmp_path):
-    """Trained through the recipe (here on the decision only: on this 2-class toy, whose classifier
-    cannot be made to hear the other class, sampled classes only add noise in 3 epochs), the conditional
+    """Trained through the recipe (here on the decision and the labelled class only: on this 2-class
+    toy, whose classifier cannot be made to hear the other class, runners-up and random classes only add
+    noise in 3 epochs; the label share runs the batch's labels through the sampling), the conditional
     decoder learns as the paper's does (the objective falls, its mask of the decision keeps the decision)
     and answers otherwise when told the other class (the class reaches the mask)."""
     from lmac_brain.data.audio import load_audio
@@ -150,7 +151,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
            "--batch_size", "8", "--train_crop_s", "0.5", "--lr", "0.02", "--download", "False", "--n_listen_valid", "0",
            "--n_listen_test", "0", "--number_of_epochs", "3", "--data_folder", str(data), "--noise_folder", str(noise),
            "--output_folder", str(out), "--classifier_source", str(toy_classifier_run["out"] / "classifier"),
-           "--conditional", "True", "--target_sampling", "{decision: 1.0, top_k: 0.0, k: 2, random: 0.0}",
+           "--conditional", "True", "--target_sampling", "{decision: 0.5, top_k: 0.0, k: 2, label: 0.5, random: 0.0}",
            # the shipped kind: the class reaches the mask only through its code
            "--class_code", "4", "--class_features", "False", "--spec_gain", "False"]
     _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300))

@@ -31,6 +31,7 @@ Authors
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Optional
@@ -151,10 +152,7 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
         # A conditional decoder learns on sampled classes; evaluation stages explain the decision.
         sample = None
         if stage == sb.Stage.TRAIN and self.hparams.lmac.conditional:
-            labels = batch.label_encoded.data.view(-1)
-
-            def sample(logits):
-                return self._sample_targets(logits, labels)
+            sample = functools.partial(self._sample_targets, labels=batch.label_encoded.data.view(-1))
         out = self.modules.lmac(batch.sig[0], sample)
         if self.hparams.budget_weight > 0:  # matched-budget objective: kept/removed top-q parts
             out["budget_in"], out["budget_out"] = self.hparams.lmac.budget_logits(
