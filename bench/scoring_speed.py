@@ -5,15 +5,13 @@ The matched-budget evaluation spends most of its time classifying masked ``log1p
 clip and method). This script times the eager :class:`~lmac_brain.explain.baselines.SpectrogramClassifier`
 and the compiled one of :func:`lmac_brain.evaluation.evaluate.scoring_model` in this one process, alternating,
 on the same batch of 5 s inputs, after the compilation (whose cost it prints separately), and prints
-the largest difference of their logits. With ``--unfrozen`` it also times the model compiled without
-inductor's freezing (what ``torch.compile(options={"freezing": True})`` gave before ``scoring_model``
-switched freezing on around each call): the gain of the fused, pre-packed convolutions. With several ``--batch`` sizes it times both models at each size,
+the largest difference of their logits. With several ``--batch`` sizes it times both models at each size,
 interleaved in the same rounds, and prints each compiled size's time relative to the fastest: the
 evidence for the chunk of masked inputs per classifier call in
 :func:`lmac_brain.evaluation.budget.budget_curves`.
 
 Usage:
-    python bench/scoring_speed.py [--width 0.25] [--batch 8 32] [--repeats 5] [--unfrozen]
+    python bench/scoring_speed.py [--width 0.25] [--batch 8 32] [--repeats 5]
 """
 
 import argparse
@@ -24,7 +22,6 @@ import torch
 
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.evaluation.evaluate import scoring_model
-from lmac_brain.explain.baselines import SpectrogramClassifier
 from lmac_brain.models.frontend import Frontend
 
 
@@ -34,7 +31,6 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[8, 32], help="inputs per classifier call")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--unfrozen", action="store_true", help="also time the compiled model without freezing")
     args = parser.parse_args()
     torch.manual_seed(0)
     emb_dim = int(2048 * args.width)
@@ -47,16 +43,10 @@ def main():
     with torch.no_grad():
         diff = max(float((compiled(x) - eager(x)).abs().max()) for x in logmag.values())
     print(f"compilation (first call of each size): {time.perf_counter() - start:.1f} s")
-    models = {"eager": eager, "compiled": compiled}
-    if args.unfrozen:
-        unfrozen = torch.compile(SpectrogramClassifier(frontend, classifier).eval(), dynamic=False)
-        with torch.no_grad():
-            diff = max([diff] + [float((unfrozen(x) - eager(x)).abs().max()) for x in logmag.values()])
-        models["unfrozen"] = unfrozen
-    times = {(name, b): [] for b in args.batch for name in models}
+    times = {(name, b): [] for b in args.batch for name in ("eager", "compiled")}
     for _ in range(args.repeats):
         for (name, b) in times:
-            model = models[name]
+            model = eager if name == "eager" else compiled
             start = time.perf_counter()
             with torch.no_grad():
                 model(logmag[b])
@@ -68,10 +58,6 @@ def main():
         print(f"batch {b:3d}: eager {med['eager', b]:.1f} ms per input, compiled {med['compiled', b]:.1f} ms "
               f"({med['eager', b] / med['compiled', b]:.2f}x faster than eager; {med['compiled', b] / fastest:.2f}x "
               "the fastest compiled batch)")
-    if args.unfrozen:
-        for b in args.batch:
-            print(f"batch {b:3d}: compiled without freezing {med['unfrozen', b]:.1f} ms per input "
-                  f"({med['unfrozen', b] / med['compiled', b]:.2f}x the frozen scorer's time)")
     print(f"max |logit difference| compiled vs eager: {diff:.2e}")
 
 if __name__ == "__main__":

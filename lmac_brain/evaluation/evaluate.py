@@ -121,8 +121,8 @@ def scoring_model(frontend: Frontend, classifier: AudioClassifier, compile: bool
     same logits up to float rounding. Freezing is switched on around each call
     (``torch._inductor.config.patch``), since inductor compiles at the first call of each input shape:
     passed as ``torch.compile(options={"freezing": True})`` it is not applied (torch 2.14: the weights
-    stay graph inputs, the convolutions unfused and the scorer about 12% slower,
-    ``python bench/scoring_speed.py``). Every new input shape compiles once (tens of seconds), so it
+    stay graph inputs and the convolutions unfused; the 400-clip matched-budget run of the recipe
+    README took 13% longer). Every new input shape compiles once (tens of seconds), so it
     pays off on full evaluation runs, not on a handful of clips. The classifier must not change
     afterwards: the compiled scorer keeps the weights it was compiled with (the sanity check builds
     its own).
