@@ -166,3 +166,46 @@ def test_real_noise_folder(repo_root):
     assert out.shape == clip.shape and torch.isfinite(out).all()
     assert float(out.abs().max()) == pytest.approx(1.0)
     assert torch.equal(out, mixer(clip, "5-9032-A-0"))
+
+
+def test_place_event_sets_the_snr_over_the_span():
+    from lmac_brain.data.noise import place_event
+
+    gen = torch.Generator().manual_seed(0)
+    event, background = torch.randn(300, generator=gen), torch.randn(1000, generator=gen)
+    mixture, track = place_event(event, background, 200, 6.0)
+    assert torch.equal(track[:200], torch.zeros(200)) and torch.equal(track[500:], torch.zeros(500))
+    assert torch.allclose(mixture - track, background, atol=1e-6)
+    assert float(measured_snr(track[200:500], mixture[200:500])) == pytest.approx(6.0, abs=1e-4)
+    with pytest.raises(ValueError, match="does not fit"):
+        place_event(event, background, 800, 0.0)
+
+
+def test_mixer_places_the_loudest_segment_as_a_short_event(noise_folder):
+    # a quiet clip with one loud burst: the placed event is the burst, somewhere in a noise crop
+    clip = 0.01 * torch.sin(torch.arange(32000) * 0.05)
+    clip[20000:24000] = torch.sin(torch.arange(4000) * 0.3)
+    mixer = NoiseMixer(noise_folder, sample_rate=16000, snr_db=0.0, seed=5, event_share=1.0, event_s=(0.25, 0.25))
+    starts = set()
+    for _ in range(8):
+        mixture, track = mixer.mix(clip)
+        support = track.nonzero()[:, 0]
+        first, last = int(support.min()), int(support.max()) + 1
+        assert last - first <= 4000 and (last - first) >= 3900  # 0.25 s, the burst (zeros at its crossings aside)
+        assert float(measured_snr(track[first:last], mixture[first:last])) == pytest.approx(0.0, abs=0.05)
+        assert float(mixture.abs().max()) == pytest.approx(1.0)
+        starts.add(first)
+    assert len(starts) == 8  # a new position each call
+
+
+def test_mixer_event_share_mixes_both_kinds(noise_folder):
+    clip = torch.sin(torch.arange(16000) * 0.05)
+    mixer = NoiseMixer(noise_folder, seed=1, event_share=0.5, event_s=(0.1, 0.5))
+    placed = [float((mixer.mix(clip)[1] == 0).float().mean()) > 0.5 for _ in range(40)]  # zeros outside the event
+    assert 8 <= sum(placed) <= 32  # about half of the calls place a short event
+
+
+@pytest.mark.parametrize("options", [{"event_share": 1.5}, {"event_share": -0.1}, {"event_s": (1.0, 0.5)}, {"event_s": (0.0, 1.0)}])
+def test_mixer_bad_event_options(noise_folder, options):
+    with pytest.raises(ValueError, match="event_s"):
+        NoiseMixer(noise_folder, **options)

@@ -129,11 +129,14 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
     proc = _run(repo_root, tmp_path, common + ft + ["--output_folder", str(out), "--number_of_epochs", "3"], "lmac_ft_cnn14_cpu.yaml")
     assert proc.returncode != 0 and "holds checkpoints of stage 'lmac'" in proc.stdout + proc.stderr
 
-    # FT in a new folder starts from the trained decoder and trains.
+    # FT in a new folder starts from the trained decoder and trains (here half of its training clips
+    # placed as short events in the noise: the FT term then reads the event's track).
     ft_out = tmp_path / "ft"
-    log = _ok(_run(repo_root, tmp_path, common + ft + ["--output_folder", str(ft_out), "--number_of_epochs", "1"], "lmac_ft_cnn14_cpu.yaml"))
-    assert "train ft_gate" in log
-    assert json.loads((ft_out / "results.json").read_text(encoding="utf-8"))["stage"] == "ft"
+    events = ["--noise_event_share", "0.5", "--noise_event_s", "[0.1, 0.3]"]
+    log = _ok(_run(repo_root, tmp_path, common + ft + events + ["--output_folder", str(ft_out), "--number_of_epochs", "1"], "lmac_ft_cnn14_cpu.yaml"))
+    assert "train ft_gate" in log and "event_share=0.5" in log
+    results = json.loads((ft_out / "results.json").read_text(encoding="utf-8"))
+    assert results["stage"] == "ft" and results["condition"].endswith("(0.5 of training clips placed as [0.1, 0.3] s events)")
 
 
 def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifier_run, repo_root, tmp_path):

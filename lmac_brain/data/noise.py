@@ -112,6 +112,49 @@ def random_crop_tiled(signal: torch.Tensor, n_samples: int, generator: torch.Gen
     return signal[offset : offset + n_samples]
 
 
+def loudest_segment(wav: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """The window of ``n_samples`` with the highest energy (whole signal, zero-padded, if shorter).
+
+    Example
+    -------
+    >>> x = torch.zeros(10); x[6] = 1.0
+    >>> loudest_segment(x, 3).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    if wav.numel() <= n_samples:
+        return torch.nn.functional.pad(wav, (0, n_samples - wav.numel()))
+    # the energy of every window from a running sum (float64: exact enough to rank windows), O(N)
+    running = torch.nn.functional.pad(wav.double().pow(2).cumsum(0), (1, 0))
+    energy = running[n_samples:] - running[:-n_samples]
+    start = int(energy.argmax())
+    return wav[start : start + n_samples]
+
+
+def place_event(
+    event: torch.Tensor, background: torch.Tensor, start: int, snr_db: float
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Put ``event`` ``[L]`` into ``background`` ``[N]`` at sample ``start``, at ``snr_db`` over its span.
+
+    The event is scaled so that its energy is ``snr_db`` above that of the background under it
+    (``[start, start + L)``); nothing is normalised. Returns the mixture and the event's track (the
+    scaled event at its place, zeros elsewhere), both ``[N]``.
+
+    Example
+    -------
+    >>> mixture, track = place_event(torch.ones(2), torch.full((6,), 0.5), 3, 0.0)
+    >>> print(mixture.tolist(), track.tolist())
+    [0.5, 0.5, 0.5, 1.0, 1.0, 0.5] [0.0, 0.0, 0.0, 0.5, 0.5, 0.0]
+    """
+    end = start + event.numel()
+    if start < 0 or end > background.numel():
+        raise ValueError(f"place_event: an event of {event.numel()} samples at {start} does not fit in {background.numel()}.")
+    tiny = torch.finfo(event.dtype).tiny
+    gain = (background[start:end].norm() / event.norm().clamp(min=tiny)) * 10 ** (snr_db / 20)
+    track = torch.zeros(background.numel(), dtype=background.dtype, device=background.device)
+    track[start:end] = gain * event
+    return track + background, track
+
+
 @register_checkpoint_hooks
 class NoiseMixer:
     """Mix clips with real background noise from a folder, at a fixed or random SNR.
@@ -142,6 +185,15 @@ class NoiseMixer:
         Seed of the random choices.
     deterministic : bool
         Make every choice a function of ``(seed, item_id)``; ``item_id`` is then required.
+    event_share : float
+        Share of the calls (drawn per call) that, instead of mixing the whole clip, keep only its
+        loudest ``event_s`` seconds (:func:`loudest_segment`) and place them at a random time over the
+        noise crop, at the SNR over the event's span (:func:`place_event`), as the localization
+        benchmark builds its items (:class:`~lmac_brain.evaluation.localization.LocalizationSet`): a short
+        event in a longer background. 0 (default): never.
+    event_s : (float, float)
+        Range the placed event's length is drawn from, in seconds (uniformly, per call; at most the
+        clip's length less one sample).
 
     Raises
     ------
@@ -149,7 +201,8 @@ class NoiseMixer:
         If the folder is missing.
     ValueError
         If the folder holds no audio (:func:`lmac_brain.data.files.list_audio_files`), or a noise file is
-        silent; if ``snr_db`` is not finite or its range is reversed.
+        silent; if ``snr_db`` is not finite or its range is reversed; if ``event_share`` is not in
+        ``[0, 1]`` or ``event_s`` is not a positive ``(low, high)`` range.
     lmac_brain.data.audio.AudioLoadError
         If a noise file cannot be read.
 
@@ -176,7 +229,14 @@ class NoiseMixer:
         snr_db: SNR = 0.0,
         seed: int = 1234,
         deterministic: bool = False,
+        event_share: float = 0.0,
+        event_s: Tuple[float, float] = (0.5, 2.0),
     ) -> None:
+        if not 0.0 <= float(event_share) <= 1.0:
+            raise ValueError(f"event_share is the share of clips placed as a short event, in [0, 1]; got {event_share!r}.")
+        if len(event_s) != 2 or not 0.0 < float(event_s[0]) <= float(event_s[1]):
+            raise ValueError(f"event_s must be a (low, high) range of seconds with 0 < low <= high, e.g. (0.5, 2.0); got {event_s!r}.")
+        self.event_share, self.event_s = float(event_share), (float(event_s[0]), float(event_s[1]))
         self.noise_folder = os.path.abspath(os.fspath(noise_folder))
         self.sample_rate = int(sample_rate)
         self.snr_db = _check_snr(snr_db)
@@ -197,12 +257,13 @@ class NoiseMixer:
         self._generator = torch.Generator().manual_seed(self.seed)
         self._worker_seed: Optional[int] = None
         logger.info(
-            "NoiseMixer: %d noise files from %s (%.1f s in all), snr_db=%s, deterministic=%s",
+            "NoiseMixer: %d noise files from %s (%.1f s in all), snr_db=%s, deterministic=%s, event_share=%s",
             len(self.files),
             self.noise_folder,
             sum(len(n) for n in self.noises) / self.sample_rate,
             self.snr_db,
             self.deterministic,
+            self.event_share,
         )
 
     def __call__(self, wav: torch.Tensor, item_id: Optional[str] = None) -> torch.Tensor:
@@ -237,7 +298,8 @@ class NoiseMixer:
         mixture : torch.Tensor
             ``[N]``, peak 1.
         clean : torch.Tensor
-            ``[N]``, ``wav`` scaled like the mixture (``mixture - clean`` is the scaled noise).
+            ``[N]``, ``wav`` scaled like the mixture (``mixture - clean`` is the scaled noise); for a
+            clip placed as a short event (``event_share``), the event's track.
 
         Example
         -------
@@ -261,7 +323,14 @@ class NoiseMixer:
             snr = low + (high - low) * float(torch.rand(1, generator=generator, dtype=torch.float64))
         else:
             snr = self.snr_db
-        mixture = mix_at_snr(wav, crop, snr)
+        if self.event_share > 0 and float(torch.rand(1, generator=generator)) < self.event_share:
+            low, high = self.event_s
+            seconds = low + (high - low) * float(torch.rand(1, generator=generator, dtype=torch.float64))
+            n_event = max(1, min(int(seconds * self.sample_rate), wav.numel() - 1))
+            start = int(torch.randint(wav.numel() - n_event + 1, (1,), generator=generator))
+            mixture, wav = place_event(loudest_segment(wav, n_event), crop, start, snr)
+        else:
+            mixture = mix_at_snr(wav, crop, snr)
         peak = mixture.abs().max()
         scale = 1.0 / peak if peak > 1e-8 else 1.0
         return mixture * scale, wav * scale

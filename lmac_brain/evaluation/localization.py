@@ -27,25 +27,7 @@ import torch
 
 from lmac_brain.data.audio import load_audio
 from lmac_brain.evaluation.budget import rank_bins
-from lmac_brain.data.noise import random_crop_tiled
-
-
-def loudest_segment(wav: torch.Tensor, n_samples: int) -> torch.Tensor:
-    """The window of ``n_samples`` with the highest energy (whole signal, zero-padded, if shorter).
-
-    Example
-    -------
-    >>> x = torch.zeros(10); x[6] = 1.0
-    >>> loudest_segment(x, 3).tolist()
-    [0.0, 0.0, 1.0]
-    """
-    if wav.numel() <= n_samples:
-        return torch.nn.functional.pad(wav, (0, n_samples - wav.numel()))
-    # the energy of every window from a running sum (float64: exact enough to rank windows), O(N)
-    running = torch.nn.functional.pad(wav.double().pow(2).cumsum(0), (1, 0))
-    energy = running[n_samples:] - running[:-n_samples]
-    start = int(energy.argmax())
-    return wav[start : start + n_samples]
+from lmac_brain.data.noise import loudest_segment, place_event, random_crop_tiled
 
 
 def span_frames(start: int, end: int, hop_length: int, n_frames: int) -> Tuple[int, int]:
@@ -217,11 +199,7 @@ class LocalizationSet(torch.utils.data.Dataset):
         background = random_crop_tiled(self._bg[bg_path], self.n_clip, gen)
         start = int(torch.randint(self.n_clip - self.n_event + 1, (1,), generator=gen))
         end = start + self.n_event
-        tiny = torch.finfo(event.dtype).tiny
-        gain = (background[start:end].norm() / event.norm().clamp(min=tiny)) * 10 ** (self.snr_db / 20)
-        track = torch.zeros(self.n_clip)
-        track[start:end] = gain * event
-        mixture = track + background
-        scale = 1.0 / mixture.abs().max().clamp(min=tiny)
+        mixture, track = place_event(event, background, start, self.snr_db)
+        scale = 1.0 / mixture.abs().max().clamp(min=torch.finfo(event.dtype).tiny)
         target = None if self.targets is None else self.targets[index]
         return f"{clip_id}_loc", mixture * scale, track * scale, (start, end), target

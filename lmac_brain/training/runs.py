@@ -48,12 +48,13 @@ def _command() -> str:
     return " ".join(["python"] + sys.argv)
 
 
-def _noise(hparams: dict, snr_db) -> Tuple[Optional[NoiseMixer], Optional[NoiseMixer]]:
-    """Training and evaluation noise mixers of ``hparams["noise_folder"]`` (None, None without one)."""
+def _noise(hparams: dict, snr_db, **train_options) -> Tuple[Optional[NoiseMixer], Optional[NoiseMixer]]:
+    """Training and evaluation noise mixers of ``hparams["noise_folder"]`` (None, None without one);
+    ``train_options`` (e.g. ``event_share``) go to the training mixer only."""
     folder = hparams["noise_folder"]
     if not folder:
         return None, None
-    train = NoiseMixer(folder, hparams["sample_rate"], snr_db, seed=hparams["seed"])
+    train = NoiseMixer(folder, hparams["sample_rate"], snr_db, seed=hparams["seed"], **train_options)
     hparams["checkpointer"].add_recoverable("train_noise", train)  # resumed runs draw the same noise
     return train, NoiseMixer(folder, hparams["sample_rate"], snr_db, seed=hparams["seed"], deterministic=True)
 
@@ -170,7 +171,9 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
         else:
             load_checked(init)
 
-    train_noise, eval_noise = _noise(hparams, hparams["noise_snr_db"])
+    train_noise, eval_noise = _noise(
+        hparams, hparams["noise_snr_db"], event_share=hparams["noise_event_share"], event_s=tuple(hparams["noise_event_s"])
+    )
     datasets = classification_datasets(
         manifests, hparams["label_encoder"], hparams["sample_rate"], train_crop_s=hparams["train_crop_s"],
         train_noise=train_noise, train_noise_prob=1.0, eval_noise=eval_noise, with_clean=hparams["ft_weight"] > 0,
@@ -191,6 +194,8 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     condition = (
         f"noise at {hparams['noise_snr_db']} dB from {hparams['noise_folder']}" if hparams["noise_folder"] else "clean clips"
     )
+    if hparams["noise_folder"] and hparams["noise_event_share"] > 0:
+        condition += f" ({hparams['noise_event_share']:g} of training clips placed as {hparams['noise_event_s']} s events)"
     results = {
         **describe(condition),
         "stage": hparams["stage_name"],
