@@ -209,3 +209,10 @@ def test_mixer_event_share_mixes_both_kinds(noise_folder):
 def test_mixer_bad_event_options(noise_folder, options):
     with pytest.raises(ValueError, match="event_s"):
         NoiseMixer(noise_folder, **options)
+
+
+def test_mixer_places_a_silent_crop_without_nan(noise_folder):
+    # ESC-50 clips are zero-padded: a training crop can be all silence; its placed event adds nothing
+    mixer = NoiseMixer(noise_folder, snr_db=0.0, seed=2, event_share=1.0, event_s=(0.1, 0.2))
+    mixture, track = mixer.mix(torch.zeros(8000))
+    assert torch.isfinite(mixture).all() and float(track.abs().max()) == 0.0

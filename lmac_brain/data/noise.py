@@ -137,21 +137,23 @@ def place_event(
 
     The event is scaled so that its energy is ``snr_db`` above that of the background under it
     (``[start, start + L)``); nothing is normalised. Returns the mixture and the event's track (the
-    scaled event at its place, zeros elsewhere), both ``[N]``.
+    scaled event at its place, zeros elsewhere), both ``[N]``. A silent event adds nothing.
 
     Example
     -------
     >>> mixture, track = place_event(torch.ones(2), torch.full((6,), 0.5), 3, 0.0)
     >>> print(mixture.tolist(), track.tolist())
     [0.5, 0.5, 0.5, 1.0, 1.0, 0.5] [0.0, 0.0, 0.0, 0.5, 0.5, 0.0]
+    >>> place_event(torch.zeros(2), torch.full((6,), 0.5), 3, 0.0)[1].abs().max().item()  # silent: no NaN
+    0.0
     """
     end = start + event.numel()
     if start < 0 or end > background.numel():
         raise ValueError(f"place_event: an event of {event.numel()} samples at {start} does not fit in {background.numel()}.")
-    tiny = torch.finfo(event.dtype).tiny
-    gain = (background[start:end].norm() / event.norm().clamp(min=tiny)) * 10 ** (snr_db / 20)
     track = torch.zeros(background.numel(), dtype=background.dtype, device=background.device)
-    track[start:end] = gain * event
+    if bool(event.norm() > 0):  # a silent event stays silent (no SNR is defined for it)
+        gain = (background[start:end].norm() / event.norm()) * 10 ** (snr_db / 20)
+        track[start:end] = gain * event
     return track + background, track
 
 
