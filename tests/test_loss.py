@@ -111,3 +111,15 @@ def test_threshold_binarises_only_outside_training():
     assert set(lmac.eval().explain(wav).unique().tolist()) <= {0.0, 1.0}
     lmac.train()
     assert lmac(wav)["mask"].unique().numel() > 2
+
+
+def test_ft_guidance_guides_only_the_items_the_clean_clip_is_evidence_for():
+    from lmac_brain.training.loss import ft_guidance
+
+    clean = torch.rand(3, 5, 7)
+    noisy = clean + 0.1 * torch.rand(3, 5, 7)
+    mask = torch.full((3, 5, 7), 0.9)  # keeps the clean clip well: every item passes the cosine gate
+    gate, oracle, bce = ft_guidance(mask, noisy, clean)
+    assert gate.tolist() == [1.0, 1.0, 1.0]
+    gated, oracle2, bce2 = ft_guidance(mask, noisy, clean, evidence=torch.tensor([True, False, True]))
+    assert gated.tolist() == [1.0, 0.0, 1.0] and torch.equal(oracle, oracle2) and torch.equal(bce, bce2)

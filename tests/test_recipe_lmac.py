@@ -9,6 +9,7 @@ width, so that each run takes seconds.
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -173,3 +174,12 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     kept_by_half = (half.argmax(dim=-1) == decision).float().mean()
     assert kept_by_lmac >= kept_by_half + 0.25, (float(kept_by_lmac), float(kept_by_half))
     assert (other - chain["mask"]).abs().mean() > 0.01  # told the other class, it answers otherwise
+
+    # The FT stage continues the conditional decoder: guided only where the sampled class is the label.
+    ft = [a if a != str(out) else str(tmp_path / "cond_ft") for a in cmd]
+    ft[ft.index(str(repo_root / "hparams/lmac_cnn14_cpu.yaml"))] = str(repo_root / "hparams/lmac_ft_cnn14_cpu.yaml")
+    ft[ft.index("--number_of_epochs") + 1] = "1"
+    _ok(subprocess.run(ft + ["--decoder_init", str(out / "decoder.ckpt")], cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    results = json.loads((tmp_path / "cond_ft" / "results.json").read_text(encoding="utf-8"))
+    assert results["stage"] == "ft" and math.isfinite(results["test"]["loss"])
+    assert "train ft_gate" in (tmp_path / "cond_ft" / "train_log.txt").read_text(encoding="utf-8")

@@ -6,7 +6,8 @@ Hooks only (SpeechBrain convention):
 * ``compute_objectives`` is one call to :func:`~lmac_brain.training.loss.lmac_loss` (plus, when ``budget_weight > 0``,
   the matched-budget objective :func:`~lmac_brain.training.loss.budget_loss` on the relaxed top-``q`` masks of
   :meth:`~lmac_brain.explain.lmac.LMAC.budget_logits`, and when ``ft_weight > 0``, the FT guidance of
-  :func:`~lmac_brain.training.loss.ft_guidance` against the clean clip); in evaluation it also
+  :func:`~lmac_brain.training.loss.ft_guidance` against the clean clip, for a conditional decoder only on the
+  items whose sampled class is the clip's label: the clean clip is evidence for that class alone); in evaluation it also
   collects the per-sample metrics of :mod:`lmac_brain.evaluation.metrics`;
 * ``evaluate_batch`` is SpeechBrain's evaluation step followed by writing the listenable outputs (wav
   and figure) of the stage's first ``n_listen_valid`` / ``n_listen_test`` items, on the main process;
@@ -200,12 +201,15 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
         target = out["target"]  # the decision, or the sampled class of a conditional decoder
         regularize, guidance = None, 0.0
         if self.hparams.ft_weight > 0:
+            # a conditional decoder's mask of another class than the clip's label is not guided
+            evidence = (target == batch.label_encoded.data.view(-1)) if self.hparams.lmac.conditional else None
             gate, _, bce = ft_guidance(
                 out["mask"],
                 out["logmag"],
                 out["logmag_clean"],
                 self.hparams.ft_gate_threshold,
                 self.hparams.ft_oracle_threshold,
+                evidence,
             )
             regularize = 1.0 - gate  # L1/TV off for guided samples
             guidance = self.hparams.ft_weight * (gate * bce).mean()

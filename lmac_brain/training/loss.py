@@ -116,6 +116,7 @@ def ft_guidance(
     logmag_clean: torch.Tensor,
     gate_threshold: float = 0.6,
     oracle_threshold: float = 0.35,
+    evidence: Optional[torch.Tensor] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gate, oracle mask and per-sample BCE of the L-MAC FT stage (REFERENCE §5).
 
@@ -134,6 +135,10 @@ def ft_guidance(
         Cosine similarity a sample needs to be guided (0.6 in the paper; 0.7 also used).
     oracle_threshold : float
         Fraction of the per-sample maximum above which the oracle is 1.
+    evidence : torch.Tensor, optional
+        ``[B]`` bool: the items whose mask the clean clip is evidence for; the others get gate 0. A
+        class-conditional decoder explains sampled classes: only a mask of the clip's labelled class
+        should mark the clean clip (None: every item, as in the reference, which explains the decision).
 
     Returns
     -------
@@ -152,10 +157,14 @@ def ft_guidance(
     >>> gate, oracle, bce = ft_guidance(good, noisy, clean)
     >>> print(gate.tolist(), oracle.tolist())
     [1.0] [[[1.0, 0.0], [0.0, 0.0]]]
+    >>> ft_guidance(good, noisy, clean, evidence=torch.tensor([False]))[0].tolist()  # a mask of another class
+    [0.0]
     """
     masked = (mask * logmag_noisy).flatten(1)
     cos = F.cosine_similarity(masked, logmag_clean.flatten(1), dim=1, eps=1e-8)
     gate = (cos >= gate_threshold).to(mask.dtype)
+    if evidence is not None:
+        gate = gate * evidence.to(mask.dtype)
     peak = logmag_clean.flatten(1).amax(dim=1).view(-1, 1, 1)
     oracle = (logmag_clean >= oracle_threshold * peak).to(mask.dtype)
     bce = F.binary_cross_entropy(mask.clamp(1e-6, 1 - 1e-6), oracle, reduction="none").flatten(1).mean(dim=1)
