@@ -105,3 +105,46 @@ def test_loudest_segment_is_the_window_of_highest_energy():
     start = int(energies.argmax())
     assert torch.equal(loudest_segment(wav, 500), wav[start:start + 500])
     assert torch.equal(loudest_segment(wav[:300], 500)[300:], torch.zeros(200))  # shorter: zero-padded
+
+
+def test_pointing_analysis_script_reports_every_ranking(tmp_path, noise_folder, tiny_interpreter_folder, repo_root):
+    """``recipes/ESC50/interpret/pointing_analysis.py`` on a small ESC-50-like fold: one row per ranking,
+    counts that add up, and the Energy row equal to the pointing game of ``log1p|X|`` itself."""
+    import subprocess
+    import sys
+
+    audio, rng = tmp_path / "esc" / "audio", np.random.default_rng(0)
+    audio.mkdir(parents=True)
+    rows = ["filename,fold,target,category,esc10,src_file,take"]
+    for k, (target, category) in enumerate([(0, "dog"), (10, "rain"), (0, "dog")]):
+        name = f"4-{100 + k}-A-{target}.flac"
+        sf.write(str(audio / name), 0.3 * rng.standard_normal(24000), 16000)
+        rows.append(f"{name},4,{target},{category},False,{100 + k},A")
+    (tmp_path / "esc" / "meta").mkdir()
+    (tmp_path / "esc" / "meta" / "esc50.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(repo_root / "recipes/ESC50/interpret/pointing_analysis.py"), str(tiny_interpreter_folder),
+         "--data_folder", str(tmp_path / "esc"), "--noise_folder", str(noise_folder)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert out.startswith("3 fold-4 mixtures") and out.count("| M") == 6
+    hits = int(out.split("hits of the interpreter's ranking (rank_power None): ")[1].split(";")[0])
+    misses = int(out.split("misses of the interpreter's ranking (rank_power None): ")[1].split(";")[0])
+    assert hits + misses == 3
+    # the Energy row is the pointing game of log1p|X| on the same items
+    from lmac_brain.data.files import list_audio_files
+
+    clips = [(p.stem, str(p)) for p in sorted(audio.glob("*.flac"))]
+    loc = LocalizationSet(clips, list_audio_files(str(noise_folder), kind="noise"), 16000, event_s=1.0, seed=1234, targets=[0, 1, 0])
+    fe = Frontend()
+    energy = []
+    for item in loc:
+        logmag = fe.log_magnitude(item[1].unsqueeze(0))
+        energy += pointing_game(logmag, [span_frames(*item[3], fe.hop_length, logmag.shape[1])]).tolist()
+    import re
+
+    energy_row = re.search(r"^\| M\*\*0 \* log1p\\\|X\\\| \| ([0-9.]+) \|", out, re.MULTILINE)
+    assert energy_row is not None, out
+    assert float(energy_row.group(1)) == pytest.approx(100 * sum(energy) / 3, abs=0.05)
