@@ -14,11 +14,12 @@ LABELS = "'dog' => 0\n'rain' => 1\n'wind' => 2\n'cow' => 3\n================\n's
 
 
 # The kinds of conditional decoder: class evidence map + FiLM; plus a class-code head; a class-code head
-# alone, on features that do not depend on the class.
+# alone, on features that do not depend on the class; that one with a gate over time read off the classifier.
 KINDS = {
     "film": {},
     "code": {"class_code": 4, "spec_gain": False},
     "class-free features": {"class_code": 4, "spec_gain": False, "class_features": False},
+    "time gate": {"class_code": 4, "spec_gain": False, "class_features": False, "time_gate": True},
 }
 
 
@@ -81,6 +82,52 @@ def test_class_free_features_decode_once_for_any_number_of_classes():
 def test_class_free_features_need_a_class_code():
     with pytest.raises(ValueError, match="class_code > 0"):
         LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True, class_features=False)
+
+
+def test_the_time_gate_multiplies_the_mask_by_the_class_evidence_over_time():
+    import torch.nn.functional as F
+
+    lmac, wavs = _lmac(**KINDS["time gate"]), torch.randn(2, 32000) * 0.3
+    wavs[:, 8000:16000] *= 8.0  # a loud stretch: the evidence changes over time
+    with torch.no_grad():  # a steep gate: this untrained toy's evidence varies by a small fraction of a logit
+        lmac.decoder.gate.copy_(torch.tensor([20.0, 1.0]))
+    for c in range(4):
+        gated = lmac.mask_of(wavs, c)
+        lmac.decoder.time_gate = False
+        plain = lmac.mask_of(wavs, c)["mask"]
+        lmac.decoder.time_gate = True
+        ratio = gated["mask"] / plain  # [B, T, F]: the same factor at every frequency of a frame
+        assert torch.allclose(ratio, ratio[:, :, :1].expand_as(ratio), rtol=1e-4)
+        # the factor, computed here from its definition: the class's evidence per frame of the deepest block
+        # through the head's row (logit units), below its best frame, interpolated to T, through sigmoid(a x + b)
+        with torch.no_grad():
+            _, reps = lmac.classify(gated["logmag"])
+        evidence = torch.einsum("bct,c->bt", reps[0].mean(dim=3), lmac.classifier.head.weight[c])
+        below = F.interpolate((evidence - evidence.amax(1, keepdim=True)).unsqueeze(1), size=ratio.shape[1],
+                              mode="linear", align_corners=False)[:, 0]
+        a, b = lmac.decoder.gate.tolist()
+        assert torch.allclose(ratio[:, :, 0], torch.sigmoid(a * below + b), atol=1e-4)
+        assert (ratio[:, :, 0].amax(1) - ratio[:, :, 0].amin(1)).min() > 1e-3  # the evidence does vary over time here
+
+
+def test_the_time_gate_needs_the_class():
+    with pytest.raises(ValueError, match="time_gate=True needs conditional=True"):
+        LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, time_gate=True)
+
+
+def test_warm_start_adds_a_time_gate_to_a_trained_conditional_decoder():
+    from lmac_brain.models.decoder import TIME_GATE_INIT
+
+    trained = _lmac(**KINDS["class-free features"])
+    gated = LMACDecoder(rep_channels(trained.classifier.embedding_model), hidden=8, out_channels=4, conditional=True,
+                        **KINDS["time gate"])
+    state = trained.decoder.state_dict()
+    assert gated.needs_warm_start(state) and not trained.decoder.needs_warm_start(state)
+    gated.warm_start(state)
+    assert tuple(gated.gate.tolist()) == TIME_GATE_INIT and torch.equal(gated.code.weight, trained.decoder.code.weight)
+    assert not gated.needs_warm_start(gated.state_dict())
+    with pytest.raises(ValueError, match="missing"):
+        gated.warm_start({k: v for k, v in state.items() if k != "code.weight"})
 
 
 def test_warm_start_gives_the_unconditional_masks_for_every_class():

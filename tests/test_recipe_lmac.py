@@ -179,7 +179,13 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     ft = [a if a != str(out) else str(tmp_path / "cond_ft") for a in cmd]
     ft[ft.index(str(repo_root / "hparams/lmac_cnn14_cpu.yaml"))] = str(repo_root / "hparams/lmac_ft_cnn14_cpu.yaml")
     ft[ft.index("--number_of_epochs") + 1] = "1"
-    _ok(subprocess.run(ft + ["--decoder_init", str(out / "decoder.ckpt")], cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    # It also adds a time gate to the trained decoder (warm start: the gate starts at TIME_GATE_INIT and trains).
+    from lmac_brain.models.decoder import TIME_GATE_INIT
+
+    _ok(subprocess.run(ft + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300))
     results = json.loads((tmp_path / "cond_ft" / "results.json").read_text(encoding="utf-8"))
     assert results["stage"] == "ft" and math.isfinite(results["test"]["loss"])
     assert "train ft_gate" in (tmp_path / "cond_ft" / "train_log.txt").read_text(encoding="utf-8")
+    gated = LMACInterpreter.from_hparams(source=str(tmp_path / "cond_ft" / "interpreter")).mods.lmac.decoder
+    assert gated.time_gate and gated.gate.tolist() != list(TIME_GATE_INIT)

@@ -11,7 +11,10 @@ parameters at full width, hard-wired to CNN14 channel counts and to 5 s inputs),
   sees a learned mel-like projection of ``log1p|X|``; a learned mel -> linear frequency map; and a
   learned per-frequency weight of ``log1p|X|`` added at full ``T x F`` resolution so that mask edges
   can follow the input's time-frequency structure. No convolution runs at full resolution: small
-  convolutions on large grids are what makes a decoder slow on a CPU.
+  convolutions on large grids are what makes a decoder slow on a CPU;
+* can be told the class it explains (``conditional``), through a class code and, optionally, a gate
+  over time read off the classifier's own evidence for that class (``time_gate``): the class code
+  chooses *which frequencies* carry the class, the gate *when* the classifier found it.
 
 Authors
  * lmac_brain contributors 2026
@@ -23,6 +26,10 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+
+TIME_GATE_INIT = (1.0, 2.0)
+"""Initial ``(a, b)`` of :class:`LMACDecoder`'s time gate ``sigmoid(a * (e(t) - max e) + b)``: the frame of
+strongest class evidence keeps 88% of its mask, a frame 2 logits weaker half, 4 logits weaker 12%."""
 
 
 def rep_channels(embedding_model: torch.nn.Module) -> List[int]:
@@ -79,6 +86,17 @@ class LMACDecoder(torch.nn.Module):
         FiLM above; True, the default). False (needs ``class_code > 0``): the class enters only through
         its code, the ``K`` maps do not depend on it, and masks for ``k`` classes cost one decoder pass
         plus ``k`` dot products (:meth:`class_logits`; ``lmac explain --top-k``).
+    time_gate : bool
+        Conditional decoder only: multiply the mask by a gate over time read off the classifier for the
+        explained class, ``sigmoid(a * (e_c(t) - max_t e_c(t)) + b)`` with learned scalars ``a``, ``b``
+        (initialised to ``TIME_GATE_INIT``). ``e_c(t) = w_c . mean_f h6[:, t, f]`` is the class's evidence
+        in frame ``t`` of the deepest block, in the head's logit units (the class activation map of Zhou
+        et al., CVPR 2016, over time: through the head's mean over time, each frame's share of the class
+        logit), interpolated to ``T``. A frame where the classifier finds the class as strongly as
+        anywhere in the clip keeps ``sigmoid(b)`` of its mask; one whose evidence is ``x`` logits lower,
+        ``sigmoid(b - a x)``; where the evidence is even over time (a steady sound) the gate is even too.
+        The class-code maps choose *which frequencies* carry a class; the gate says *when* the
+        classifier found it.
 
     Example
     -------
@@ -113,8 +131,11 @@ class LMACDecoder(torch.nn.Module):
         conditional: bool = False,
         class_code: int = 0,
         class_features: bool = True,
+        time_gate: bool = False,
     ):
         super().__init__()
+        if time_gate and not conditional:
+            raise ValueError("time_gate=True needs conditional=True: the gate reads the explained class's evidence.")
         if class_code and (not conditional or spec_gain):
             raise ValueError("class_code > 0 needs conditional=True and spec_gain=False.")
         if not class_features and not class_code:
@@ -125,7 +146,7 @@ class LMACDecoder(torch.nn.Module):
         self.rep_channels, self.n_mels, self.n_freqs = list(rep_channels), n_mels, n_freqs
         self.hidden, self.out_channels, self.fine_channels = hidden, out_channels, fine_channels
         self.use_spec_gain, self.conditional, self.class_code = spec_gain, conditional, class_code
-        self.class_features = class_features
+        self.class_features, self.time_gate = class_features, time_gate
         if conditional and class_features:  # the class evidence map joins the deepest lateral; FiLM of the top-down path
             self.evidence_lateral = torch.nn.Conv2d(1, hidden, 1)
             self.film = torch.nn.Linear(self.rep_channels[0] + 1, 2 * hidden)
@@ -152,14 +173,18 @@ class LMACDecoder(torch.nn.Module):
         self.mel_to_linear = torch.nn.Linear(n_mels, n_freqs)
         if spec_gain:  # per-frequency weight of log1p|X| added to the logits at full resolution
             self.spec_gain = torch.nn.Parameter(torch.zeros(n_freqs))
+        if time_gate:  # (a, b) of sigmoid(a * z_c(t) + b)
+            self.gate = torch.nn.Parameter(torch.tensor(TIME_GATE_INIT))
 
     def conditioning_parameters(self) -> List[torch.nn.Parameter]:
         """The parameters that only a conditional decoder has (its class inputs)."""
         return list(self.evidence_lateral.parameters()) + list(self.film.parameters()) if self.conditional and self.class_features else []
 
     def warm_start(self, state: dict) -> None:
-        """Load an unconditional decoder's weights into this conditional one (the class inputs stay at
-        their zero initialisation, so it starts by giving that decoder's masks for every class).
+        """Load the weights of a decoder without this one's optional inputs: an unconditional decoder
+        into a conditional one (the class inputs stay at their zero initialisation, so it starts by
+        giving that decoder's masks for every class), or a decoder without a time gate into one with it
+        (the gate starts at ``TIME_GATE_INIT``).
 
         Raises ``ValueError`` if ``state`` lacks anything else or holds something this decoder has not.
 
@@ -170,16 +195,27 @@ class LMACDecoder(torch.nn.Module):
         >>> cond.warm_start(plain.state_dict())
         >>> bool(torch.equal(cond.reduce.weight, plain.reduce.weight))
         True
+        >>> gated = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, time_gate=True)
+        >>> gated.warm_start(cond.state_dict()); gated.gate.tolist()
+        [1.0, 2.0]
         """
-        own = {name for name, p in self.named_parameters() if any(p is q for q in self.conditioning_parameters())}
+        optional = self.conditioning_parameters() + ([self.gate] if self.time_gate else [])
+        own = {name for name, p in self.named_parameters() if any(p is q for q in optional)}
         missing = set(self.state_dict()) - set(state) - own
         unexpected = set(state) - set(self.state_dict())
         if missing or unexpected:
             raise ValueError(
-                f"Not the weights of an unconditional decoder of this shape: missing {sorted(missing)[:5]}, "
+                f"Not the weights of a decoder of this shape without its optional inputs: missing {sorted(missing)[:5]}, "
                 f"unexpected {sorted(unexpected)[:5]}."
             )
         self.load_state_dict(state, strict=False)
+
+    def needs_warm_start(self, state: dict) -> bool:
+        """Whether ``state`` lacks this decoder's optional inputs (class inputs, time gate): load it with
+        :meth:`warm_start`."""
+        return (self.conditional and self.class_features and "film.weight" not in state) or (
+            self.time_gate and "gate" not in state
+        )
 
     def config(self) -> dict:
         """The constructor arguments: what an exported folder needs to rebuild this decoder."""
@@ -187,7 +223,7 @@ class LMACDecoder(torch.nn.Module):
             "rep_channels": list(self.rep_channels), "n_mels": self.n_mels, "n_freqs": self.n_freqs,
             "hidden": self.hidden, "out_channels": self.out_channels, "fine_channels": self.fine_channels,
             "spec_gain": self.use_spec_gain, "conditional": self.conditional, "class_code": self.class_code,
-            "class_features": self.class_features,
+            "class_features": self.class_features, "time_gate": self.time_gate,
         }
 
     def forward(
@@ -215,9 +251,13 @@ class LMACDecoder(torch.nn.Module):
             raise ValueError("A conditional decoder needs the explained classes (condition=(directions, biases)).")
         maps = self._maps(reps, logmag, condition if self.class_features else None)  # [B, K or 1, T, n_mels]
         if self.class_code:
-            return self._code_logits(maps, self.code(self._class_input(*condition)).unsqueeze(1))[:, 0]
-        h = self.mel_to_linear(maps.squeeze(1))  # [B, T, F]
-        return h + self.spec_gain * logmag if self.use_spec_gain else h
+            logits = self._code_logits(maps, self.code(self._class_input(*condition)).unsqueeze(1))[:, 0]
+        else:
+            h = self.mel_to_linear(maps.squeeze(1))  # [B, T, F]
+            logits = h + self.spec_gain * logmag if self.use_spec_gain else h
+        if self.time_gate:
+            logits = gated_logits(logits, self._gate_logits(reps[0], condition[0].unsqueeze(1), logmag.shape[1])[:, 0])
+        return logits
 
     def class_logits(
         self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Tuple[torch.Tensor, torch.Tensor]
@@ -236,7 +276,10 @@ class LMACDecoder(torch.nn.Module):
         n, k = biases.shape
         if not self.class_features:
             codes = self.code(self._class_input(directions.reshape(n * k, -1), biases.reshape(-1)))
-            return self._code_logits(self._maps(reps, logmag, None), codes.view(n, k, -1))
+            logits = self._code_logits(self._maps(reps, logmag, None), codes.view(n, k, -1))
+            if self.time_gate:
+                logits = gated_logits(logits, self._gate_logits(reps[0], directions, logmag.shape[1]))
+            return logits
         repeated = [r.repeat_interleave(k, dim=0) for r in reps]
         flat = (directions.reshape(n * k, -1), biases.reshape(-1))
         out = self.forward(repeated, logmag.repeat_interleave(k, dim=0), flat)
@@ -281,6 +324,13 @@ class LMACDecoder(torch.nn.Module):
         parts = [h, mel] + ([self.fine(mel)] if self.fine_channels else [])
         return self.head(torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last))
 
+    def _gate_logits(self, deepest: torch.Tensor, directions: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """``a * (e(t) - max_t e(t)) + b``, ``[B, k, T]``, for class directions ``[B, k, C_0]`` over the deepest
+        block ``[B, C_0, T6, M6]``."""
+        evidence = torch.einsum("bct,bkc->bkt", deepest.mean(dim=3), directions)
+        below = F.interpolate(evidence - evidence.amax(dim=2, keepdim=True), size=n_frames, mode="linear", align_corners=False)
+        return self.gate[0] * below + self.gate[1]
+
     def _code_logits(self, maps: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, k, T, F]``: the ``K`` maps ``[B, K, T, n_mels]`` dotted with codes ``[B, k, K]``, then to
         ``F`` bins (``mel_to_linear`` is affine, so this equals dotting its ``K`` outputs at ``T x F``)."""
@@ -288,6 +338,26 @@ class LMACDecoder(torch.nn.Module):
         mixed = torch.einsum("bktm,bjk->bjtm", maps, codes) * scale
         bias = self.mel_to_linear.bias * (codes.sum(dim=-1) * scale)[..., None, None]
         return F.linear(mixed, self.mel_to_linear.weight) + bias
+
+
+def gated_logits(logits: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """Logits of ``sigmoid(logits) * sigmoid(gate)``, a mask times a gate over time: ``logits`` ``[..., T, F]``,
+    ``gate`` ``[..., T]``. Computed in log space (stable for large logits of either sign).
+
+    Example
+    -------
+    >>> l, g = torch.tensor([[[3.0, -2.0]]]), torch.tensor([[0.5]])
+    >>> torch.allclose(torch.sigmoid(gated_logits(l, g)), torch.sigmoid(l) * torch.sigmoid(g))
+    True
+    >>> print(torch.isfinite(gated_logits(torch.tensor([[[60.0, -60.0]]]), torch.tensor([[40.0]]))).all().item())
+    True
+    """
+    log_p = F.logsigmoid(logits) + F.logsigmoid(gate).unsqueeze(-1)  # log of the product, <= 0
+    # log(1 - p): log1p(-exp) far from 0, log(-expm1) near it (Maechler, 2012); each branch clamped to its
+    # side so that the branch torch.where drops has a finite gradient
+    far, near = log_p.clamp(max=-0.6931), log_p.clamp(min=-0.6931, max=-1e-30)
+    log_q = torch.where(log_p < -0.6931, torch.log1p(-torch.exp(far)), torch.log(-torch.expm1(near)))
+    return log_p - log_q
 
 
 class ReferenceDecoder(torch.nn.Module):

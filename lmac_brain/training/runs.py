@@ -166,8 +166,8 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
         run_on_main(init.collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
         state = torch.load(f"{hparams['save_folder']}/decoder_init/decoder.ckpt", map_location="cpu", weights_only=True)
         decoder = hparams["decoder"]
-        if decoder.conditional and decoder.class_features and "film.weight" not in state:
-            decoder.warm_start(state)  # an unconditional decoder starts the conditional one
+        if decoder.needs_warm_start(state):
+            decoder.warm_start(state)  # e.g. an unconditional decoder starts a conditional one, or one with a time gate
         else:
             load_checked(init)
 
