@@ -342,7 +342,7 @@ class LMACDecoder(torch.nn.Module):
 
 def gated_logits(logits: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
     """Logits of ``sigmoid(logits) * sigmoid(gate)``, a mask times a gate over time: ``logits`` ``[..., T, F]``,
-    ``gate`` ``[..., T]``. Computed in log space (stable for large logits of either sign).
+    ``gate`` ``[..., T]``; exact and stable for large logits of either sign.
 
     Example
     -------
@@ -352,12 +352,10 @@ def gated_logits(logits: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
     >>> print(torch.isfinite(gated_logits(torch.tensor([[[60.0, -60.0]]]), torch.tensor([[40.0]]))).all().item())
     True
     """
-    log_p = F.logsigmoid(logits) + F.logsigmoid(gate).unsqueeze(-1)  # log of the product, <= 0
-    # log(1 - p): log1p(-exp) far from 0, log(-expm1) near it (Maechler, 2012); each branch clamped to its
-    # side so that the branch torch.where drops has a finite gradient
-    far, near = log_p.clamp(max=-0.6931), log_p.clamp(min=-0.6931, max=-1e-30)
-    log_q = torch.where(log_p < -0.6931, torch.log1p(-torch.exp(far)), torch.log(-torch.expm1(near)))
-    return log_p - log_q
+    # odds of the product: e^l sigmoid(g) / (1 + e^l sigmoid(-g)), so its logit is
+    # l + log sigmoid(g) - softplus(l + log sigmoid(-g)): two full-size passes, the rest per frame
+    gate = gate.unsqueeze(-1)
+    return logits + F.logsigmoid(gate) - F.softplus(logits + F.logsigmoid(-gate))
 
 
 class ReferenceDecoder(torch.nn.Module):
