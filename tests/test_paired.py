@@ -33,10 +33,33 @@ def test_compare_script_prints_the_table_and_explains_bad_input(tmp_path, repo_r
     out = subprocess.run([sys.executable, script, str(tmp_path / "a/results.csv"), str(tmp_path / "b/results.csv"),
                           "--names", "new", "old", "--metrics", "Del AUC"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "| in_domain | Del AUC (down) | 0.3 | 0.25 | +0.05 ± 0.013 | 4 | old |" in out.stdout
+    assert "| in_domain | Del AUC (down) | 0.3 | 0.25 | +0.05 ± 0.013 | 4 | old | 1.2 [" in out.stdout
     bad = subprocess.run([sys.executable, script, str(tmp_path / "a/results.csv"), str(tmp_path / "missing.csv")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "No results file" in bad.stderr and "Traceback" not in bad.stderr
     other = subprocess.run([sys.executable, script, str(tmp_path / "a/results.csv"), str(tmp_path / "b/results.csv"),
                             "--methods", "L-MAC", "Energy"], capture_output=True, text=True)
     assert other.returncode == 2 and "No rows of method 'Energy'" in other.stderr
+
+
+def test_ratio_of_means_has_a_paired_bootstrap_interval_that_narrows_with_items():
+    import random
+
+    from lmac_brain.evaluation.paired import ratio_of_means
+
+    rng = random.Random(0)
+    def pairs(n):  # items of varied difficulty, A keeps 80% of B's score with some per-item noise
+        out = []
+        for _ in range(n):
+            b = rng.uniform(0.2, 0.9)
+            out.append((0.8 * b + rng.gauss(0.0, 0.03), b))
+        return out
+    small, large = ratio_of_means(pairs(16)), ratio_of_means(pairs(400))
+    for r in (small, large):
+        assert r["low"] < 0.8 < r["high"] and r["low"] < r["ratio"] < r["high"]
+    assert large["high"] - large["low"] < 0.5 * (small["high"] - small["low"])
+    fixed = pairs(16)
+    assert ratio_of_means(fixed, seed=3) == ratio_of_means(fixed, seed=3)  # seeded
+    # undefined where B's mean is 0; no interval from one item
+    assert ratio_of_means([(1.0, 0.0), (2.0, 0.0)])["ratio"] is None
+    assert ratio_of_means([(1.0, 2.0)]) == {"ratio": 0.5, "low": None, "high": None}
