@@ -63,3 +63,14 @@ def test_ratio_of_means_has_a_paired_bootstrap_interval_that_narrows_with_items(
     # undefined where B's mean is 0; no interval from one item
     assert ratio_of_means([(1.0, 0.0), (2.0, 0.0)])["ratio"] is None
     assert ratio_of_means([(1.0, 2.0)]) == {"ratio": 0.5, "low": None, "high": None}
+
+
+def test_runs_equal_up_to_float_noise_are_a_tie():
+    from lmac_brain.evaluation.paired import paired_markdown
+
+    base = [0.05 * i for i in range(20)]
+    a, b = _rows("A", base, offset=2e-6), _rows("B", base)  # the stored interval rounds to 0
+    table = paired_markdown(paired_differences(a, b, "A", "B", metrics=["Del AUC"]), "A", "B")
+    assert "| tie |" in table.splitlines()[2], table
+    a = _rows("A", base, offset=0.001)  # a consistent difference above the rounding is still found
+    assert "| B |" in paired_markdown(paired_differences(a, b, "A", "B", metrics=["Del AUC"]), "A", "B").splitlines()[2]

@@ -24,6 +24,8 @@ from lmac_brain.evaluation.tables import _columns, direction, mean_ci
 
 #: Bootstrap resamples of the ratio interval.
 RATIO_RESAMPLES = 4000
+#: Rounding of the stored t interval (``mean_ci`` keeps 4 decimals): smaller differences are ties.
+CI_RESOLUTION = 5e-5
 
 
 def _per_item(rows: Iterable[Mapping[str, object]], method: str) -> Dict:
@@ -132,7 +134,9 @@ def paired_markdown(differences: Mapping[str, Mapping[str, Mapping]], name_a: st
             if s["mean"] is None:
                 continue
             half = s["ci95"]
-            if half is None or abs(s["mean"]) <= half:
+            # the interval is stored to 4 decimals (mean_ci): a difference within that rounding is a tie
+            # (two runs equal up to float noise, e.g. 2e-6, have a stored interval of 0)
+            if half is None or abs(s["mean"]) <= max(half, CI_RESOLUTION):
                 better = "tie"
             else:
                 better = name_a if (s["mean"] > 0) == (direction(metric) == "up") else name_b
