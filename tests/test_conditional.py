@@ -130,6 +130,26 @@ def test_warm_start_adds_a_time_gate_to_a_trained_conditional_decoder():
         gated.warm_start({k: v for k, v in state.items() if k != "code.weight"})
 
 
+def test_warm_start_adds_a_fine_stack_that_starts_silent_and_then_learns():
+    trained = _lmac(**KINDS["time gate"])
+    fine = LMACDecoder(rep_channels(trained.classifier.embedding_model), hidden=8, out_channels=4, conditional=True,
+                       fine_channels=3, **KINDS["time gate"])
+    state = trained.decoder.state_dict()
+    assert fine.needs_warm_start(state) and not fine.needs_warm_start(fine.state_dict())
+    fine.warm_start(state)
+    assert torch.equal(fine.head[0].weight[:, -3:], torch.zeros_like(fine.head[0].weight[:, -3:]))
+    assert torch.equal(fine.head[0].weight[:, :-3], trained.decoder.head[0].weight)
+    lmac = LMAC(trained.frontend, trained.classifier, fine).eval()
+    wavs = torch.randn(2, 16000) * 0.3
+    assert torch.allclose(lmac.mask_of(wavs, 1)["mask"], trained.mask_of(wavs, 1)["mask"], atol=1e-5)
+    # the fine features reach the mask after one step: the zero weights get a gradient
+    opt = torch.optim.SGD(fine.parameters(), lr=0.1)
+    lmac.mask_of(wavs, 1)["mask_logits"].square().mean().backward()
+    assert fine.head[0].weight.grad[:, -3:].abs().sum() > 0
+    opt.step()
+    assert not torch.allclose(lmac.mask_of(wavs, 1)["mask"], trained.mask_of(wavs, 1)["mask"], atol=1e-5)
+
+
 def test_warm_start_gives_the_unconditional_masks_for_every_class():
     plain = _lmac(conditional=False)
     cond = LMAC(plain.frontend, plain.classifier, LMACDecoder(rep_channels(plain.classifier.embedding_model), hidden=8,

@@ -183,8 +183,10 @@ class LMACDecoder(torch.nn.Module):
     def warm_start(self, state: dict) -> None:
         """Load the weights of a decoder without this one's optional inputs: an unconditional decoder
         into a conditional one (the class inputs stay at their zero initialisation, so it starts by
-        giving that decoder's masks for every class), or a decoder without a time gate into one with it
-        (the gate starts at ``TIME_GATE_INIT``).
+        giving that decoder's masks for every class), a decoder without a time gate into one with it
+        (the gate starts at ``TIME_GATE_INIT``), or a decoder without the fine stack into one with it
+        (``fine_channels > 0``: the head's weights on the fine features start at zero, so it starts by
+        giving that decoder's masks; the fine stack keeps its random initialisation).
 
         Raises ``ValueError`` if ``state`` lacks anything else or holds something this decoder has not.
 
@@ -198,8 +200,14 @@ class LMACDecoder(torch.nn.Module):
         >>> gated = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, time_gate=True)
         >>> gated.warm_start(cond.state_dict()); gated.gate.tolist()
         [1.0, 2.0]
+        >>> fine = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, time_gate=True, fine_channels=2)
+        >>> fine.warm_start(gated.state_dict()); reps = [torch.rand(1, c, 3, 2) for c in (64, 32, 16, 8)]
+        >>> x, cls = torch.rand(1, 20, 513), (torch.randn(1, 64), torch.zeros(1))
+        >>> bool(torch.allclose(fine.eval()(reps, x, cls), gated.eval()(reps, x, cls), atol=1e-5))
+        True
         """
         optional = self.conditioning_parameters() + ([self.gate] if self.time_gate else [])
+        optional += list(self.fine.parameters()) if self.fine_channels else []
         own = {name for name, p in self.named_parameters() if any(p is q for q in optional)}
         missing = set(self.state_dict()) - set(state) - own
         unexpected = set(state) - set(self.state_dict())
@@ -208,13 +216,21 @@ class LMACDecoder(torch.nn.Module):
                 f"Not the weights of a decoder of this shape without its optional inputs: missing {sorted(missing)[:5]}, "
                 f"unexpected {sorted(unexpected)[:5]}."
             )
+        state = dict(state)
+        head = self.head[0].weight
+        if self.fine_channels and state["head.0.weight"].shape[1] == head.shape[1] - self.fine_channels:
+            # a decoder without the fine stack: its head reads [maps, mel]; the fine features join at zero weight
+            extra = head.new_zeros(head.shape[0], self.fine_channels, *head.shape[2:])
+            state["head.0.weight"] = torch.cat([state["head.0.weight"], extra], dim=1)
         self.load_state_dict(state, strict=False)
 
     def needs_warm_start(self, state: dict) -> bool:
-        """Whether ``state`` lacks this decoder's optional inputs (class inputs, time gate): load it with
-        :meth:`warm_start`."""
-        return (self.conditional and self.class_features and "film.weight" not in state) or (
-            self.time_gate and "gate" not in state
+        """Whether ``state`` lacks this decoder's optional inputs (class inputs, time gate, fine stack): load it
+        with :meth:`warm_start`."""
+        return (
+            (self.conditional and self.class_features and "film.weight" not in state)
+            or (self.time_gate and "gate" not in state)
+            or (bool(self.fine_channels) and "fine.0.weight" not in state)
         )
 
     def config(self) -> dict:
