@@ -34,7 +34,7 @@ def test_two_process_evaluation_equals_one_process(tiny_esc50, noise_folder, rep
     labels.write_text("'dog' => 0\n'chirping_birds' => 1\n================\n'starting_index' => 0\n", encoding="utf-8")
     source = export_classifier(str(tmp_path / "clf"), Frontend(), clf, str(labels), {})
     # a decoder of the shipped kind: eval_cnn14_cpu.yaml's decoder options are the shipped decoder's
-    decoder = LMACDecoder(rep_channels(emb), spec_gain=False, conditional=True, class_code=16, class_features=False,
+    decoder = LMACDecoder(rep_channels(emb), spec_gain=False, conditional=True, class_code=16, class_features=False, fine_channels=8,
                           time_gate=True)
     save_decoder(str(tmp_path / "lmac"), decoder, {})
     args = [
