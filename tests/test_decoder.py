@@ -29,7 +29,7 @@ def test_mask_is_exactly_t_by_f_for_any_length(small_lmac, seconds):
 @pytest.mark.parametrize("width,emb_dim", [(0.125, 256), (0.25, 512), (1.0, 2048)])
 def test_shapes_come_from_the_classifier(width, emb_dim):
     emb = Cnn14(80, emb_dim, width)
-    assert rep_channels(emb) == [emb_dim, int(1024 * width), int(512 * width), int(256 * width)]
+    assert rep_channels(emb) == [emb_dim] + [int(c * width) for c in (1024, 512, 256, 128, 64)]
 
 
 @pytest.mark.parametrize("width", [0.25, 0.5, 1.0])
@@ -56,8 +56,28 @@ def test_reference_decoder_adapter_gives_full_length_at_5s_and_clear_error_other
 
 def test_decoder_input_errors():
     dec = LMACDecoder([8, 4, 2, 1], hidden=4, out_channels=2)
-    with pytest.raises(ValueError, match="Expected 4 block outputs"):
+    with pytest.raises(ValueError, match="Expected at least 4 block outputs"):
         dec([torch.rand(1, 8, 2, 2)], torch.rand(1, 10, 513))
     reps = [torch.rand(1, c, 2, 2) for c in (8, 4, 2, 1)]
     with pytest.raises(ValueError, match=r"\[B, T, 513\]"):
         dec(reps, torch.rand(1, 10, 257))
+
+
+def test_early_path_needs_six_blocks_and_reads_the_first_two_blocks():
+    with pytest.raises(ValueError, match="six blocks"):
+        LMACDecoder([8, 4, 2, 1], hidden=4, out_channels=2, early_channels=2)
+    torch.manual_seed(0)
+    emb = Cnn14(80, 64, 0.0625, return_reps=True).eval()
+    dec = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, early_channels=2, spec_gain=False).eval()
+    torch.nn.init.normal_(dec.head[0].weight)  # so that every input of the head shows in the logits
+    with torch.no_grad():
+        _, reps = emb(torch.rand(1, 100, 80))
+    logmag = torch.rand(1, 100, 513)
+    with pytest.raises(ValueError, match="at least 6 block outputs"):
+        dec(reps[:4], logmag)
+    reps = [r.clone().requires_grad_(True) for r in reps]
+    dec(reps, logmag).sum().backward()
+    assert all(r.grad is not None and r.grad.abs().sum() > 0 for r in reps[4:])  # blocks 2 and 1 reach the mask
+    plain = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, spec_gain=False)
+    assert plain.config()["early_channels"] == 0 and not plain.needs_warm_start(plain.state_dict())
+    assert dec.needs_warm_start(plain.state_dict())

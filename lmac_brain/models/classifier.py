@@ -96,14 +96,15 @@ class Cnn14(torch.nn.Module):
     norm_type : str
         ``"bn"``, ``"in"`` or ``"ln"`` (as SpeechBrain's ``Cnn14``).
     return_reps : bool
-        If True, also return the outputs of blocks 6, 5, 4 and 3 (deepest first), as SpeechBrain does.
+        If True, also return the outputs of all six blocks, deepest first: blocks 6, 5, 4 and 3 as
+        SpeechBrain does, then blocks 2 and 1 (finer grids, for a decoder's ``early_channels``).
 
     Example
     -------
     >>> net = Cnn14(mel_bins=80, emb_dim=64, width=0.125, return_reps=True)
     >>> emb, reps = net(torch.rand(2, 431, 80))
     >>> print(emb.shape, [tuple(r.shape) for r in reps])
-    torch.Size([2, 1, 64]) [(2, 64, 13, 2), (2, 128, 13, 2), (2, 64, 26, 5), (2, 32, 53, 10)]
+    torch.Size([2, 1, 64]) [(2, 64, 13, 2), (2, 128, 13, 2), (2, 64, 26, 5), (2, 32, 53, 10), (2, 16, 107, 20), (2, 8, 215, 40)]
     """
 
     def __init__(
@@ -141,7 +142,7 @@ class Cnn14(torch.nn.Module):
         emb : torch.Tensor
             ``[B, 1, emb_dim]``.
         reps : tuple of torch.Tensor
-            Only if ``return_reps``: outputs of blocks 6, 5, 4, 3, each ``[B, C, T', F']``.
+            Only if ``return_reps``: outputs of blocks 6, 5, 4, 3, 2, 1, each ``[B, C, T', F']``.
         """
         if x.dim() != 3 or x.shape[-1] != self.mel_bins:
             raise ValueError(
@@ -159,7 +160,7 @@ class Cnn14(torch.nn.Module):
         emb = (x.amax(dim=2) + x.mean(dim=2)).unsqueeze(1)
         if not self.return_reps:
             return emb
-        return emb, (outs[5], outs[4], outs[3], outs[2])
+        return emb, tuple(reversed(outs))
 
 
 class AudioClassifier(torch.nn.Module):
@@ -182,7 +183,7 @@ class AudioClassifier(torch.nn.Module):
     >>> clf = AudioClassifier(emb, torch.nn.Linear(32, 5))
     >>> logits, reps = clf(torch.rand(2, 100, 80))
     >>> print(logits.shape, len(reps))
-    torch.Size([2, 5]) 4
+    torch.Size([2, 5]) 6
     """
 
     def __init__(self, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float = 1.0):

@@ -33,16 +33,15 @@ strongest class evidence keeps 88% of its mask, a frame 2 logits weaker half, 4 
 
 
 def rep_channels(embedding_model: torch.nn.Module) -> List[int]:
-    """Channel counts of the block outputs an :class:`~lmac_brain.models.classifier.Cnn14` returns (6, 5, 4, 3).
+    """Channel counts of the block outputs an :class:`~lmac_brain.models.classifier.Cnn14` returns (6, 5, 4, 3, 2, 1).
 
     Example
     -------
     >>> from lmac_brain.models.classifier import Cnn14
     >>> rep_channels(Cnn14(80, 512, width=0.25))
-    [512, 256, 128, 64]
+    [512, 256, 128, 64, 32, 16]
     """
-    channels = list(embedding_model.channels)
-    return [channels[5], channels[4], channels[3], channels[2]]
+    return list(reversed(embedding_model.channels))
 
 
 class LMACDecoder(torch.nn.Module):
@@ -51,7 +50,8 @@ class LMACDecoder(torch.nn.Module):
     Arguments
     ---------
     rep_channels : sequence of int
-        Channels of the block outputs, deepest first (see :func:`rep_channels`).
+        Channels of the block outputs, deepest first (see :func:`rep_channels`): the top-down path reads
+        the first four (blocks 6-3); ``early_channels`` also the next two (blocks 2 and 1).
     n_mels : int
         Mel bins of the classifier input (the frequency axis of the block outputs).
     n_freqs : int
@@ -64,6 +64,11 @@ class LMACDecoder(torch.nn.Module):
         Channels of a two-layer convolution stack on the input's mel-like projection at the full
         ``T x n_mels`` resolution, whose features join the head: capacity to decide at the input's own
         resolution rather than at the classifier's 1/8 grid (0: none, the original decoder).
+    early_channels : int
+        Channels of a path from the classifier's own first two blocks (at 1/4 and 1/2 of the
+        ``T x n_mels`` grid: 1x1 laterals, the coarser one added to the finer, a ReLU), upsampled to
+        ``T x n_mels`` and joining the head: the features the classifier itself computes at fine
+        resolution, where the top-down path starts at 1/8 (0: none). Needs six ``rep_channels``.
     spec_gain : bool
         Add a learned per-frequency multiple of ``log1p|X|`` to the logits at full ``T x F`` resolution
         (the original decoder's only full-resolution term; it makes masks follow loudness).
@@ -107,6 +112,9 @@ class LMACDecoder(torch.nn.Module):
     >>> fine = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, fine_channels=8, spec_gain=False)
     >>> print(fine(reps, torch.rand(2, 187, 513)).shape, fine.config()["fine_channels"])
     torch.Size([2, 187, 513]) 8
+    >>> early = LMACDecoder([64, 32, 16, 8, 4, 2], hidden=16, out_channels=4, early_channels=4, spec_gain=False)
+    >>> print(early(reps + [torch.rand(2, 4, 46, 20), torch.rand(2, 2, 93, 40)], torch.rand(2, 187, 513)).shape)
+    torch.Size([2, 187, 513])
     >>> cond = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True)
     >>> print(cond(reps, torch.rand(2, 187, 513), (torch.randn(2, 64), torch.zeros(2))).shape)
     torch.Size([2, 187, 513])
@@ -127,6 +135,7 @@ class LMACDecoder(torch.nn.Module):
         hidden: int = 64,
         out_channels: int = 16,
         fine_channels: int = 0,
+        early_channels: int = 0,
         spec_gain: bool = True,
         conditional: bool = False,
         class_code: int = 0,
@@ -143,8 +152,14 @@ class LMACDecoder(torch.nn.Module):
                 "class_features=False needs conditional=True and class_code > 0: otherwise the class would reach "
                 "the mask nowhere."
             )
+        if early_channels and len(rep_channels) < 6:
+            raise ValueError(
+                f"early_channels={early_channels} needs the channels of six blocks (rep_channels of the classifier), "
+                f"got {list(rep_channels)}."
+            )
         self.rep_channels, self.n_mels, self.n_freqs = list(rep_channels), n_mels, n_freqs
         self.hidden, self.out_channels, self.fine_channels = hidden, out_channels, fine_channels
+        self.early_channels = early_channels
         self.use_spec_gain, self.conditional, self.class_code = spec_gain, conditional, class_code
         self.class_features, self.time_gate = class_features, time_gate
         if conditional and class_features:  # the class evidence map joins the deepest lateral; FiLM of the top-down path
@@ -152,7 +167,9 @@ class LMACDecoder(torch.nn.Module):
             self.film = torch.nn.Linear(self.rep_channels[0] + 1, 2 * hidden)
             for p in self.conditioning_parameters():  # start as the unconditional decoder (see warm_start)
                 torch.nn.init.zeros_(p)
-        self.lateral = torch.nn.ModuleList(torch.nn.Conv2d(c, hidden, 1) for c in self.rep_channels)
+        self.lateral = torch.nn.ModuleList(torch.nn.Conv2d(c, hidden, 1) for c in self.rep_channels[:4])
+        if early_channels:  # blocks 2 and 1 of the classifier
+            self.early = torch.nn.ModuleList(torch.nn.Conv2d(c, early_channels, 1) for c in self.rep_channels[4:6])
         self.smooth = torch.nn.Sequential(
             torch.nn.Conv2d(hidden, hidden, 3, padding=1), torch.nn.BatchNorm2d(hidden), torch.nn.ReLU()
         )
@@ -164,7 +181,7 @@ class LMACDecoder(torch.nn.Module):
                 torch.nn.Conv2d(fine_channels, fine_channels, 3, padding=1), torch.nn.ReLU(inplace=True),
             ).to(memory_format=torch.channels_last)
         self.head = torch.nn.Sequential(
-            torch.nn.Conv2d(out_channels + 1 + fine_channels, out_channels, 3, padding=1),
+            torch.nn.Conv2d(out_channels + 1 + fine_channels + early_channels, out_channels, 3, padding=1),
             torch.nn.ReLU(inplace=True),
             torch.nn.Conv2d(out_channels, class_code or 1, 1),
         )
@@ -184,9 +201,10 @@ class LMACDecoder(torch.nn.Module):
         """Load the weights of a decoder without this one's optional inputs: an unconditional decoder
         into a conditional one (the class inputs stay at their zero initialisation, so it starts by
         giving that decoder's masks for every class), a decoder without a time gate into one with it
-        (the gate starts at ``TIME_GATE_INIT``), or a decoder without the fine stack into one with it
-        (``fine_channels > 0``: the head's weights on the fine features start at zero, so it starts by
-        giving that decoder's masks; the fine stack keeps its random initialisation).
+        (the gate starts at ``TIME_GATE_INIT``), or a decoder without the fine stack or the early path into
+        one with them (``fine_channels``, ``early_channels > 0``: the head's weights on their features start
+        at zero, so it starts by giving that decoder's masks; the new layers keep their random
+        initialisation).
 
         Raises ``ValueError`` if ``state`` lacks anything else or holds something this decoder has not.
 
@@ -205,9 +223,15 @@ class LMACDecoder(torch.nn.Module):
         >>> x, cls = torch.rand(1, 20, 513), (torch.randn(1, 64), torch.zeros(1))
         >>> bool(torch.allclose(fine.eval()(reps, x, cls), gated.eval()(reps, x, cls), atol=1e-5))
         True
+        >>> early = LMACDecoder([64, 32, 16, 8, 4, 2], hidden=16, out_channels=4, conditional=True, time_gate=True,
+        ...                     fine_channels=2, early_channels=3)
+        >>> early.warm_start(fine.state_dict()); six = reps + [torch.rand(1, 4, 6, 4), torch.rand(1, 2, 10, 40)]
+        >>> bool(torch.allclose(early.eval()(six, x, cls), fine(reps, x, cls), atol=1e-5))
+        True
         """
         optional = self.conditioning_parameters() + ([self.gate] if self.time_gate else [])
         optional += list(self.fine.parameters()) if self.fine_channels else []
+        optional += list(self.early.parameters()) if self.early_channels else []
         own = {name for name, p in self.named_parameters() if any(p is q for q in optional)}
         missing = set(self.state_dict()) - set(state) - own
         unexpected = set(state) - set(self.state_dict())
@@ -217,20 +241,27 @@ class LMACDecoder(torch.nn.Module):
                 f"unexpected {sorted(unexpected)[:5]}."
             )
         state = dict(state)
-        head = self.head[0].weight
-        if self.fine_channels and state["head.0.weight"].shape[1] == head.shape[1] - self.fine_channels:
-            # a decoder without the fine stack: its head reads [maps, mel]; the fine features join at zero weight
-            extra = head.new_zeros(head.shape[0], self.fine_channels, *head.shape[2:])
-            state["head.0.weight"] = torch.cat([state["head.0.weight"], extra], dim=1)
+        # the head reads [maps, mel, fine, early]: the parts that state's decoder lacks join at zero weight
+        head, old = self.head[0].weight, state["head.0.weight"]
+        parts, at = [old[:, : self.out_channels + 1]], self.out_channels + 1
+        for key, n in (("fine.0.weight", self.fine_channels), ("early.0.weight", self.early_channels)):
+            if n and key not in state:
+                parts.append(head.new_zeros(head.shape[0], n, *head.shape[2:]))
+            elif n:
+                parts.append(old[:, at: at + n])
+                at += n
+        state["head.0.weight"] = torch.cat(parts, dim=1)
         self.load_state_dict(state, strict=False)
 
     def needs_warm_start(self, state: dict) -> bool:
-        """Whether ``state`` lacks this decoder's optional inputs (class inputs, time gate, fine stack): load it
+        """Whether ``state`` lacks this decoder's optional inputs (class inputs, time gate, fine stack, early
+        path): load it
         with :meth:`warm_start`."""
         return (
             (self.conditional and self.class_features and "film.weight" not in state)
             or (self.time_gate and "gate" not in state)
             or (bool(self.fine_channels) and "fine.0.weight" not in state)
+            or (bool(self.early_channels) and "early.0.weight" not in state)
         )
 
     def config(self) -> dict:
@@ -238,7 +269,7 @@ class LMACDecoder(torch.nn.Module):
         return {
             "rep_channels": list(self.rep_channels), "n_mels": self.n_mels, "n_freqs": self.n_freqs,
             "hidden": self.hidden, "out_channels": self.out_channels, "fine_channels": self.fine_channels,
-            "spec_gain": self.use_spec_gain, "conditional": self.conditional, "class_code": self.class_code,
+            "early_channels": self.early_channels, "spec_gain": self.use_spec_gain, "conditional": self.conditional, "class_code": self.class_code,
             "class_features": self.class_features, "time_gate": self.time_gate,
         }
 
@@ -302,8 +333,9 @@ class LMACDecoder(torch.nn.Module):
         return out.view(n, k, *out.shape[1:])
 
     def _check(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> None:
-        if len(reps) != len(self.lateral):
-            raise ValueError(f"Expected {len(self.lateral)} block outputs, got {len(reps)}.")
+        needed = 6 if self.early_channels else 4
+        if len(reps) < needed:
+            raise ValueError(f"Expected at least {needed} block outputs (deepest first), got {len(reps)}.")
         if logmag.dim() != 3 or logmag.shape[-1] != self.n_freqs:
             raise ValueError(f"Expected log-magnitude [B, T, {self.n_freqs}], got {tuple(logmag.shape)}.")
 
@@ -338,6 +370,10 @@ class LMACDecoder(torch.nn.Module):
         # these few channels (a 1-channel input cannot signal the layout, so the fine stack's first
         # convolution gets it from its weights, see __init__).
         parts = [h, mel] + ([self.fine(mel)] if self.fine_channels else [])
+        if self.early_channels:  # the classifier's blocks 2 and 1: coarser added to finer, to T x n_mels
+            e = self.early[1](reps[5])
+            e = F.relu(e + F.interpolate(self.early[0](reps[4]), size=e.shape[-2:], mode="nearest"))
+            parts.append(F.interpolate(e, size=mel.shape[-2:], mode="bilinear", align_corners=False))
         return self.head(torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last))
 
     def _gate_logits(self, deepest: torch.Tensor, directions: torch.Tensor, n_frames: int) -> torch.Tensor:
@@ -406,7 +442,7 @@ class ReferenceDecoder(torch.nn.Module):
         """Mask logits ``[B, T, F]`` from block outputs (``logmag`` only sets ``T``)."""
         n_frames = logmag.shape[1]
         try:
-            out = self.decoder(list(reps)).squeeze(1)
+            out = self.decoder(list(reps[:4])).squeeze(1)
         except RuntimeError as err:
             raise ValueError(
                 f"SpeechBrain's CNN14PSI_stft cannot decode these block outputs (input of T={n_frames} "
