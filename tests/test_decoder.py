@@ -81,3 +81,34 @@ def test_early_path_needs_six_blocks_and_reads_the_first_two_blocks():
     plain = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, spec_gain=False)
     assert plain.config()["early_channels"] == 0 and not plain.needs_warm_start(plain.state_dict())
     assert dec.needs_warm_start(plain.state_dict())
+
+
+def test_coarse_blocks_start_as_identity_then_learn_and_widen_the_context():
+    torch.manual_seed(0)
+    reps = [torch.rand(1, c, t, m) for c, t, m in ((16, 3, 1), (8, 3, 1), (4, 6, 2), (2, 12, 5))]
+    logmag = torch.rand(1, 96, 513)
+    plain = LMACDecoder([16, 8, 4, 2], hidden=8, out_channels=4, spec_gain=False).eval()
+    deep = LMACDecoder([16, 8, 4, 2], hidden=8, out_channels=4, spec_gain=False, coarse_blocks=2).eval()
+    assert plain.config()["coarse_blocks"] == 0 and deep.config()["coarse_blocks"] == 2
+    assert [b[0].dilation for b in deep.coarse] == [(1, 1), (2, 2)]
+    assert deep.needs_warm_start(plain.state_dict()) and not deep.needs_warm_start(deep.state_dict())
+    deep.warm_start(plain.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(deep(reps, logmag), plain(reps, logmag), atol=1e-6)
+    # the zero-initialised 1x1 convolutions receive a gradient, so the blocks can leave the identity
+    deep(reps, logmag).square().mean().backward()
+    assert all(b[2].weight.grad.abs().sum() > 0 for b in deep.coarse)
+    # once they do, a change in one coarse cell reaches cells that the plain decoder's 3x3 cannot
+    with torch.no_grad():
+        for b in deep.coarse:
+            torch.nn.init.normal_(b[2].weight, std=0.5)
+
+    def reach(dec):
+        with torch.no_grad():
+            base = dec._maps(reps, logmag, None)
+            moved = [r.clone() for r in reps]
+            moved[3][..., 0, 0] += 5.0  # the finest coarse grid's first cell
+            diff = (dec._maps(moved, logmag, None) - base).abs().sum(dim=(0, 1, 3))
+        return int((diff > 1e-6).nonzero().max())  # last frame that moves
+
+    assert reach(deep) > reach(plain)

@@ -69,6 +69,12 @@ class LMACDecoder(torch.nn.Module):
         ``T x n_mels`` grid: 1x1 laterals, the coarser one added to the finer, a ReLU), upsampled to
         ``T x n_mels`` and joining the head: the features the classifier itself computes at fine
         resolution, where the top-down path starts at 1/8 (0: none). Needs six ``rep_channels``.
+    coarse_blocks : int
+        Residual blocks on the top-down path at its finest grid (1/8 of ``T x n_mels``), after its 3x3
+        convolution: each adds ``conv1x1(relu(conv3x3(h)))`` to ``h``, the ``i``-th 3x3 dilated by ``2**i``
+        (0: none, the original decoder's single nonlinearity between the classifier's features and the
+        maps). Their 1x1 convolutions start at zero, so a decoder warm-started from one without them
+        starts by giving its masks. Cheap: the grid holds 1/64 of the ``T x n_mels`` cells.
     spec_gain : bool
         Add a learned per-frequency multiple of ``log1p|X|`` to the logits at full ``T x F`` resolution
         (the original decoder's only full-resolution term; it makes masks follow loudness).
@@ -136,6 +142,7 @@ class LMACDecoder(torch.nn.Module):
         out_channels: int = 16,
         fine_channels: int = 0,
         early_channels: int = 0,
+        coarse_blocks: int = 0,
         spec_gain: bool = True,
         conditional: bool = False,
         class_code: int = 0,
@@ -159,7 +166,7 @@ class LMACDecoder(torch.nn.Module):
             )
         self.rep_channels, self.n_mels, self.n_freqs = list(rep_channels), n_mels, n_freqs
         self.hidden, self.out_channels, self.fine_channels = hidden, out_channels, fine_channels
-        self.early_channels = early_channels
+        self.early_channels, self.coarse_blocks = early_channels, coarse_blocks
         self.use_spec_gain, self.conditional, self.class_code = spec_gain, conditional, class_code
         self.class_features, self.time_gate = class_features, time_gate
         if conditional and class_features:  # the class evidence map joins the deepest lateral; FiLM of the top-down path
@@ -173,6 +180,16 @@ class LMACDecoder(torch.nn.Module):
         self.smooth = torch.nn.Sequential(
             torch.nn.Conv2d(hidden, hidden, 3, padding=1), torch.nn.BatchNorm2d(hidden), torch.nn.ReLU()
         )
+        self.coarse = torch.nn.ModuleList(
+            torch.nn.Sequential(
+                torch.nn.Conv2d(hidden, hidden, 3, padding=2 ** i, dilation=2 ** i), torch.nn.ReLU(),
+                torch.nn.Conv2d(hidden, hidden, 1),
+            )
+            for i in range(coarse_blocks)
+        )
+        for block in self.coarse:  # identity at the start (see warm_start)
+            torch.nn.init.zeros_(block[2].weight)
+            torch.nn.init.zeros_(block[2].bias)
         self.reduce = torch.nn.Conv2d(hidden, out_channels, 1)
         self.linear_to_mel = torch.nn.Linear(n_freqs, n_mels)
         if fine_channels:
@@ -204,7 +221,8 @@ class LMACDecoder(torch.nn.Module):
         (the gate starts at ``TIME_GATE_INIT``), or a decoder without the fine stack or the early path into
         one with them (``fine_channels``, ``early_channels > 0``: the head's weights on their features start
         at zero, so it starts by giving that decoder's masks; the new layers keep their random
-        initialisation).
+        initialisation), or a decoder without coarse blocks into one with them (``coarse_blocks > 0``: they
+        start as the identity).
 
         Raises ``ValueError`` if ``state`` lacks anything else or holds something this decoder has not.
 
@@ -228,10 +246,17 @@ class LMACDecoder(torch.nn.Module):
         >>> early.warm_start(fine.state_dict()); six = reps + [torch.rand(1, 4, 6, 4), torch.rand(1, 2, 10, 40)]
         >>> bool(torch.allclose(early.eval()(six, x, cls), fine(reps, x, cls), atol=1e-5))
         True
+        >>> deep = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, time_gate=True,
+        ...                    fine_channels=2, coarse_blocks=2)
+        >>> deep.needs_warm_start(fine.state_dict()); deep.warm_start(fine.state_dict())
+        True
+        >>> bool(torch.allclose(deep.eval()(reps, x, cls), fine(reps, x, cls), atol=1e-5))
+        True
         """
         optional = self.conditioning_parameters() + ([self.gate] if self.time_gate else [])
         optional += list(self.fine.parameters()) if self.fine_channels else []
         optional += list(self.early.parameters()) if self.early_channels else []
+        optional += list(self.coarse.parameters())
         own = {name for name, p in self.named_parameters() if any(p is q for q in optional)}
         missing = set(self.state_dict()) - set(state) - own
         unexpected = set(state) - set(self.state_dict())
@@ -255,13 +280,14 @@ class LMACDecoder(torch.nn.Module):
 
     def needs_warm_start(self, state: dict) -> bool:
         """Whether ``state`` lacks this decoder's optional inputs (class inputs, time gate, fine stack, early
-        path): load it
+        path, coarse blocks): load it
         with :meth:`warm_start`."""
         return (
             (self.conditional and self.class_features and "film.weight" not in state)
             or (self.time_gate and "gate" not in state)
             or (bool(self.fine_channels) and "fine.0.weight" not in state)
             or (bool(self.early_channels) and "early.0.weight" not in state)
+            or (bool(self.coarse_blocks) and "coarse.0.0.weight" not in state)
         )
 
     def config(self) -> dict:
@@ -269,7 +295,7 @@ class LMACDecoder(torch.nn.Module):
         return {
             "rep_channels": list(self.rep_channels), "n_mels": self.n_mels, "n_freqs": self.n_freqs,
             "hidden": self.hidden, "out_channels": self.out_channels, "fine_channels": self.fine_channels,
-            "early_channels": self.early_channels, "spec_gain": self.use_spec_gain, "conditional": self.conditional, "class_code": self.class_code,
+            "early_channels": self.early_channels, "coarse_blocks": self.coarse_blocks, "spec_gain": self.use_spec_gain, "conditional": self.conditional, "class_code": self.class_code,
             "class_features": self.class_features, "time_gate": self.time_gate,
         }
 
@@ -360,7 +386,10 @@ class LMACDecoder(torch.nn.Module):
         if condition is not None:
             gamma, beta = self.film(self._class_input(*condition)).chunk(2, dim=1)
             h = h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
-        h = self.reduce(self.smooth(h))  # [B, c, T/8, M/8]
+        h = self.smooth(h)
+        for block in self.coarse:
+            h = h + block(h)
+        h = self.reduce(h)  # [B, c, T/8, M/8]
         h = F.interpolate(
             h.contiguous(memory_format=torch.channels_last), size=(logmag.shape[1], self.n_mels), mode="bilinear",
             align_corners=False,
