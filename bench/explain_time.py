@@ -3,7 +3,9 @@
 
 Everything runs on the same classifier (the shipped CPU interpreter's, or a random CNN14 of the same
 width with --random) and the same random clips; each method is timed ``--repeats`` times at each batch
-size and the median is reported, with its ratio to one classifier forward and L-MAC's speed-up.
+size, the methods taking turns (one round of all methods per repeat, after a warm-up round), and the
+median is reported, with its ratio to one classifier forward (the median over rounds of the ratio within
+a round, with its interquartile range from 4 repeats on) and L-MAC's speed-up.
 
 With ``--conditional FOLDER`` (an exported interpreter with a class-conditional decoder on the same
 classifier) it also times that decoder: the decision, another class (one pass, against the paper
@@ -94,22 +96,27 @@ def main():
                   "L-MAC, 2nd class (30 refinement steps)", "interpreter, conditional", "interpreter, conditional, top-5")
         methods = {k: v for k, v in methods.items() if k in always or k in args.methods}
     print(f"{torch.get_num_threads()} threads, {args.seconds} s clips, median of {args.repeats}")
-    print("| method | batch | s per clip | x classifier forward | L-MAC speed-up |")
+    print("| method | batch | s per clip | x classifier forward [IQR] | L-MAC speed-up |")
     print("|---|---|---|---|---|")
     for batch in args.batch:
         wavs = torch.randn(batch, int(args.seconds * fe.sample_rate)) * 0.1
-        per_clip = {}
-        for name, fn in methods.items():
-            with torch.no_grad() if name == "classifier forward" else torch.enable_grad():
-                fn(wavs)  # warm-up
-                times = []
-                for _ in range(args.repeats):
+        times = {name: [] for name in methods}
+        for rep in range(args.repeats + 1):  # round-robin, so that a slow spell of the machine hits every method
+            for name, fn in methods.items():
+                with torch.no_grad() if name == "classifier forward" else torch.enable_grad():
                     start = time.perf_counter()
                     fn(wavs)
-                    times.append(time.perf_counter() - start)
-            per_clip[name] = statistics.median(times) / batch
+                    if rep:  # the first round warms up
+                        times[name].append(time.perf_counter() - start)
+        per_clip = {name: statistics.median(t) / batch for name, t in times.items()}
         for name, sec in per_clip.items():
-            print(f"| {name} | {batch} | {sec:.4f} | {sec / per_clip['classifier forward']:.2f} "
+            # the ratio to the forward is taken within each round (the two ran seconds apart), then the median
+            ratios = [t / f for t, f in zip(times[name], times["classifier forward"])]
+            spread = ""
+            if len(ratios) >= 4:
+                q1, _, q3 = statistics.quantiles(ratios, n=4)
+                spread = f" [{q1:.2f}, {q3:.2f}]"
+            print(f"| {name} | {batch} | {sec:.4f} | {statistics.median(ratios):.2f}{spread} "
                   f"| {sec / per_clip['L-MAC']:.1f}x |")
         if args.conditional:
             ratio = per_clip["L-MAC, 2nd class (30 refinement steps)"] / per_clip["L-MAC conditional, other class (one pass)"]

@@ -189,3 +189,17 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     assert "train ft_gate" in (tmp_path / "cond_ft" / "train_log.txt").read_text(encoding="utf-8")
     gated = LMACInterpreter.from_hparams(source=str(tmp_path / "cond_ft" / "interpreter")).mods.lmac.decoder
     assert gated.time_gate and gated.gate.tolist() != list(TIME_GATE_INIT)
+
+    # freeze_gate keeps the trained gate's (a, b) while the rest of the decoder trains on.
+    frozen_run = [a if a != str(tmp_path / "cond_ft") else str(tmp_path / "cond_frozen") for a in ft]
+    _ok(subprocess.run(frozen_run + ["--decoder_init", str(tmp_path / "cond_ft" / "decoder.ckpt"), "--time_gate", "True",
+                                     "--freeze_gate", "True"], cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    frozen = LMACInterpreter.from_hparams(source=str(tmp_path / "cond_frozen" / "interpreter")).mods.lmac.decoder
+    assert torch.equal(frozen.gate, gated.gate)
+    moved = [n for n, p in frozen.state_dict().items() if p.is_floating_point() and not torch.equal(p, gated.state_dict()[n])]
+    assert moved, "nothing trained"
+    # without a gate, freezing it is an error that says what to do
+    bad_run = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_bad") for a in frozen_run]
+    bad = subprocess.run(bad_run + ["--decoder_init", str(out / "decoder.ckpt"), "--freeze_gate", "True"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "Set time_gate: True" in bad.stdout + bad.stderr

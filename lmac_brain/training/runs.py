@@ -170,6 +170,11 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
             decoder.warm_start(state)  # e.g. an unconditional decoder starts a conditional one, or one with a time gate
         else:
             load_checked(init)
+    if hparams["freeze_gate"]:
+        if not hparams["decoder"].time_gate:
+            raise ValueError("freeze_gate: True keeps the time gate's (a, b) fixed; the decoder has no gate. "
+                             "Set time_gate: True (and --decoder_init a decoder with a trained gate) or freeze_gate: False.")
+        hparams["decoder"].gate.requires_grad_(False)  # Adam skips a parameter without a gradient
 
     train_noise, eval_noise = _noise(
         hparams, hparams["noise_snr_db"], event_share=hparams["noise_event_share"], event_s=tuple(hparams["noise_event_s"])
