@@ -46,7 +46,7 @@ def main():
     optims = {name: torch.optim.Adam(m.decoder.parameters(), 1e-4) for name, m in models.items()}
     wavs = torch.randn(args.batch, int(args.seconds * 16000)) * 0.1
     with torch.no_grad():
-        logmag, _ = frontend.log_magnitude_phase(wavs)
+        logmag = frontend.log_magnitude(wavs)
         _, reps = classifier(frontend.features(logmag))
 
     def full_step(name):

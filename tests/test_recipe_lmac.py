@@ -190,14 +190,26 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     gated = LMACInterpreter.from_hparams(source=str(tmp_path / "cond_ft" / "interpreter")).mods.lmac.decoder
     assert gated.time_gate and gated.gate.tolist() != list(TIME_GATE_INIT)
 
-    # freeze_gate keeps the trained gate's (a, b) while the rest of the decoder trains on.
+    # gate_init takes the trained gate's (a, b) from another decoder (here the start has none, so without it
+    # the gate would start at TIME_GATE_INIT); freeze_gate keeps them while the rest of the decoder trains on.
     frozen_run = [a if a != str(tmp_path / "cond_ft") else str(tmp_path / "cond_frozen") for a in ft]
-    _ok(subprocess.run(frozen_run + ["--decoder_init", str(tmp_path / "cond_ft" / "decoder.ckpt"), "--time_gate", "True",
-                                     "--freeze_gate", "True"], cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    _ok(subprocess.run(frozen_run + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True",
+                                     "--gate_init", str(tmp_path / "cond_ft" / "decoder.ckpt"), "--freeze_gate", "True",
+                                     "--event_mix_share", "0.5"],  # half the clips over another training clip
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    condition = json.loads((tmp_path / "cond_frozen" / "results.json").read_text(encoding="utf-8"))["condition"]
+    assert "0.5 of training clips mixed over another training clip" in condition
     frozen = LMACInterpreter.from_hparams(source=str(tmp_path / "cond_frozen" / "interpreter")).mods.lmac.decoder
     assert torch.equal(frozen.gate, gated.gate)
-    moved = [n for n, p in frozen.state_dict().items() if p.is_floating_point() and not torch.equal(p, gated.state_dict()[n])]
+    start = torch.load(out / "decoder.ckpt", weights_only=True)
+    moved = [n for n, p in start.items() if p.is_floating_point() and not torch.equal(p, frozen.state_dict()[n])]
     assert moved, "nothing trained"
+    # a gate_init without a gate is an error that says which file and what to do
+    no_gate = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_nogate") for a in frozen_run]
+    bad = subprocess.run(no_gate + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True",
+                                    "--gate_init", str(out / "decoder.ckpt")], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode != 0 and f"{out / 'decoder.ckpt'} holds no time gate" in bad.stdout + bad.stderr
     # without a gate, freezing it is an error that says what to do
     bad_run = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_bad") for a in frozen_run]
     bad = subprocess.run(bad_run + ["--decoder_init", str(out / "decoder.ckpt"), "--freeze_gate", "True"], cwd=tmp_path,

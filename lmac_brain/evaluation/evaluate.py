@@ -307,7 +307,7 @@ def listening_rows(
             heard = {}
             for q in budgets:
                 audio = listenable(frontend, logmag, phase, keep_top(scores, q, seed=seed), wavs.shape[1], mask_domain)
-                again, _ = frontend.log_magnitude_phase(peak_normalize(audio))
+                again = frontend.log_magnitude(peak_normalize(audio))
                 heard[q] = model(again).softmax(dim=-1).gather(1, target)[:, 0]
         for i, item in enumerate(items):
             rows.append({"set": set_name, "method": name, "item": item[0],

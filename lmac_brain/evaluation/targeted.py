@@ -51,7 +51,7 @@ def targeted_rows(
     for items in _batches(dataset, batch_size):
         wavs = torch.stack([it[1] for it in items])
         with torch.no_grad():
-            logmag, _ = frontend.log_magnitude_phase(wavs)
+            logmag = frontend.log_magnitude(wavs)
             probs = model(logmag).softmax(dim=-1)
         order = probs.argsort(dim=-1, descending=True)
         if max(ranks) > order.shape[1]:

@@ -132,7 +132,7 @@ class Explainer:
             ``[B, T, F]``.
         """
         with torch.no_grad():
-            logmag, _ = self.frontend.log_magnitude_phase(wavs)
+            logmag = self.frontend.log_magnitude(wavs)
             target = resolve_target(target, self.model(logmag))
         return to_mask(self._attribute(logmag, target))
 

@@ -92,7 +92,7 @@ class OptimizedMask:
     def explain(self, wavs: torch.Tensor, target: Target = None) -> torch.Tensor:
         """Masks ``[B, T, F]`` in ``[0, 1]`` for waveforms ``[B, N]`` (``target``: Captum's grammar)."""
         with torch.no_grad():
-            logmag, _ = self.frontend.log_magnitude_phase(wavs)
+            logmag = self.frontend.log_magnitude(wavs)
             target = resolve_target(target, self._classify(logmag))
         for p in self.classifier.parameters():
             p.requires_grad_(False)

@@ -40,7 +40,7 @@ class Energy:
     def explain(self, wavs: torch.Tensor, target: Target = None) -> torch.Tensor:
         """Masks ``[B, T, F]`` for waveforms ``[B, N]`` (``target`` is accepted and ignored)."""
         with torch.no_grad():
-            logmag, _ = self.frontend.log_magnitude_phase(wavs)
+            logmag = self.frontend.log_magnitude(wavs)
         peak = logmag.flatten(1).amax(dim=1).clamp(min=1e-12)
         return logmag / peak[:, None, None]
 

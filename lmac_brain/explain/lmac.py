@@ -138,7 +138,9 @@ class LMAC(torch.nn.Module):
             return mask
         return mask.pow(self.rank_power) * logmag
 
-    def mask_of(self, wavs: torch.Tensor, target: Union[Target, Callable] = None) -> Dict[str, torch.Tensor]:
+    def mask_of(
+        self, wavs: torch.Tensor, target: Union[Target, Callable] = None, phase: bool = True
+    ) -> Dict[str, torch.Tensor]:
         """Front end, classifier decision and mask, without scoring the masked inputs.
 
         Arguments
@@ -150,14 +152,21 @@ class LMAC(torch.nn.Module):
             logits ``[B, C]`` to ``[B]`` classes, as training samples them). A conditional decoder
             explains them in this one pass; an unconditional one always explains the decision (see
             :func:`~lmac_brain.explain.refine.targeted_masks` for other classes).
+        phase : bool
+            Also return the input's phase (what listening to the mask needs; default True). False skips it,
+            for a mask alone.
 
         Returns
         -------
         dict
-            ``logmag``, ``phase`` ``[B, T, F]``; ``logits`` ``[B, C]`` of the input; ``target`` ``[B]`` (the
-            classes the mask explains); ``mask_logits`` and ``mask`` ``[B, T, F]``.
+            ``logmag`` ``[B, T, F]``; ``phase`` ``[B, T, F]`` (with ``phase=True``); ``logits`` ``[B, C]`` of the
+            input; ``target`` ``[B]`` (the classes the mask explains); ``mask_logits`` and ``mask`` ``[B, T, F]``.
         """
-        logmag, phase = self.analyse(wavs)
+        out = {}
+        if phase:
+            logmag, out["phase"] = self.analyse(wavs)
+        else:
+            logmag = self.frontend.log_magnitude(wavs)
         with torch.no_grad():
             logits, reps = self.classify(logmag)
         if not self.conditional:  # it explains the decision, whatever is asked
@@ -165,8 +174,8 @@ class LMAC(torch.nn.Module):
         else:
             explained = target(logits) if callable(target) else resolve_target(target, logits)
         mask_logits = self.mask_logits(reps, logmag, explained)
-        return {"logmag": logmag, "phase": phase, "logits": logits, "target": explained, "mask_logits": mask_logits,
-                "mask": self.to_mask(mask_logits)}
+        out.update(logmag=logmag, logits=logits, target=explained, mask_logits=mask_logits, mask=self.to_mask(mask_logits))
+        return out
 
     @torch.no_grad()
     def masks_for_classes(self, wavs: torch.Tensor, classes: Union[torch.Tensor, Callable]) -> Dict[str, torch.Tensor]:
@@ -275,4 +284,4 @@ class LMAC(torch.nn.Module):
         """
         from lmac_brain.explain.refine import targeted_masks
 
-        return targeted_masks(self, wavs, target)["mask"]
+        return targeted_masks(self, wavs, target, phase=False)["mask"]

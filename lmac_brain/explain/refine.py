@@ -125,6 +125,7 @@ def refine_mask(lmac, logmag: torch.Tensor, init_logits: torch.Tensor, target: t
 @torch.no_grad()
 def targeted_masks(
     lmac, wavs: torch.Tensor, target: Target = None, config: Optional[Refinement] = None, refine: Optional[bool] = None,
+    phase: bool = True,
 ) -> Dict[str, torch.Tensor]:
     """What :meth:`~lmac_brain.explain.lmac.LMAC.mask_of` returns, with the mask explaining ``target``.
 
@@ -142,6 +143,8 @@ def targeted_masks(
         Refine the mask of a class that is not the decision. None (default): only where the decoder
         cannot answer by itself, i.e. for an unconditional decoder; a conditional decoder explains any
         class in its one pass, and ``refine=True`` then starts the refinement from that class's mask.
+    phase : bool
+        Also return the input's phase (default True; False for a mask alone, see ``mask_of``).
 
     Returns
     -------
@@ -159,7 +162,7 @@ def targeted_masks(
     >>> print(out["refined"].tolist(), bool(out["mask"].min() >= 0 and out["mask"].max() <= 1))
     [True, True] True
     """
-    out = lmac.mask_of(wavs, target)
+    out = lmac.mask_of(wavs, target, phase=phase)
     decision = out["logits"].argmax(dim=-1)
     target = resolve_target(target, out["logits"])
     refined = (target != decision) & (not lmac.conditional if refine is None else refine)

@@ -322,11 +322,11 @@ class LMACDecoder(torch.nn.Module):
         self._check(reps, logmag)
         if self.conditional and condition is None:
             raise ValueError("A conditional decoder needs the explained classes (condition=(directions, biases)).")
-        maps = self._maps(reps, logmag, condition if self.class_features else None)  # [B, K or 1, T, n_mels]
+        x = self._head_input(reps, logmag, condition if self.class_features else None)
         if self.class_code:
-            logits = self._code_logits(maps, self.code(self._class_input(*condition)).unsqueeze(1))[:, 0]
+            logits = self._code_logits(self.head[:2](x), self.code(self._class_input(*condition)).unsqueeze(1))[:, 0]
         else:
-            h = self.mel_to_linear(maps.squeeze(1))  # [B, T, F]
+            h = self.mel_to_linear(self.head(x).squeeze(1))  # [B, T, F]
             logits = h + self.spec_gain * logmag if self.use_spec_gain else h
         if self.time_gate:
             logits = gated_logits(logits, self._gate_logits(reps[0], condition[0].unsqueeze(1), logmag.shape[1])[:, 0])
@@ -349,7 +349,7 @@ class LMACDecoder(torch.nn.Module):
         n, k = biases.shape
         if not self.class_features:
             codes = self.code(self._class_input(directions.reshape(n * k, -1), biases.reshape(-1)))
-            logits = self._code_logits(self._maps(reps, logmag, None), codes.view(n, k, -1))
+            logits = self._code_logits(self.head[:2](self._head_input(reps, logmag, None)), codes.view(n, k, -1))
             if self.time_gate:
                 logits = gated_logits(logits, self._gate_logits(reps[0], directions, logmag.shape[1]))
             return logits
@@ -375,6 +375,13 @@ class LMACDecoder(torch.nn.Module):
     ) -> torch.Tensor:
         """The head's output at ``T x n_mels``, ``[B, K or 1, T, n_mels]``; ``condition`` shapes the features
         (the evidence map and FiLM) when given."""
+        return self.head(self._head_input(reps, logmag, condition))
+
+    def _head_input(
+        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]]
+    ) -> torch.Tensor:
+        """What the head reads, ``[B, out_channels + 1 + fine_channels + early_channels, T, n_mels]`` in
+        channels-last layout: the coarse maps, ``Mel(log1p|X|)`` and the fine and early features."""
         h = self.lateral[0](reps[0])
         if condition is not None:
             unit = F.normalize(condition[0], dim=-1)
@@ -394,16 +401,16 @@ class LMACDecoder(torch.nn.Module):
             h.contiguous(memory_format=torch.channels_last), size=(logmag.shape[1], self.n_mels), mode="bilinear",
             align_corners=False,
         )
-        mel = self.linear_to_mel(logmag).unsqueeze(1)  # [B, 1, T, M]
-        # The convolutions at T x n_mels run in channels-last layout: 2-3x faster with oneDNN on a CPU for
-        # these few channels (a 1-channel input cannot signal the layout, so the fine stack's first
-        # convolution gets it from its weights, see __init__).
+        # [B, 1, T, M] with channels-last strides, so that the concatenation below comes out channels-last
+        # without a copy. The convolutions at T x n_mels run in that layout: 2-3x faster with oneDNN on a
+        # CPU for these few channels (the fine stack's first convolution also gets it from its weights).
+        mel = self.linear_to_mel(logmag).unsqueeze(-1).permute(0, 3, 1, 2)
         parts = [h, mel] + ([self.fine(mel)] if self.fine_channels else [])
         if self.early_channels:  # the classifier's blocks 2 and 1: coarser added to finer, to T x n_mels
             e = self.early[1](reps[5])
             e = F.relu(e + F.interpolate(self.early[0](reps[4]), size=e.shape[-2:], mode="nearest"))
             parts.append(F.interpolate(e, size=mel.shape[-2:], mode="bilinear", align_corners=False))
-        return self.head(torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last))
+        return torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last)  # a no-op unless early parts
 
     def _gate_logits(self, deepest: torch.Tensor, directions: torch.Tensor, n_frames: int) -> torch.Tensor:
         """``a * (e(t) - max_t e(t)) + b``, ``[B, k, T]``, for class directions ``[B, k, C_0]`` over the deepest
@@ -412,11 +419,20 @@ class LMACDecoder(torch.nn.Module):
         below = F.interpolate(evidence - evidence.amax(dim=2, keepdim=True), size=n_frames, mode="linear", align_corners=False)
         return self.gate[0] * below + self.gate[1]
 
-    def _code_logits(self, maps: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, k, T, F]``: the ``K`` maps ``[B, K, T, n_mels]`` dotted with codes ``[B, k, K]``, then to
-        ``F`` bins (``mel_to_linear`` is affine, so this equals dotting its ``K`` outputs at ``T x F``)."""
+    def _code_logits(self, hidden: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, k, T, F]``: the head's ``K`` maps dotted with codes ``[B, k, K]``, then to ``F`` bins.
+
+        ``hidden`` ``[B, out_channels, T, n_mels]`` is what the head's last (1x1) layer reads; that layer and the
+        dot product are folded into one 1x1 layer per class (``codes @ W``), so the ``K`` maps are never
+        formed. ``mel_to_linear`` is affine, so this equals dotting its ``K`` outputs at ``T x F``.
+        """
         scale = self.class_code ** -0.5
-        mixed = torch.einsum("bktm,bjk->bjtm", maps, codes) * scale
+        last = self.head[2]
+        weight = codes @ last.weight.flatten(1) * scale  # [B, k, out_channels]
+        n, c, t, m = hidden.shape
+        # channels-last hidden is [B, T, M, c] in memory: one batched product over its T * M positions
+        mixed = torch.bmm(hidden.permute(0, 2, 3, 1).reshape(n, t * m, c), weight.transpose(1, 2))  # [B, T M, k]
+        mixed = mixed.view(n, t, m, -1).permute(0, 3, 1, 2) + (codes @ last.bias * scale)[..., None, None]
         bias = self.mel_to_linear.bias * (codes.sum(dim=-1) * scale)[..., None, None]
         return F.linear(mixed, self.mel_to_linear.weight) + bias
 

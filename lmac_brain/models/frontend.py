@@ -183,7 +183,7 @@ class Frontend(torch.nn.Module):
         >>> print(Frontend().wav_to_features(torch.randn(2, 8000)).shape)
         torch.Size([2, 44, 80])
         """
-        return self.features(self.log_magnitude_phase(wav)[0])
+        return self.features(self.log_magnitude(wav))
 
     def apply_mask(self, logmag: torch.Tensor, mask: torch.Tensor, domain: str = "log1p") -> torch.Tensor:
         """Apply a mask ``M`` in ``[0, 1]`` to ``log1p|X|``; the result is again a log1p magnitude.

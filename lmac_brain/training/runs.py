@@ -21,6 +21,7 @@ Authors
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -29,7 +30,8 @@ from typing import Dict, Optional, Tuple
 import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import run_on_main
-from speechbrain.utils.fetching import FetchConfig
+from speechbrain.utils.data_utils import split_path
+from speechbrain.utils.fetching import FetchConfig, fetch
 from speechbrain.utils.parameter_transfer import Pretrainer
 
 from lmac_brain.training.brain import LMACBrain, check_select_key, check_stage_folder
@@ -40,8 +42,12 @@ from lmac_brain.data.custom_data import check_classifier_classes
 from lmac_brain.data.dataio import classification_datasets, label_encoder_from_manifest
 
 from lmac_brain.interface.export import export_classifier, export_lmac_run, save_decoder
+from lmac_brain.data.event_mix import EventMixer
+from lmac_brain.data.manifests import read_table
 from lmac_brain.data.noise import NoiseMixer
 from lmac_brain.models.classifier_folder import read_architecture
+
+logger = logging.getLogger(__name__)
 
 
 def _command() -> str:
@@ -57,6 +63,26 @@ def _noise(hparams: dict, snr_db, **train_options) -> Tuple[Optional[NoiseMixer]
     train = NoiseMixer(folder, hparams["sample_rate"], snr_db, seed=hparams["seed"], **train_options)
     hparams["checkpointer"].add_recoverable("train_noise", train)  # resumed runs draw the same noise
     return train, NoiseMixer(folder, hparams["sample_rate"], snr_db, seed=hparams["seed"], deterministic=True)
+
+
+def _load_gate(hparams: dict) -> None:
+    """Copy the time gate ``(a, b)`` of the decoder checkpoint ``hparams["gate_init"]`` (a local path, URL or
+    hub path, fetched as ``decoder_init`` is) into ``hparams["decoder"]``; a clear error if either has no gate."""
+    decoder, source = hparams["decoder"], hparams["gate_init"]
+    if not decoder.time_gate:
+        raise ValueError(f"gate_init: {source} sets the time gate's (a, b); the decoder has no gate. "
+                         "Set time_gate: True or gate_init: null.")
+    folder, filename = split_path(source)
+    kwargs = {"savedir": f"{hparams['save_folder']}/gate_init", "save_filename": "gate_init.ckpt",
+              "fetch_config": FetchConfig(overwrite=True)}
+    run_on_main(fetch, args=[filename, folder], kwargs=kwargs)
+    state = torch.load(fetch(filename, folder, **kwargs), map_location="cpu", weights_only=True)
+    if "gate" not in state:
+        raise ValueError(f"gate_init: {source} holds no time gate (no 'gate' entry among {sorted(state)[:6]}...); "
+                         "point it at the decoder.ckpt of a decoder trained with time_gate: True.")
+    with torch.no_grad():
+        decoder.gate.copy_(state["gate"])
+    logger.info("time gate (a, b) = %s from %s", [round(v, 4) for v in decoder.gate.tolist()], source)
 
 
 def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], data_info: dict) -> dict:
@@ -170,6 +196,8 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
             decoder.warm_start(state)  # e.g. an unconditional decoder starts a conditional one, or one with a time gate
         else:
             load_checked(init)
+    if hparams["gate_init"] is not None:
+        _load_gate(hparams)
     if hparams["freeze_gate"]:
         if not hparams["decoder"].time_gate:
             raise ValueError("freeze_gate: True keeps the time gate's (a, b) fixed; the decoder has no gate. "
@@ -179,6 +207,12 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     train_noise, eval_noise = _noise(
         hparams, hparams["noise_snr_db"], event_share=hparams["noise_event_share"], event_s=tuple(hparams["noise_event_s"])
     )
+    if hparams["event_mix_share"] > 0:  # a share of the clips over another training clip instead of noise
+        rows = read_table(manifests["train"], ["ID", "wav"], "the train manifest does not exist.", "Expected ID,wav columns.")
+        train_noise = EventMixer([r["wav"] for r in rows], train_noise, hparams["event_mix_share"],
+                                 tuple(hparams["event_mix_snr_db"]), hparams["sample_rate"], hparams["seed"],
+                                 ids=[r["ID"] for r in rows])
+        hparams["checkpointer"].add_recoverable("train_event_mix", train_noise)
     datasets = classification_datasets(
         manifests, hparams["label_encoder"], hparams["sample_rate"], train_crop_s=hparams["train_crop_s"],
         train_noise=train_noise, train_noise_prob=1.0, eval_noise=eval_noise, with_clean=hparams["ft_weight"] > 0,
@@ -201,6 +235,9 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     )
     if hparams["noise_folder"] and hparams["noise_event_share"] > 0:
         condition += f" ({hparams['noise_event_share']:g} of training clips placed as {hparams['noise_event_s']} s events)"
+    if hparams["event_mix_share"] > 0:
+        condition += (f" ({hparams['event_mix_share']:g} of training clips mixed over another training clip at "
+                      f"{hparams['event_mix_snr_db']} dB instead)")
     results = {
         **describe(condition),
         "stage": hparams["stage_name"],
