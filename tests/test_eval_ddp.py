@@ -35,7 +35,7 @@ def test_two_process_evaluation_equals_one_process(tiny_esc50, noise_folder, rep
     source = export_classifier(str(tmp_path / "clf"), Frontend(), clf, str(labels), {})
     # a decoder of the shipped kind: eval_cnn14_cpu.yaml's decoder options are the shipped decoder's
     decoder = LMACDecoder(rep_channels(emb), spec_gain=False, conditional=True, class_code=16, class_features=False, fine_channels=8,
-                          time_gate=True)
+                          time_gate=True, coarse_blocks=2)
     save_decoder(str(tmp_path / "lmac"), decoder, {})
     args = [
         str(repo_root / "recipes/ESC50/interpret/eval.py"), str(repo_root / "hparams/eval_cnn14_cpu.yaml"),
