@@ -210,8 +210,38 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
                                     "--gate_init", str(out / "decoder.ckpt")], cwd=tmp_path, capture_output=True, text=True,
                          timeout=300)
     assert bad.returncode != 0 and f"{out / 'decoder.ckpt'} holds no time gate" in bad.stdout + bad.stderr
+    # gate_values sets (a, b) by hand; with 0 epochs the run only tests and exports that decoder
+    regated = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_regated") for a in frozen_run]
+    regated[regated.index("--number_of_epochs") + 1] = "0"
+    _ok(subprocess.run(regated + ["--decoder_init", str(tmp_path / "cond_frozen" / "decoder.ckpt"), "--time_gate", "True",
+                                  "--gate_values", "[1.5, 2.0]", "--freeze_gate", "True"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    before = torch.load(tmp_path / "cond_frozen" / "decoder.ckpt", weights_only=True)
+    after = torch.load(tmp_path / "cond_regated" / "decoder.ckpt", weights_only=True)
+    assert after["gate"].tolist() == [1.5, 2.0]
+    assert all(torch.equal(before[k], after[k]) for k in before if k != "gate")
+    both = subprocess.run(regated + ["--decoder_init", str(tmp_path / "cond_frozen" / "decoder.ckpt"), "--time_gate", "True",
+                                     "--gate_values", "[1.5, 2.0]", "--gate_init", str(tmp_path / "cond_ft" / "decoder.ckpt")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert both.returncode != 0 and "give one of them" in both.stdout + both.stderr
     # without a gate, freezing it is an error that says what to do
     bad_run = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_bad") for a in frozen_run]
     bad = subprocess.run(bad_run + ["--decoder_init", str(out / "decoder.ckpt"), "--freeze_gate", "True"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "Set time_gate: True" in bad.stdout + bad.stderr
+
+
+def test_gate_values_are_checked():
+    from lmac_brain.models.decoder import LMACDecoder
+    from lmac_brain.training.runs import _set_gate
+
+    gated = LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True, class_code=4, class_features=False,
+                        spec_gain=False, time_gate=True)
+    _set_gate(gated, [1.25, -0.5])
+    assert gated.gate.tolist() == [1.25, -0.5]
+    for bad in ([1.0], [-1.0, 2.0], [float("nan"), 2.0]):
+        with pytest.raises(ValueError, match=r"gate_values must be \[a, b\]"):
+            _set_gate(gated, bad)
+    plain = LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True)
+    with pytest.raises(ValueError, match="the decoder has no gate"):
+        _set_gate(plain, [1.0, 2.0])

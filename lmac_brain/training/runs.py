@@ -85,6 +85,19 @@ def _load_gate(hparams: dict) -> None:
     logger.info("time gate (a, b) = %s from %s", [round(v, 4) for v in decoder.gate.tolist()], source)
 
 
+def _set_gate(decoder, values) -> None:
+    """Set the time gate ``(a, b)`` of ``decoder`` to ``values`` (two finite numbers, ``a >= 0``)."""
+    if not decoder.time_gate:
+        raise ValueError(f"gate_values: {values} sets the time gate's (a, b); the decoder has no gate. "
+                         "Set time_gate: True or gate_values: null.")
+    if len(values) != 2 or not all(math.isfinite(float(v)) for v in values) or float(values[0]) < 0:
+        raise ValueError(f"gate_values must be [a, b] with a >= 0 (the slope over the class evidence) and b finite, "
+                         f"e.g. [1.0, 2.3]; got {values!r}.")
+    with torch.no_grad():
+        decoder.gate.copy_(torch.tensor([float(v) for v in values]))
+    logger.info("time gate (a, b) set to %s", [float(v) for v in values])
+
+
 def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], data_info: dict) -> dict:
     """Train, select (best validation balanced accuracy), test and export a classifier; returns its metrics.
 
@@ -196,8 +209,12 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
             decoder.warm_start(state)  # e.g. an unconditional decoder starts a conditional one, or one with a time gate
         else:
             load_checked(init)
+    if hparams["gate_init"] is not None and hparams["gate_values"] is not None:
+        raise ValueError("gate_init and gate_values both set the time gate's (a, b); give one of them.")
     if hparams["gate_init"] is not None:
         _load_gate(hparams)
+    if hparams["gate_values"] is not None:
+        _set_gate(hparams["decoder"], hparams["gate_values"])
     if hparams["freeze_gate"]:
         if not hparams["decoder"].time_gate:
             raise ValueError("freeze_gate: True keeps the time gate's (a, b) fixed; the decoder has no gate. "
