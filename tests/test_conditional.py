@@ -73,7 +73,7 @@ def test_class_free_features_decode_once_for_any_number_of_classes():
     wavs, classes = torch.randn(2, 16000) * 0.3, torch.tensor([[1, 3, 0, 2], [2, 2, 1, 0]])
     for name, kind in KINDS.items():
         lmac, calls = _lmac(**kind), []
-        lmac.decoder.head[0].register_forward_hook(lambda module, args, out: calls.append(out.shape[0]))
+        lmac.decoder.head[1].register_forward_hook(lambda module, args, out: calls.append(out.shape[0]))
         lmac.masks_for_classes(wavs, classes)
         # the head sees the batch once (class-free features) or once per class (features shaped by the class)
         assert calls == ([2] if kind.get("class_features") is False else [8]), name

@@ -112,3 +112,19 @@ def test_coarse_blocks_start_as_identity_then_learn_and_widen_the_context():
         return int((diff > 1e-6).nonzero().max())  # last frame that moves
 
     assert reach(deep) > reach(plain)
+
+
+@pytest.mark.parametrize("fine, early", [(0, 0), (3, 0), (3, 2)])
+def test_head_convolution_in_two_parts_equals_one_over_the_concatenation(fine, early):
+    torch.manual_seed(0)
+    emb = Cnn14(80, 64, 0.0625, return_reps=True).eval()
+    dec = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, fine_channels=fine, early_channels=early).eval()
+    torch.nn.init.normal_(dec.head[0].weight)  # every input channel of the head counts
+    with torch.no_grad():
+        _, reps = emb(torch.rand(2, 100, 80))
+        logmag = torch.rand(2, 100, 513)
+        coarse, rest = dec._head_input(reps, logmag, None)
+        assert coarse.shape[1] == 4 and rest.shape[1] == 1 + fine + early
+        whole = dec.head[:2](torch.cat([coarse, rest], dim=1))
+        split = dec._head_hidden(reps, logmag, None)
+    assert whole.abs().max() > 0.1 and torch.allclose(split, whole, atol=1e-5, rtol=1e-5)

@@ -322,11 +322,11 @@ class LMACDecoder(torch.nn.Module):
         self._check(reps, logmag)
         if self.conditional and condition is None:
             raise ValueError("A conditional decoder needs the explained classes (condition=(directions, biases)).")
-        x = self._head_input(reps, logmag, condition if self.class_features else None)
+        hidden = self._head_hidden(reps, logmag, condition if self.class_features else None)
         if self.class_code:
-            logits = self._code_logits(self.head[:2](x), self.code(self._class_input(*condition)).unsqueeze(1))[:, 0]
+            logits = self._code_logits(hidden, self.code(self._class_input(*condition)).unsqueeze(1))[:, 0]
         else:
-            h = self.mel_to_linear(self.head(x).squeeze(1))  # [B, T, F]
+            h = self.mel_to_linear(self.head[2](hidden).squeeze(1))  # [B, T, F]
             logits = h + self.spec_gain * logmag if self.use_spec_gain else h
         if self.time_gate:
             logits = gated_logits(logits, self._gate_logits(reps[0], condition[0].unsqueeze(1), logmag.shape[1])[:, 0])
@@ -349,7 +349,7 @@ class LMACDecoder(torch.nn.Module):
         n, k = biases.shape
         if not self.class_features:
             codes = self.code(self._class_input(directions.reshape(n * k, -1), biases.reshape(-1)))
-            logits = self._code_logits(self.head[:2](self._head_input(reps, logmag, None)), codes.view(n, k, -1))
+            logits = self._code_logits(self._head_hidden(reps, logmag, None), codes.view(n, k, -1))
             if self.time_gate:
                 logits = gated_logits(logits, self._gate_logits(reps[0], directions, logmag.shape[1]))
             return logits
@@ -375,13 +375,28 @@ class LMACDecoder(torch.nn.Module):
     ) -> torch.Tensor:
         """The head's output at ``T x n_mels``, ``[B, K or 1, T, n_mels]``; ``condition`` shapes the features
         (the evidence map and FiLM) when given."""
-        return self.head(self._head_input(reps, logmag, condition))
+        return self.head[2](self._head_hidden(reps, logmag, condition))
+
+    def _head_hidden(
+        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]]
+    ) -> torch.Tensor:
+        """The head's 3x3 convolution and ReLU, ``[B, out_channels, T, n_mels]`` (what its last 1x1 layer reads).
+
+        The convolution runs as two, one over the coarse maps and one over the rest of the head's input, summed:
+        the same as one convolution over their concatenation up to float rounding, without copying the whole
+        ``T x n_mels`` input into that concatenation on every call.
+        """
+        coarse, rest = self._head_input(reps, logmag, condition)
+        conv, split = self.head[0], coarse.shape[1]
+        out = F.conv2d(coarse, conv.weight[:, :split], conv.bias, padding=conv.padding)
+        out = out.add_(F.conv2d(rest, conv.weight[:, split:], None, padding=conv.padding))
+        return self.head[1](out)
 
     def _head_input(
         self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]]
-    ) -> torch.Tensor:
-        """What the head reads, ``[B, out_channels + 1 + fine_channels + early_channels, T, n_mels]`` in
-        channels-last layout: the coarse maps, ``Mel(log1p|X|)`` and the fine and early features."""
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """What the head reads, in channels-last layout: the coarse maps ``[B, out_channels, T, n_mels]``, and
+        ``Mel(log1p|X|)`` with the fine and early features, ``[B, 1 + fine_channels + early_channels, T, n_mels]``."""
         h = self.lateral[0](reps[0])
         if condition is not None:
             unit = F.normalize(condition[0], dim=-1)
@@ -401,16 +416,17 @@ class LMACDecoder(torch.nn.Module):
             h.contiguous(memory_format=torch.channels_last), size=(logmag.shape[1], self.n_mels), mode="bilinear",
             align_corners=False,
         )
-        # [B, 1, T, M] with channels-last strides, so that the concatenation below comes out channels-last
-        # without a copy. The convolutions at T x n_mels run in that layout: 2-3x faster with oneDNN on a
-        # CPU for these few channels (the fine stack's first convolution also gets it from its weights).
+        # [B, 1, T, M] with channels-last strides. The convolutions at T x n_mels run in that layout: 2-3x
+        # faster with oneDNN on a CPU for these few channels (the fine stack's first convolution also gets it
+        # from its weights).
         mel = self.linear_to_mel(logmag).unsqueeze(-1).permute(0, 3, 1, 2)
-        parts = [h, mel] + ([self.fine(mel)] if self.fine_channels else [])
+        parts = [mel] + ([self.fine(mel)] if self.fine_channels else [])
         if self.early_channels:  # the classifier's blocks 2 and 1: coarser added to finer, to T x n_mels
             e = self.early[1](reps[5])
             e = F.relu(e + F.interpolate(self.early[0](reps[4]), size=e.shape[-2:], mode="nearest"))
             parts.append(F.interpolate(e, size=mel.shape[-2:], mode="bilinear", align_corners=False))
-        return torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last)  # a no-op unless early parts
+        rest = torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last) if len(parts) > 1 else mel
+        return h, rest
 
     def _gate_logits(self, deepest: torch.Tensor, directions: torch.Tensor, n_frames: int) -> torch.Tensor:
         """``a * (e(t) - max_t e(t)) + b``, ``[B, k, T]``, for class directions ``[B, k, C_0]`` over the deepest
