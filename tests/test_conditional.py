@@ -249,3 +249,56 @@ def test_cli_refine_flag_with_a_conditional_interpreter(tmp_path):
         record = json.loads(next(out.glob("*_top2_*.json")).read_text(encoding="utf-8"))
         refined[bool(flag)] = record["refined"]
     assert refined == {False: False, True: True}
+
+
+@pytest.mark.parametrize("kind", ["film", "time gate"])
+def test_batches_decoded_in_passes_equal_one_pass(monkeypatch, kind):
+    """Batches whose T x n_mels features exceed PASS_BYTES run in passes of fewer items: the same logits, gate and
+    masks as one pass (also for k classes per item), and gradients reach the decoder through every pass."""
+    import lmac_brain.models.decoder as decoder_module
+
+    lmac, wavs = _lmac(**KINDS[kind]), torch.randn(5, 16000) * 0.3
+    with torch.no_grad():
+        logmag = lmac.analyse(wavs)[0]
+        logits, reps = lmac.classify(logmag)
+    classes = torch.tensor([[0, 2], [1, 3], [2, 0], [3, 1], [0, 1]])
+    directions, biases = lmac.classifier.class_directions(classes.reshape(-1))
+    condition = (directions.view(5, 2, -1), biases.view(5, 2))
+    one = lmac.mask_factors(reps, logmag, classes[:, 0]), lmac.decoder.class_factors(reps, logmag, condition)
+    calls = []
+    original = decoder_module.LMACDecoder._head_hidden
+    monkeypatch.setattr(decoder_module.LMACDecoder, "_head_hidden", lambda self, r, *a: calls.append(len(r[0])) or original(self, r, *a))
+    # two items' features per pass
+    monkeypatch.setattr(decoder_module, "PASS_BYTES", 2 * logmag.shape[1] * 80 * 4 * 4)
+    passes = lmac.mask_factors(reps, logmag, classes[:, 0]), lmac.decoder.class_factors(reps, logmag, condition)
+    assert calls[:3] == [2, 2, 1]  # five items in passes of two: 2 + 2 + 1
+    for a, b in zip(one, passes):
+        assert torch.allclose(a[0], b[0], atol=1e-5) and (a[1] is None) == (b[1] is None) == (kind == "film")
+        assert a[1] is None or torch.allclose(a[1], b[1], atol=1e-6)
+    lmac.train()
+    lmac.mask_of(wavs, classes[:, 0])["mask"].sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in lmac.decoder.head.parameters())
+
+
+def test_explain_computes_the_gated_mask_from_its_factors():
+    """explain and mask_of(with_logits=False) never form the gated product's logits: their mask is sigmoid(l) *
+    sigmoid(g), the same as mask_of with the logits, and equal to the sigmoid of those logits up to float rounding."""
+    from lmac_brain.models.decoder import gated_logits, gated_mask
+
+    lmac, wavs = _lmac(**KINDS["time gate"]), torch.randn(3, 16000) * 0.3
+    with torch.no_grad():
+        lmac.decoder.gate.copy_(torch.tensor([20.0, 1.0]))  # a gate far from 1
+    full = lmac.mask_of(wavs, 2)
+    mask_only = lmac.mask_of(wavs, 2, phase=False, with_logits=False)
+    assert "mask_logits" not in mask_only and torch.equal(full["mask"], mask_only["mask"])
+    assert torch.equal(lmac.explain(wavs, 2), full["mask"])
+    assert torch.allclose(full["mask"], torch.sigmoid(full["mask_logits"]), atol=1e-6)
+    lmac.decoder.time_gate = False
+    assert (lmac.explain(wavs, 2) - full["mask"]).abs().max() > 0.1  # the gate matters here
+    lmac.decoder.time_gate = True
+    l, g = torch.randn(2, 4, 5, requires_grad=True), torch.randn(2, 4)
+    with pytest.raises(ValueError, match="without gradients"):
+        gated_mask(l, g, overwrite=True)
+    kept = l.detach().clone()
+    assert torch.equal(gated_mask(kept, g, overwrite=True), gated_mask(l, g).detach())
+    assert torch.allclose(gated_mask(l, g), torch.sigmoid(gated_logits(l, g)), atol=1e-6)

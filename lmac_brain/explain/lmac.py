@@ -23,6 +23,7 @@ import torch
 from lmac_brain.evaluation.budget import soft_keep_top
 from lmac_brain.explain.targets import Target, resolve_target
 from lmac_brain.models.classifier import AudioClassifier
+from lmac_brain.models.decoder import gated_logits, gated_mask
 from lmac_brain.models.frontend import Frontend
 
 
@@ -36,8 +37,9 @@ class LMAC(torch.nn.Module):
     classifier : AudioClassifier
         The classifier to explain (frozen here).
     decoder : torch.nn.Module
-        Maps ``(block outputs, log1p|X|)`` to mask logits ``[B, T, F]`` (e.g.
-        :class:`~lmac_brain.models.decoder.LMACDecoder`).
+        Maps ``(block outputs, log1p|X|)`` to mask logits ``[B, T, F]``, and gives the mask's factors with
+        ``factors`` (:class:`~lmac_brain.models.decoder.LMACDecoder`,
+        :class:`~lmac_brain.models.decoder.ReferenceDecoder`).
     mask_domain : str
         ``"log1p"`` (reference code: ``M * log1p|X|``) or ``"linear"`` (paper: ``M * |X|``).
     threshold : float, optional
@@ -103,13 +105,23 @@ class LMAC(torch.nn.Module):
 
         ``target`` ``[B]``: the classes explained, needed by a conditional decoder (ignored otherwise).
         """
+        return gated_logits(*self.mask_factors(reps, logmag, target))
+
+    def mask_factors(
+        self, reps, logmag: torch.Tensor, target: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The decoder's mask factors as logits: ``[B, T, F]`` and its time gate's ``[B, T]`` (None without a gate);
+        :meth:`mask_logits` are the logits of their product, :func:`~lmac_brain.models.decoder.gated_mask` the mask."""
         if not self.conditional:
-            return self.decoder(reps, logmag)
-        return self.decoder(reps, logmag, self.classifier.class_directions(target))
+            return self.decoder.factors(reps, logmag)
+        return self.decoder.factors(reps, logmag, self.classifier.class_directions(target))
 
     def to_mask(self, logits: torch.Tensor) -> torch.Tensor:
         """Mask ``[B, T, F]`` in ``[0, 1]`` from mask logits (sigmoid, then the optional threshold)."""
-        mask = torch.sigmoid(logits)
+        return self._binarise(torch.sigmoid(logits))
+
+    def _binarise(self, mask: torch.Tensor) -> torch.Tensor:
+        """The optional threshold (outside training) on a mask in ``[0, 1]``."""
         if self.threshold is not None and not self.training:
             mask = (mask >= self.threshold).to(mask.dtype)
         return mask
@@ -139,7 +151,7 @@ class LMAC(torch.nn.Module):
         return mask.pow(self.rank_power) * logmag
 
     def mask_of(
-        self, wavs: torch.Tensor, target: Union[Target, Callable] = None, phase: bool = True
+        self, wavs: torch.Tensor, target: Union[Target, Callable] = None, phase: bool = True, with_logits: bool = True
     ) -> Dict[str, torch.Tensor]:
         """Front end, classifier decision and mask, without scoring the masked inputs.
 
@@ -155,12 +167,24 @@ class LMAC(torch.nn.Module):
         phase : bool
             Also return the input's phase (what listening to the mask needs; default True). False skips it,
             for a mask alone.
+        with_logits : bool
+            Also return the mask's logits (what training and refinement start from; default True). The mask is
+            computed from the decoder's factors either way (:func:`~lmac_brain.models.decoder.gated_mask`), so
+            it does not depend on this choice; False skips the logits' full-resolution softplus.
 
         Returns
         -------
         dict
             ``logmag`` ``[B, T, F]``; ``phase`` ``[B, T, F]`` (with ``phase=True``); ``logits`` ``[B, C]`` of the
-            input; ``target`` ``[B]`` (the classes the mask explains); ``mask_logits`` and ``mask`` ``[B, T, F]``.
+            input; ``target`` ``[B]`` (the classes the mask explains); ``mask`` and (with ``with_logits=True``)
+            ``mask_logits`` ``[B, T, F]``.
+
+        Example
+        -------
+        >>> lmac, wavs = getfixture("tiny_lmac"), torch.randn(2, 8000)
+        >>> with_logits, mask_only = lmac.mask_of(wavs), lmac.mask_of(wavs, phase=False, with_logits=False)
+        >>> torch.equal(with_logits["mask"], mask_only["mask"]), sorted(set(with_logits) - set(mask_only))
+        (True, ['mask_logits', 'phase'])
         """
         out = {}
         if phase:
@@ -173,8 +197,11 @@ class LMAC(torch.nn.Module):
             explained = logits.argmax(dim=-1)
         else:
             explained = target(logits) if callable(target) else resolve_target(target, logits)
-        mask_logits = self.mask_logits(reps, logmag, explained)
-        out.update(logmag=logmag, logits=logits, target=explained, mask_logits=mask_logits, mask=self.to_mask(mask_logits))
+        factors = self.mask_factors(reps, logmag, explained)
+        if with_logits:
+            out["mask_logits"] = gated_logits(*factors)
+        overwrite = not with_logits and not factors[0].requires_grad  # the logits are not returned: reuse them
+        out.update(logmag=logmag, logits=logits, target=explained, mask=self._binarise(gated_mask(*factors, overwrite)))
         return out
 
     @torch.no_grad()
@@ -210,7 +237,7 @@ class LMAC(torch.nn.Module):
         n, k = classes.shape
         directions, biases = self.classifier.class_directions(classes.reshape(-1))
         condition = (directions.view(n, k, -1), biases.view(n, k))
-        masks = self.to_mask(self.decoder.class_logits(reps, logmag, condition))  # [B, K, T, F]
+        masks = self._binarise(gated_mask(*self.decoder.class_factors(reps, logmag, condition), overwrite=True))  # [B, K, T, F]
         return {"logmag": logmag, "phase": phase, "logits": logits, "classes": classes, "masks": masks.transpose(0, 1)}
 
     def forward(self, wavs: torch.Tensor, target: Union[Target, Callable] = None) -> Dict[str, torch.Tensor]:

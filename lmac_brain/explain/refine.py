@@ -149,8 +149,9 @@ def targeted_masks(
     Returns
     -------
     dict
-        ``logmag``, ``phase``, ``logits``, ``mask_logits``, ``mask`` as ``mask_of``, plus ``target``
-        ``[B]`` (the explained classes) and ``refined`` ``[B]`` (bool: the mask was refined).
+        ``logmag``, ``phase``, ``logits``, ``mask`` as ``mask_of`` (and ``mask_logits`` where a mask may be refined:
+        ``refine=True``, or an unconditional decoder), plus ``target`` ``[B]`` (the explained classes) and
+        ``refined`` ``[B]`` (bool: the mask was refined).
 
     Example
     -------
@@ -162,10 +163,11 @@ def targeted_masks(
     >>> print(out["refined"].tolist(), bool(out["mask"].min() >= 0 and out["mask"].max() <= 1))
     [True, True] True
     """
-    out = lmac.mask_of(wavs, target, phase=phase)
+    may_refine = not lmac.conditional if refine is None else refine
+    out = lmac.mask_of(wavs, target, phase=phase, with_logits=may_refine)  # refinement starts from the logits
     decision = out["logits"].argmax(dim=-1)
     target = resolve_target(target, out["logits"])
-    refined = (target != decision) & (not lmac.conditional if refine is None else refine)
+    refined = (target != decision) & may_refine
     if refined.any():
         idx = refined.nonzero().squeeze(1)
         out["mask"] = out["mask"].clone()
