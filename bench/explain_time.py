@@ -15,6 +15,11 @@ the two ratios. The refinement entries always refine (30 steps from the ``--sour
 ``refine=True``), also when that decoder is conditional (the shipped one is: ``--conditional
 pretrained/lmac_cnn14_cpu_esc50``).
 
+Two entries time L-MAC computed the ways explaining no longer takes (choose them with ``--methods``): "L-MAC,
+mask through its logits" (the sigmoid of the decoder's logits, whose time gate costs a softplus over every
+bin, instead of the product of the two factors' sigmoids, ``gated_mask``) and "L-MAC, decoder in one pass"
+(the whole batch at once instead of passes of at most ``PASS_BYTES`` of ``T x n_mels`` features).
+
 Usage:
     python bench/explain_time.py [--source pretrained/lmac_cnn14_cpu_esc50] [--batch 1 16] [--repeats 3]
         [--conditional results/cond/c1/interpreter]
@@ -23,10 +28,12 @@ Usage:
 import argparse
 import statistics
 import time
+from unittest import mock
 
 import torch
 
 from lmac_brain.explain import baselines as bl
+from lmac_brain.models import decoder as decoder_module
 from lmac_brain.explain.refine import targeted_masks
 
 
@@ -59,9 +66,21 @@ def main():
     def refined(w, target):  # the test-time refinement, also from a conditional decoder's mask
         return targeted_masks(lmac, w, target, refine=True)["mask"]
 
+    @torch.no_grad()
+    def through_logits(w):  # the mask as the sigmoid of the decoder's logits (its gate's softplus included)
+        logmag = fe.log_magnitude(w)
+        logits, reps = lmac.classify(logmag)
+        return lmac.to_mask(lmac.mask_logits(reps, logmag, logits.argmax(-1)))
+
+    def one_pass(w):  # the decoder on the whole batch at once, however large its T x n_mels features
+        with mock.patch.object(decoder_module, "PASS_BYTES", 2 ** 62):
+            return lmac.explain(w)
+
     methods = {
         "classifier forward": lambda w: clf(fe.wav_to_features(w)),
         "L-MAC": lmac.explain,
+        "L-MAC, mask through its logits": through_logits,
+        "L-MAC, decoder in one pass": one_pass,
         "L-MAC, other class (30 refinement steps)": lambda w: refined(w, (clf(fe.wav_to_features(w))[0].argmax(-1) + 1) % clf.head.out_features),
         "Saliency": bl.Saliency(fe, clf).explain,
         "GradCAM": bl.GradCAM(fe, clf).explain,
