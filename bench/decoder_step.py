@@ -23,7 +23,7 @@ from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.decoder import LMACDecoder, ReferenceDecoder, rep_channels
 from lmac_brain.models.frontend import Frontend
 from lmac_brain.explain.lmac import LMAC
-from lmac_brain.training.loss import lmac_loss
+from lmac_brain.explain.objective import lmac_loss
 
 
 def main():

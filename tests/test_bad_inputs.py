@@ -49,7 +49,7 @@ from lmac_brain.interface.export import export_classifier, export_interpreter
 from lmac_brain.models.frontend import Frontend
 from lmac_brain.interface.interpreter import LMACInterpreter
 from lmac_brain.explain.lmac import LMAC
-from lmac_brain.training.loss import lmac_loss
+from lmac_brain.explain.objective import lmac_loss
 
 RATE = 16000
 LABELS3 = "'dog' => 0\n'rain' => 1\n'cat' => 2\n================\n'starting_index' => 0\n"

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from lmac_brain.evaluation.budget import BUDGETS, budget_curves, keep_top, normalized_auc, rank_bins
+from lmac_brain.evaluation.budget import BUDGETS, budget_curves, normalized_auc
+from lmac_brain.explain.budget_masks import keep_top, rank_bins
 from lmac_brain.explain.floors import Energy, Random
 from lmac_brain.models.frontend import Frontend
 
@@ -109,8 +110,8 @@ def test_auc_normalisation_and_bad_budgets():
 
 def test_budget_objective_trains_the_ranking_of_the_decoder():
     """A decoder trained on the matched-budget objective alone learns to rank the evidence bins first."""
-    from lmac_brain.evaluation.budget import soft_keep_top
-    from lmac_brain.training.loss import budget_loss
+    from lmac_brain.explain.budget_masks import soft_keep_top
+    from lmac_brain.explain.objective import budget_loss
 
     torch.manual_seed(0)
     logmag, model, evidence = _setup()

@@ -94,11 +94,14 @@ def test_interpreter_folder_rebuilds_the_decoder_options(tmp_path, options):
     assert torch.allclose(interp.interpret_batch(wav).mask, expected, atol=1e-6)
 
 
-def test_folders_exported_before_the_subpackages_load_unchanged(tiny_interpreter_folder, tmp_path):
+def test_folders_exported_before_the_subpackages_are_refused_with_the_fix(tiny_interpreter_folder, tmp_path):
     """An interpreter folder whose hyperparams.yaml names the old flat module paths
-    (``lmac_brain.decoder.LMACDecoder``, ...) loads and explains exactly as a current export."""
+    (``lmac_brain.decoder.LMACDecoder``, ...) stops with an error that names the file and the paths to
+    replace; the folder is not touched; after the replacement it says, it explains as a current export."""
     import shutil
+    import subprocess
 
+    from lmac_brain.interface.folder_checks import ModelFolderError
     from lmac_brain.interface.interpreter import LMACInterpreter
 
     old = tmp_path / "old"
@@ -109,10 +112,16 @@ def test_folders_exported_before_the_subpackages_load_unchanged(tiny_interpreter
         text = text.replace(new_path, old_path)
     (old / "hyperparams.yaml").write_text(text, encoding="utf-8")
     assert "!new:lmac_brain.decoder.LMACDecoder" in text and "!new:lmac_brain.lmac.LMAC" in text
+    with pytest.raises(ModelFolderError, match=r"hyperparams.yaml: names module paths .*lmac_brain.decoder. -> lmac_brain.models.decoder.") as err:
+        LMACInterpreter.from_hparams(source=str(old), savedir=str(tmp_path / "b"))
+    assert (old / "hyperparams.yaml").read_text(encoding="utf-8") == text
+    command = str(err.value).splitlines()[-1].strip()
+    assert command.startswith("sed -i.bak ")
+    subprocess.run(["bash", "-c", command], check=True)
     wav = torch.randn(2, 16000) * 0.3
     now = LMACInterpreter.from_hparams(source=str(tiny_interpreter_folder), savedir=str(tmp_path / "a")).interpret_batch(wav)
-    before = LMACInterpreter.from_hparams(source=str(old), savedir=str(tmp_path / "b")).interpret_batch(wav)
-    assert torch.equal(now.mask, before.mask) and torch.equal(now.probs, before.probs)
+    fixed = LMACInterpreter.from_hparams(source=str(old), savedir=str(tmp_path / "b")).interpret_batch(wav)
+    assert torch.equal(now.mask, fixed.mask) and torch.equal(now.probs, fixed.probs)
 
 
 def test_exported_yaml_comes_from_the_checked_in_templates(tiny_interpreter_folder):

@@ -1,4 +1,4 @@
-"""Tests of lmac_brain.training.loss and the LMAC chain: hand-computed terms, batch-size independence,
+"""Tests of lmac_brain.explain.objective and the LMAC chain: hand-computed terms, batch-size independence,
 gradient flow, FT gate and oracle."""
 
 import math
@@ -10,7 +10,7 @@ from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.decoder import LMACDecoder, rep_channels
 from lmac_brain.models.frontend import Frontend
 from lmac_brain.explain.lmac import LMAC
-from lmac_brain.training.loss import ft_guidance, l1_term, lmac_loss, tv_term
+from lmac_brain.explain.objective import ft_guidance, l1_term, lmac_loss, tv_term
 
 
 class ToyClassifier(torch.nn.Module):
@@ -114,7 +114,7 @@ def test_threshold_binarises_only_outside_training():
 
 
 def test_ft_guidance_guides_only_the_items_the_clean_clip_is_evidence_for():
-    from lmac_brain.training.loss import ft_guidance
+    from lmac_brain.explain.objective import ft_guidance
 
     clean = torch.rand(3, 5, 7)
     noisy = clean + 0.1 * torch.rand(3, 5, 7)

@@ -233,7 +233,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
 
 def test_gate_values_are_checked():
     from lmac_brain.models.decoder import LMACDecoder
-    from lmac_brain.training.runs import _set_gate
+    from lmac_brain.recipe.runs import _set_gate
 
     gated = LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True, class_code=4, class_features=False,
                         spec_gain=False, time_gate=True)

@@ -1,8 +1,9 @@
 """kill -9 in the middle of an epoch, resume with the same command, end where an uninterrupted run ends.
 
 Both training recipes (classifier and L-MAC) run on the generated ESC-50-shaped folder with tiny
-configs. Intra-epoch checkpoints are taken every step (``--ckpt_interval_minutes 0 --ckpt_interval_steps 1``), the run is
-killed with SIGKILL as soon as one exists after epoch 1, and the same command is started again. The
+configs. Intra-epoch checkpoints are taken every step (``--ckpt_interval_minutes 0 --ckpt_interval_steps 1``); the run
+kills itself with SIGKILL right after the first one of epoch 2 (``tests/kill_point.py``: a point the test chooses,
+whatever the machine's speed), and the same command is started again. The
 resumed run must write the same per-epoch log, the same test metrics and the same final weights as a
 run that was never interrupted: on CPU the stream of random numbers is restored from the checkpoint
 (:mod:`lmac_brain.training.rng`, and the training noise mixer's generator), so the tolerance is exact equality
@@ -10,11 +11,10 @@ of the logs and ``1e-6`` on the weights.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,6 +25,7 @@ from lmac_brain.models.frontend import Frontend
 
 CLASSIFIER = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2",
               "--train_crop_s", "0.5", "--warmup_steps", "2", "--download", "False"]
+KILL_POINT = Path(__file__).with_name("kill_point.py")
 LMAC = ["--batch_size", "2", "--train_crop_s", "0.5",
         "--download", "False", "--n_listen_valid", "0", "--n_listen_test", "0"]
 
@@ -36,17 +37,12 @@ def _intra_epoch_checkpoint_after_epoch_1(out):
 
 
 def _kill_mid_epoch_then_resume(cmd, out, cwd):
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    try:
-        while not _intra_epoch_checkpoint_after_epoch_1(out):
-            assert proc.poll() is None, "training ended before it could be interrupted"
-            assert time.time() < deadline, "no intra-epoch checkpoint within 240 s"
-            time.sleep(0.005)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    """Run ``cmd`` (``[python, recipe, args...]``) under ``tests/kill_point.py``, which kills it with SIGKILL
+    right after its first intra-epoch checkpoint of epoch 2, then start the same command again."""
+    killed = subprocess.run([cmd[0], str(KILL_POINT), "mid-epoch-2", *cmd[1:]], cwd=cwd, capture_output=True, text=True,
+                            timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:] + killed.stderr[-3000:]
+    assert _intra_epoch_checkpoint_after_epoch_1(out)
     resumed = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     return resumed.stdout + resumed.stderr

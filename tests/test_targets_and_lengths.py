@@ -173,6 +173,6 @@ def test_budget_follows_the_exported_rank_power(tmp_path):
     for b in range(2):
         assert scores[b][out.mask[b] == 1].min() >= scores[b][out.mask[b] == 0].max()
     # and it is not the ranking of the mask alone
-    from lmac_brain.evaluation.budget import keep_top
+    from lmac_brain.explain.budget_masks import keep_top
 
     assert not torch.equal(out.mask, keep_top(soft.mask, 0.1))

@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from lmac_brain.explain.baselines import SpectrogramClassifier
 from lmac_brain.data.audio import peak_normalize
-from lmac_brain.evaluation.budget import BUDGETS, budget_curves, keep_top, normalized_auc, rank_bins
+from lmac_brain.evaluation.budget import BUDGETS, budget_curves, normalized_auc
+from lmac_brain.explain.budget_masks import keep_top, rank_bins
 from lmac_brain.models.classifier import AudioClassifier
 from lmac_brain.models.decoder import LMACDecoder
 from lmac_brain.models.frontend import Frontend
@@ -283,7 +284,7 @@ def listening_rows(
 ) -> List[Dict]:
     """What a user hears at a budget, classified again: ``Listen@q`` for every item of a set.
 
-    The top ``q`` of the explanation's bins (:func:`~lmac_brain.evaluation.budget.keep_top` of :func:`ranking`) become listenable
+    The top ``q`` of the explanation's bins (:func:`~lmac_brain.explain.budget_masks.keep_top` of :func:`ranking`) become listenable
     audio (ISTFT with the input phase, :func:`~lmac_brain.explain.listen.listenable`), which goes through the
     interpreter's path again (peak normalisation, front end, classifier); ``Listen@q`` is the explained
     class's probability on it. The round trip through the waveform smears isolated bins back into

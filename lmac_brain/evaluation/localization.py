@@ -26,7 +26,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 
 from lmac_brain.data.audio import load_audio
-from lmac_brain.evaluation.budget import rank_bins
+from lmac_brain.explain.budget_masks import rank_bins
 from lmac_brain.data.noise import loudest_segment, place_event, random_crop_tiled
 
 
@@ -78,7 +78,7 @@ def matched_time_iou(mask: torch.Tensor, spans: Sequence[Tuple[int, int]], seed:
     """IoU with each span of the frames that cover the event's length, ``[B]``: no threshold to tune.
 
     The ``last - first`` frames of highest :func:`time_profile` (ties in a seeded random order, as in
-    :func:`lmac_brain.evaluation.budget.rank_bins`) are compared with the span: a method is scored at the event's
+    :func:`lmac_brain.explain.budget_masks.rank_bins`) are compared with the span: a method is scored at the event's
     own duration, so a mask that keeps everything cannot reach 1.
 
     Example

@@ -27,9 +27,9 @@ import torch.nn.functional as F
 
 from lmac_brain.models.classifier import AudioClassifier
 from lmac_brain.models.frontend import Frontend
-from lmac_brain.evaluation.budget import soft_keep_top
+from lmac_brain.explain.budget_masks import soft_keep_top
 from lmac_brain.explain.refine import optimize_mask_logits
-from lmac_brain.training.loss import budget_loss, lmac_loss
+from lmac_brain.explain.objective import budget_loss, lmac_loss
 from lmac_brain.explain.targets import Target, resolve_target
 
 
@@ -107,8 +107,8 @@ class ObjectiveOptimum(OptimizedMask):
     """The L-MAC training objective minimised for each example: what the decoder could reach per clip.
 
     The decoder is trained to minimise, over many clips, the soft-mask terms
-    (:func:`~lmac_brain.training.loss.lmac_loss`) plus ``budget_weight`` times the matched-budget term
-    (:func:`~lmac_brain.training.loss.budget_loss` on the straight-through top-``q`` mask of the
+    (:func:`~lmac_brain.explain.objective.lmac_loss`) plus ``budget_weight`` times the matched-budget term
+    (:func:`~lmac_brain.explain.objective.budget_loss` on the straight-through top-``q`` mask of the
     ranking ``M**g * log1p|X|``, one budget ``q`` per step). Here the same objective is minimised for
     each clip over free per-bin logits (Adam from zero, as :class:`OptimizedMask`), so the gap between
     this and the decoder is the amortisation's: what one decoder pass misses of what its own objective
@@ -120,7 +120,7 @@ class ObjectiveOptimum(OptimizedMask):
     frontend, classifier : Frontend, AudioClassifier
         As :class:`OptimizedMask`.
     loss_weights : dict
-        Keyword arguments of :func:`~lmac_brain.training.loss.lmac_loss` (``w_in``, ``w_out``, ``w_l1``,
+        Keyword arguments of :func:`~lmac_brain.explain.objective.lmac_loss` (``w_in``, ``w_out``, ``w_l1``,
         ``w_tv``, ``w_area``, ``area``), as in the decoder's training.
     budget_weight, budget_w_del : float
         Weight of the matched-budget term and of its deletion half, as in training.

@@ -20,7 +20,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
-from lmac_brain.evaluation.budget import soft_keep_top
+from lmac_brain.explain.budget_masks import soft_keep_top
 from lmac_brain.explain.targets import Target, resolve_target
 from lmac_brain.models.classifier import AudioClassifier
 from lmac_brain.models.decoder import gated_logits, gated_mask
@@ -260,7 +260,7 @@ class LMAC(torch.nn.Module):
         """Logits of the kept and of the removed part at each budget, for the matched-budget objective.
 
         The top ``q`` of the ranking (:meth:`rank_scores`; the mask logits when ``rank_power`` is None)
-        is relaxed by :func:`~lmac_brain.evaluation.budget.soft_keep_top`; the results are stacked budget-major,
+        is relaxed by :func:`~lmac_brain.explain.budget_masks.soft_keep_top`; the results are stacked budget-major,
         ``[Q*B, C]`` each (gradients reach the decoder).
 
         Arguments

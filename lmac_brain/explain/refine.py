@@ -23,7 +23,7 @@ from typing import Callable, Dict, Optional
 
 import torch
 
-from lmac_brain.training.loss import lmac_loss
+from lmac_brain.explain.objective import lmac_loss
 from lmac_brain.explain.targets import Target, resolve_target
 
 

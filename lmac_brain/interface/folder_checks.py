@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 from typing import List
 
 import torch
@@ -31,6 +32,14 @@ logger = logging.getLogger(__name__)
 
 #: How ``hyperparams.yaml`` of an exported folder refers to the files it loads.
 _FILE_REF = re.compile(r"!ref\s+<(?:pretrained_path|source)>/(\S+)")
+
+#: Module paths that folders exported before lmac_brain had sub-packages name, and their homes now.
+OLD_MODULE_PATHS = {
+    "lmac_brain.frontend.": "lmac_brain.models.frontend.",
+    "lmac_brain.classifier.": "lmac_brain.models.classifier.",
+    "lmac_brain.decoder.": "lmac_brain.models.decoder.",
+    "lmac_brain.lmac.": "lmac_brain.explain.lmac.",
+}
 
 _REPAIR = (
     "Re-export the folder (export_interpreter, or the recipe that wrote it) or copy the file again from "
@@ -185,10 +194,36 @@ def check_state_dict_fits(module: torch.nn.Module, path: PathLike, origin: str) 
         )
 
 
+def check_module_paths(hparams_text: str, hparams_path: str) -> None:
+    """Refuse a ``hyperparams.yaml`` that names module paths lmac_brain no longer has, saying how to fix it.
+
+    Folders exported before lmac_brain had sub-packages name ``!new:lmac_brain.decoder.LMACDecoder``
+    and the like (:data:`OLD_MODULE_PATHS`); their weights are still good. The folder is the user's, so it
+    is not rewritten here: the error says which paths to replace (one ``sed`` command).
+
+    Example
+    -------
+    >>> check_module_paths("decoder: !new:lmac_brain.models.decoder.LMACDecoder", "hyperparams.yaml")
+    >>> check_module_paths("decoder: !new:lmac_brain.decoder.LMACDecoder", "old/hyperparams.yaml")
+    Traceback (most recent call last):
+    ...
+    lmac_brain.interface.folder_checks.ModelFolderError: old/hyperparams.yaml: names module paths of lmac_brain before its sub-packages (lmac_brain.decoder. -> lmac_brain.models.decoder.). The weights are still good: ...
+    """
+    old = [path for path in OLD_MODULE_PATHS if re.search(r"(?<![\w.])" + re.escape(path), hparams_text)]
+    if old:
+        renames = ", ".join(f"{path} -> {OLD_MODULE_PATHS[path]}" for path in old)
+        script = "; ".join(f"s/{re.escape(path)}/{OLD_MODULE_PATHS[path]}/g" for path in old)
+        raise ModelFolderError(
+            f"{hparams_path}: names module paths of lmac_brain before its sub-packages ({renames}). The weights "
+            f"are still good: replace those paths in the file, or re-export the folder. In a shell:\n"
+            f"    sed -i.bak {shlex.quote(script)} {shlex.quote(hparams_path)}"
+        )
+
+
 def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.yaml") -> None:
     """Check a local model folder before ``from_hparams`` loads it; hub ids are left to SpeechBrain.
 
-    Checks that ``hparams_file`` exists, and that every file it loads from the folder
+    Checks that ``hparams_file`` exists and names current module paths (:func:`check_module_paths`), and that every file it loads from the folder
     (``!ref <pretrained_path>/NAME`` or ``!ref <source>/NAME``) exists, is not empty, and can be read:
     ``.ckpt`` files as PyTorch state dicts, ``label_encoder.txt`` as a label encoder. Whether the
     shapes match the model is checked once it is built (:func:`check_state_dict_fits`, called by
@@ -229,7 +264,9 @@ def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.
             f"Point source at the folder that export_interpreter wrote, or re-export it."
         )
     with open(hparams_path, encoding="utf-8") as f:
-        names = referenced_files(f.read())
+        text = f.read()
+    check_module_paths(text, hparams_path)
+    names = referenced_files(text)
     missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
     if missing:
         raise ModelFolderError(

@@ -45,7 +45,7 @@ class Interpretation:
         :meth:`LMACInterpreter.normalize`): what the mask was computed on.
     budget : float, optional
         If set, ``mask`` is binary and keeps exactly this share of the time-frequency bins, those the
-        explanation ranks highest (:func:`lmac_brain.evaluation.budget.keep_top` of
+        explanation ranks highest (:func:`lmac_brain.explain.budget_masks.keep_top` of
         :meth:`~lmac_brain.explain.lmac.LMAC.rank_scores`); the audio is of that binary mask.
     """
 

@@ -34,7 +34,7 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
 from lmac_brain.data.audio import INPUT_NORMALIZATIONS, load_audio, normalize_input
-from lmac_brain.evaluation.budget import keep_top
+from lmac_brain.explain.budget_masks import keep_top
 from lmac_brain.interface.folder_checks import check_interpreter_folder, check_state_dict_fits
 from lmac_brain.interface.interpretation import Interpretation
 from lmac_brain.interface.savedir import claim_savedir

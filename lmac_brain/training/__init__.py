@@ -1,2 +1,2 @@
-"""Training: the SpeechBrain Brains, the L-MAC objective, mixup, the runs the recipes wire, checkpointing,
-distributed reductions and random-state recovery."""
+"""Training: the SpeechBrain Brains, mixup, class balance, checkpointing, distributed reductions and
+random-state recovery (the objective they minimise is :mod:`lmac_brain.explain.objective`)."""

@@ -3,10 +3,10 @@
 Hooks only (SpeechBrain convention):
 
 * ``compute_forward`` runs :class:`~lmac_brain.explain.lmac.LMAC` (input, mask, masked-in and masked-out logits);
-* ``compute_objectives`` is one call to :func:`~lmac_brain.training.loss.lmac_loss` (plus, when ``budget_weight > 0``,
-  the matched-budget objective :func:`~lmac_brain.training.loss.budget_loss` on the relaxed top-``q`` masks of
+* ``compute_objectives`` is one call to :func:`~lmac_brain.explain.objective.lmac_loss` (plus, when ``budget_weight > 0``,
+  the matched-budget objective :func:`~lmac_brain.explain.objective.budget_loss` on the relaxed top-``q`` masks of
   :meth:`~lmac_brain.explain.lmac.LMAC.budget_logits`, and when ``ft_weight > 0``, the FT guidance of
-  :func:`~lmac_brain.training.loss.ft_guidance` against the clean clip, for a conditional decoder only on the
+  :func:`~lmac_brain.explain.objective.ft_guidance` against the clean clip, for a conditional decoder only on the
   items whose sampled class is the clip's label: the clean clip is evidence for that class alone); in evaluation it also
   collects the per-sample metrics of :mod:`lmac_brain.evaluation.metrics`;
 * ``evaluate_batch`` is SpeechBrain's evaluation step followed by writing the listenable outputs (wav
@@ -36,15 +36,15 @@ import functools
 import logging
 import os
 from typing import Optional
-from collections import defaultdict
 
 import speechbrain as sb
 import torch
 
+from lmac_brain.training.stage_values import StageValues
 from lmac_brain.training.distributed import CPUDistributedMixin, reduce_mean
 from lmac_brain.explain.figure import plot_interpretation
 from lmac_brain.explain.listen import listenable, write_wav
-from lmac_brain.training.loss import budget_loss, ft_guidance, lmac_loss
+from lmac_brain.explain.objective import budget_loss, ft_guidance, lmac_loss
 from lmac_brain.evaluation.metrics import all_metrics
 
 logger = logging.getLogger(__name__)
@@ -270,9 +270,15 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
             )
             self.n_listened += 1
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stage_values = StageValues()  # a run resumed mid-epoch logs the whole epoch's values
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("stage_values", self.stage_values)
+
     def on_stage_start(self, stage, epoch=None):
-        """Reset the per-sample value store."""
-        self.values = defaultdict(list)
+        """Start the per-sample value store (the saved one, for a training stage resumed mid-epoch)."""
+        self.values = self.stage_values.start(stage)
         self.n_listened = 0
 
     def on_stage_end(self, stage, stage_loss, epoch=None):

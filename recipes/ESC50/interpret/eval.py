@@ -37,7 +37,7 @@ from lmac_brain.evaluation.evaluate import (
     budget_rows, check_sections, faithfulness_rows, listening_rows, localization_rows, sanity_rows, scoring_model,
     select_methods,
 )
-from lmac_brain.training.experiment import start_experiment
+from lmac_brain.recipe.experiment import start_experiment
 from lmac_brain.data.files import list_audio_files
 from lmac_brain.evaluation.localization import LocalizationSet
 from lmac_brain.models.classifier_folder import label_file

@@ -26,7 +26,7 @@ from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
 from lmac_brain.interface.export import export_lmac_run
-from lmac_brain.training.experiment import start_experiment
+from lmac_brain.recipe.experiment import start_experiment
 
 
 def main(argv):

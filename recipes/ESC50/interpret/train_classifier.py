@@ -5,7 +5,7 @@ The exported folder (``<output_folder>/classifier`` by default: ``hyperparams.ya
 ``embedding_model.ckpt``, ``classifier.ckpt``, ``label_encoder.txt``, ``metrics.json``) is what the
 L-MAC recipe loads through its ``Pretrainer``; ``metrics.json`` holds accuracy, balanced accuracy,
 per-class recall and the test confusion matrix (also ``confusion_matrix.png``), see
-:func:`lmac_brain.training.runs.train_classifier`.
+:func:`lmac_brain.recipe.runs.train_classifier`.
 
 Usage (CPU config, ESC-50 at 16 kHz):
     python recipes/ESC50/interpret/train_classifier.py hparams/classifier_cnn14_cpu.yaml \
@@ -20,8 +20,8 @@ Authors
 
 import sys
 
-from lmac_brain.training.experiment import esc50_manifests, start_experiment
-from lmac_brain.training.runs import train_classifier
+from lmac_brain.recipe.experiment import esc50_manifests, start_experiment
+from lmac_brain.recipe.runs import train_classifier
 
 
 def main(argv):

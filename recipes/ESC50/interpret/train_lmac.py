@@ -21,8 +21,8 @@ Authors
 
 import sys
 
-from lmac_brain.training.experiment import esc50_manifests, start_experiment
-from lmac_brain.training.runs import train_lmac
+from lmac_brain.recipe.experiment import esc50_manifests, start_experiment
+from lmac_brain.recipe.runs import train_lmac
 
 
 def main(argv):

@@ -24,8 +24,8 @@ Authors
 import sys
 
 from lmac_brain.data.custom_data import split_description
-from lmac_brain.training.experiment import custom_manifests, start_experiment
-from lmac_brain.training.runs import train_lmac
+from lmac_brain.recipe.experiment import custom_manifests, start_experiment
+from lmac_brain.recipe.runs import train_lmac
 
 
 def main(argv):

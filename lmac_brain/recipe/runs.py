@@ -38,6 +38,7 @@ from lmac_brain.training.brain import LMACBrain, check_select_key, check_stage_f
 from lmac_brain.interface.folder_checks import load_checked
 from lmac_brain.training.class_balance import balanced_sampler, class_counts, confusion_report, plot_confusion, use_balanced_sampling
 from lmac_brain.training.classifier_brain import ClassifierBrain
+from lmac_brain.training.rng import own_generator
 from lmac_brain.data.custom_data import check_classifier_classes
 from lmac_brain.data.dataio import classification_datasets, label_encoder_from_manifest
 
@@ -120,7 +121,7 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
     with datasets["train"].output_keys_as(["label"]):
         train_labels = [item["label"] for item in datasets["train"]]
     counts = class_counts(train_labels)
-    train_loader_kwargs = dict(hparams["train_dataloader_opts"])
+    train_loader_kwargs = own_generator(hparams["train_dataloader_opts"])
     sampler = None
     if use_balanced_sampling(counts, hparams["class_balance"]):
         sampler = balanced_sampler(train_labels, hparams["seed"])
@@ -241,7 +242,8 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     start = time.time()
     brain.fit(
         hparams["epoch_counter"], datasets["train"], datasets["valid"],
-        train_loader_kwargs=hparams["train_dataloader_opts"], valid_loader_kwargs=hparams["valid_dataloader_opts"],
+        train_loader_kwargs=own_generator(hparams["train_dataloader_opts"]),
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
     train_seconds = time.time() - start
     epochs_trained = hparams["epoch_counter"].current

@@ -177,7 +177,7 @@ def budget_loss(
     """Matched-budget objective: keep the class on the top-``q`` bins, lose it on the rest.
 
     ``CE(f(M_q X), c) - w_del * log(1 - p_c(f((1 - M_q) X)))`` with ``M_q`` the (relaxed) top-``q`` mask
-    of the decoder's scores (:func:`lmac_brain.evaluation.budget.soft_keep_top`): the insertion and deletion that
+    of the decoder's scores (:func:`lmac_brain.explain.budget_masks.soft_keep_top`): the insertion and deletion that
     :mod:`lmac_brain.evaluation.budget` measures, as in extremal perturbations (Fong, Patrick, Vedaldi, ICCV 2019).
     Unlike the L-MAC masked-out term ``-CE``, the deletion term is bounded below (by 0).
 
