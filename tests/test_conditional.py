@@ -116,7 +116,7 @@ def test_the_time_gate_needs_the_class():
 
 
 def test_warm_start_adds_a_time_gate_to_a_trained_conditional_decoder():
-    from lmac_brain.models.decoder import TIME_GATE_INIT
+    from lmac_brain.models.conditioning import TIME_GATE_INIT
 
     trained = _lmac(**KINDS["class-free features"])
     gated = LMACDecoder(rep_channels(trained.classifier.embedding_model), hidden=8, out_channels=4, conditional=True,
@@ -283,7 +283,7 @@ def test_batches_decoded_in_passes_equal_one_pass(monkeypatch, kind):
 def test_explain_computes_the_gated_mask_from_its_factors():
     """explain and mask_of(with_logits=False) never form the gated product's logits: their mask is sigmoid(l) *
     sigmoid(g), the same as mask_of with the logits, and equal to the sigmoid of those logits up to float rounding."""
-    from lmac_brain.models.decoder import gated_logits, gated_mask
+    from lmac_brain.models.conditioning import gated_logits, gated_mask
 
     lmac, wavs = _lmac(**KINDS["time gate"]), torch.randn(3, 16000) * 0.3
     with torch.no_grad():

@@ -1,11 +1,13 @@
-"""Tests of lmac_brain.models.decoder: any length, shapes from the classifier, size, the reference adapter."""
+"""Tests of lmac_brain.models.decoder (any length, shapes from the classifier, size) and of the reference adapter
+(lmac_brain.models.reference_decoder)."""
 
 import pytest
 import torch
 from speechbrain.lobes.models.Cnn14 import CNN14PSI_stft
 
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
-from lmac_brain.models.decoder import LMACDecoder, ReferenceDecoder, rep_channels
+from lmac_brain.models.decoder import LMACDecoder, rep_channels
+from lmac_brain.models.reference_decoder import ReferenceDecoder
 from lmac_brain.models.frontend import Frontend
 from lmac_brain.explain.lmac import LMAC
 

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from lmac_brain.evaluation.evalsets import CONDITIONS, contaminate, esc50_evaluation_sets
+from lmac_brain.data.mixing import mix_weighted
+from lmac_brain.evaluation.evalsets import CONDITIONS, esc50_evaluation_sets
 
 
 @pytest.mark.parametrize("tiny_esc50", ["flac"], indirect=True)
@@ -52,11 +53,11 @@ def test_mixture_contaminants_come_from_other_folds(tiny_esc50, noise_folder):
         esc50_evaluation_sets(str(tiny_esc50), 16000, str(noise_folder), str(noise_folder), test_fold=9)
 
 
-def test_contaminate_follows_the_paper_rule():
+def test_mix_weighted_follows_the_paper_rule():
     torch.manual_seed(0)
     s, n = torch.randn(1000), torch.randn(1000)
     for w_s, w_n in CONDITIONS.values():
-        mix = contaminate(s, n, w_s, w_n)
+        mix = mix_weighted(s, n, w_s, w_n)
         expected = w_s * s / s.norm() + w_n * n / n.norm()
         assert torch.allclose(mix, expected / expected.abs().max(), atol=1e-6)
     # 0.8 / 0.2 is about +12 dB, 1 / 0.5 about +6 dB
@@ -77,3 +78,49 @@ def test_max_clips_takes_a_class_balanced_subset(tmp_path, noise_folder):
     ids = [clip_id for clip_id, _ in sets["in_domain"].clips]
     assert sorted(int(i.rsplit("-", 1)[1]) for i in ids) == [1, 1, 2, 3]
     assert ids == sorted(ids) and "5-10000-A-1" in ids and "5-10001-A-1" in ids
+
+
+def test_contamination_is_pinned(tmp_path):
+    """Every condition's mixture, bit for bit the rule written out here (the contaminant file and crop, or the
+    white noise, drawn from a crc32-seeded generator of ``seed:clip:k``; ``w_s s/||s|| + w_n n/||n||``; peak
+    normalisation), and a few of its samples as the sets gave them before the mixing rules moved to
+    :mod:`lmac_brain.data.mixing`."""
+    import zlib
+
+    import numpy as np
+    import soundfile as sf
+
+    from lmac_brain.data.audio import load_audio
+    from lmac_brain.evaluation.evalsets import EvaluationSet
+
+    rng = np.random.default_rng(3)
+    clip = str(tmp_path / "5-1-A-0.wav")
+    sf.write(clip, 0.5 * np.sin(np.arange(8000) * 0.05) * rng.uniform(0.2, 1.0, 8000), 16000)
+    noises = [str(tmp_path / "short.wav"), str(tmp_path / "long.wav")]  # one tiled, one cropped
+    sf.write(noises[0], 0.1 * rng.standard_normal(3000), 16000)
+    sf.write(noises[1], 0.3 * rng.standard_normal(12000), 16000)
+    pinned = {  # condition -> per k: (first three samples, sum)
+        "in_domain": [([0.063643, 0.054635, 0.418764], -6.575794), ([-0.155264, -0.052672, 0.159339], 11.600903)],
+        "mixtures": [([0.028648, 0.036453, 0.239783], 5.939181), ([-0.071112, -0.012595, 0.12283], 13.964811)],
+        "speech": [([0.028648, 0.036453, 0.239783], 5.939181), ([-0.071112, -0.012595, 0.12283], 13.964811)],
+        "white_noise": [([0.251932, 0.068529, 0.084958], -12.464168), ([0.19294, -0.135464, 0.187979], 13.072941)],
+    }
+    for condition, (w_s, w_n) in CONDITIONS.items():
+        white = condition == "white_noise"
+        ds = EvaluationSet([("5-1-A-0", clip)], condition, 16000, None if white else noises, n_per_clip=2, seed=1234)
+        for k in range(2):
+            item_id, mix, clean = ds[k]
+            gen = torch.Generator().manual_seed(zlib.crc32(f"1234:5-1-A-0:{k}".encode("utf-8")))
+            if white:
+                n = torch.randn(8000, generator=gen)
+            else:
+                source = load_audio(noises[int(torch.randint(2, (1,), generator=gen))], 16000, normalize=False)
+                starts = source.numel() - 8000 + 1 if source.numel() >= 8000 else source.numel()
+                offset = int(torch.randint(starts, (1,), generator=gen))
+                n = source.repeat(-(-(offset + 8000) // source.numel()))[offset: offset + 8000]
+            tiny = torch.finfo(clean.dtype).tiny
+            expected = w_s * clean / clean.norm().clamp(min=tiny) + w_n * n / n.norm().clamp(min=tiny)
+            assert item_id == f"5-1-A-0_{condition}{k}"
+            assert torch.equal(mix, expected / expected.abs().amax(dim=-1, keepdim=True))
+            head, total = pinned[condition][k]
+            assert mix[:3].tolist() == pytest.approx(head, abs=1e-6) and float(mix.sum()) == pytest.approx(total, abs=1e-4)

@@ -96,7 +96,7 @@ def test_clip_classes_come_from_the_classifier_labels(tmp_path):
 
 
 def test_loudest_segment_is_the_window_of_highest_energy():
-    from lmac_brain.data.noise import loudest_segment
+    from lmac_brain.data.mixing import loudest_segment
 
     torch.manual_seed(0)
     wav = torch.randn(3000) * torch.linspace(0.1, 1.0, 3000) ** 3

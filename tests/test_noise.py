@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.data.noise import NoiseMixer, mix_at_snr
+from lmac_brain.data.mixing import mix_at_snr
+from lmac_brain.data.noise import NoiseMixer
 
 
 def measured_snr(clean: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
@@ -169,7 +170,7 @@ def test_real_noise_folder(repo_root):
 
 
 def test_place_event_sets_the_snr_over_the_span():
-    from lmac_brain.data.noise import place_event
+    from lmac_brain.data.mixing import place_event
 
     gen = torch.Generator().manual_seed(0)
     event, background = torch.randn(300, generator=gen), torch.randn(1000, generator=gen)

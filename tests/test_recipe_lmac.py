@@ -180,7 +180,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     ft[ft.index(str(repo_root / "hparams/lmac_cnn14_cpu.yaml"))] = str(repo_root / "hparams/lmac_ft_cnn14_cpu.yaml")
     ft[ft.index("--number_of_epochs") + 1] = "1"
     # It also adds a time gate to the trained decoder (warm start: the gate starts at TIME_GATE_INIT and trains).
-    from lmac_brain.models.decoder import TIME_GATE_INIT
+    from lmac_brain.models.conditioning import TIME_GATE_INIT
 
     _ok(subprocess.run(ft + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=300))

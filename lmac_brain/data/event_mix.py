@@ -15,24 +15,22 @@ import os
 from typing import Optional, Sequence, Tuple
 
 import torch
-from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
-from torch.utils.data import get_worker_info
 
 from lmac_brain.data.audio import PathLike, load_audio, peak_normalize
-from lmac_brain.data.noise import SNR, NoiseMixer, _check_snr, mix_at_snr, random_crop_tiled
+from lmac_brain.data.mixing import SNR, SeededMixer, check_snr, crop_and_snr, mix_at_snr, normalise_together
+from lmac_brain.data.noise import NoiseMixer
 
 
-@register_checkpoint_hooks
-class EventMixer:
+class EventMixer(SeededMixer):
     """With probability ``share``, mix a clip with another clip from ``files``; otherwise use ``otherwise``.
 
     The other clip is drawn uniformly from ``files`` (never the clip itself: a file whose ID is the clip's
     ``item_id`` is skipped), read at call time, cropped (or tiled) to the clip's
     length at a random offset, and mixed at an SNR drawn uniformly from ``snr_db`` with
-    :func:`~lmac_brain.data.noise.mix_at_snr`; the result is peak-normalised, as
+    :func:`~lmac_brain.data.mixing.mix_at_snr`; the result is peak-normalised, as
     :meth:`NoiseMixer.mix <lmac_brain.data.noise.NoiseMixer.mix>` does. A crop of the other clip that is
     all silence leaves the clip alone. Training only: one seeded generator advances with every call
-    (re-seeded per ``DataLoader`` worker, as in :class:`~lmac_brain.data.noise.NoiseMixer`).
+    (re-seeded per ``DataLoader`` worker and checkpointed: :class:`~lmac_brain.data.mixing.SeededMixer`).
 
     Arguments
     ---------
@@ -91,17 +89,12 @@ class EventMixer:
         if len(self.ids) != len(self.files):
             raise ValueError(f"EventMixer got {len(self.files)} files and {len(self.ids)} ids; give one id per file.")
         self.otherwise, self.share = otherwise, float(share)
-        self.snr_db, self.sample_rate, self.seed = _check_snr(snr_db), int(sample_rate), int(seed)
-        self._generator = torch.Generator().manual_seed(self.seed)
-        self._worker_seed: Optional[int] = None
-
-    def __call__(self, wav: torch.Tensor, item_id: Optional[str] = None) -> torch.Tensor:
-        """The mixture alone: ``self.mix(wav, item_id)[0]``."""
-        return self.mix(wav, item_id)[0]
+        self.snr_db, self.sample_rate = check_snr(snr_db), int(sample_rate)
+        super().__init__(seed)
 
     def mix(self, wav: torch.Tensor, item_id: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Mixture and the clip as it appears in it, ``[N]`` each (as :meth:`NoiseMixer.mix`)."""
-        generator = self._running_generator()
+        generator = self.running_generator()
         if float(torch.rand(1, generator=generator)) >= self.share:
             if self.otherwise is None:
                 clean = peak_normalize(wav)
@@ -111,30 +104,10 @@ class EventMixer:
         if self.ids[index] == item_id and len(self.files) > 1:
             index = (index + 1) % len(self.files)
         other = load_audio(self.files[index], self.sample_rate)
-        crop = random_crop_tiled(other, wav.numel(), generator).to(device=wav.device, dtype=wav.dtype)
-        if isinstance(self.snr_db, tuple):
-            low, high = self.snr_db
-            snr = low + (high - low) * float(torch.rand(1, generator=generator, dtype=torch.float64))
-        else:
-            snr = self.snr_db
-        mixture = mix_at_snr(wav, crop, snr)
-        peak = mixture.abs().max()
-        scale = 1.0 / peak if peak > 1e-8 else 1.0
-        return mixture * scale, wav * scale
+        crop, snr = crop_and_snr(other, wav, self.snr_db, generator)
+        return normalise_together(mix_at_snr(wav, crop, snr), wav)
 
-    @mark_as_saver
-    def save_state(self, path) -> None:
-        """Checkpoint hook: the generator's state (the ``otherwise`` mixer is a recoverable of its own)."""
-        torch.save({"generator": self._generator.get_state()}, path)
-
-    @mark_as_loader
-    def load_state(self, path, end_of_epoch: bool) -> None:
-        """Checkpoint hook: restore the generator's state."""
-        self._generator.set_state(torch.load(path, weights_only=False)["generator"])
-
-    def _running_generator(self) -> torch.Generator:
-        info = get_worker_info()
-        if info is not None and info.seed != self._worker_seed:
-            self._worker_seed = info.seed  # see NoiseMixer._generator_for
-            self._generator.manual_seed((self.seed * 1000003 + info.seed) % 2**63)
-        return self._generator
+    def worker_seed(self, worker_seed: int) -> int:
+        """This mixer's own rule for the generator's seed in a ``DataLoader`` worker (not the base class's
+        crc32 rule: kept so that runs with workers draw what they drew before)."""
+        return (self.seed * 1000003 + worker_seed) % 2**63

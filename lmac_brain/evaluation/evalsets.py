@@ -1,7 +1,7 @@
 """Seeded evaluation sets: test clips contaminated in-domain and out-of-domain (REFERENCE §6).
 
 Each test clip ``s`` is contaminated ``n_per_clip`` times (two in the paper) with a contaminant ``n``,
-then peak-normalised:
+then peak-normalised (:func:`~lmac_brain.data.mixing.mix_weighted`):
 
 ==============  ==================================  ===========================================
 condition       mixture                             contaminant
@@ -24,14 +24,13 @@ Authors
 from __future__ import annotations
 
 import os
-import zlib
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from lmac_brain.data.audio import load_audio, peak_normalize
+from lmac_brain.data.audio import load_audio
 from lmac_brain.data.files import list_audio_files
-from lmac_brain.data.noise import random_crop_tiled
+from lmac_brain.data.mixing import keyed_generator, mix_weighted, random_crop_tiled
 
 #: condition -> (weight of the clip, weight of the contaminant)
 CONDITIONS: Dict[str, Tuple[float, float]] = {
@@ -40,20 +39,6 @@ CONDITIONS: Dict[str, Tuple[float, float]] = {
     "speech": (0.8, 0.2),
     "white_noise": (1.0, 0.5),
 }
-
-
-def contaminate(clean: torch.Tensor, contaminant: torch.Tensor, w_clean: float, w_cont: float) -> torch.Tensor:
-    """``peak_normalize(w_clean * s/||s|| + w_cont * n/||n||)`` for waveforms ``[N]`` (silent parts guarded).
-
-    Example
-    -------
-    >>> s, n = torch.ones(4), torch.tensor([1.0, -1.0, 1.0, -1.0])
-    >>> contaminate(s, n, 0.8, 0.2)
-    tensor([1.0000, 0.6000, 1.0000, 0.6000])
-    """
-    tiny = torch.finfo(clean.dtype).tiny
-    mix = w_clean * clean / clean.norm().clamp(min=tiny) + w_cont * contaminant / contaminant.norm().clamp(min=tiny)
-    return peak_normalize(mix)
 
 
 def item_generator(seed: int, clip_id: str, k: int) -> torch.Generator:
@@ -65,7 +50,7 @@ def item_generator(seed: int, clip_id: str, k: int) -> torch.Generator:
     >>> bool(a == torch.rand(1, generator=item_generator(0, "5-1-A-0", 1)))
     True
     """
-    return torch.Generator().manual_seed(zlib.crc32(f"{seed}:{clip_id}:{k}".encode("utf-8")))
+    return keyed_generator(f"{seed}:{clip_id}:{k}")
 
 
 class EvaluationSet(torch.utils.data.Dataset):
@@ -151,7 +136,7 @@ class EvaluationSet(torch.utils.data.Dataset):
         else:
             choice = self.contaminants[int(torch.randint(len(self.contaminants), (1,), generator=gen))]
             noise = random_crop_tiled(self._contaminant(choice), clean.numel(), gen)
-        return f"{clip_id}_{self.condition}{k}", contaminate(clean, noise, *CONDITIONS[self.condition]), clean
+        return f"{clip_id}_{self.condition}{k}", mix_weighted(clean, noise, *CONDITIONS[self.condition]), clean
 
 
 def esc50_evaluation_sets(

@@ -20,14 +20,13 @@ Authors
 
 from __future__ import annotations
 
-import zlib
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
 from lmac_brain.data.audio import load_audio
+from lmac_brain.data.mixing import keyed_generator, loudest_segment, place_event, random_crop_tiled
 from lmac_brain.explain.budget_masks import rank_bins
-from lmac_brain.data.noise import loudest_segment, place_event, random_crop_tiled
 
 
 def span_frames(start: int, end: int, hop_length: int, n_frames: int) -> Tuple[int, int]:
@@ -191,7 +190,7 @@ class LocalizationSet(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         clip_id, path = self.clips[index]
-        gen = torch.Generator().manual_seed(zlib.crc32(f"{self.seed}:{clip_id}:loc".encode("utf-8")))
+        gen = keyed_generator(f"{self.seed}:{clip_id}:loc")
         event = loudest_segment(load_audio(path, self.sample_rate), self.n_event)
         bg_path = self.backgrounds[int(torch.randint(len(self.backgrounds), (1,), generator=gen))]
         if bg_path not in self._bg:

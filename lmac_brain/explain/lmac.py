@@ -23,7 +23,7 @@ import torch
 from lmac_brain.explain.budget_masks import soft_keep_top
 from lmac_brain.explain.targets import Target, resolve_target
 from lmac_brain.models.classifier import AudioClassifier
-from lmac_brain.models.decoder import gated_logits, gated_mask
+from lmac_brain.models.conditioning import gated_logits, gated_mask
 from lmac_brain.models.frontend import Frontend
 
 
@@ -39,7 +39,7 @@ class LMAC(torch.nn.Module):
     decoder : torch.nn.Module
         Maps ``(block outputs, log1p|X|)`` to mask logits ``[B, T, F]``, and gives the mask's factors with
         ``factors`` (:class:`~lmac_brain.models.decoder.LMACDecoder`,
-        :class:`~lmac_brain.models.decoder.ReferenceDecoder`).
+        :class:`~lmac_brain.models.reference_decoder.ReferenceDecoder`).
     mask_domain : str
         ``"log1p"`` (reference code: ``M * log1p|X|``) or ``"linear"`` (paper: ``M * |X|``).
     threshold : float, optional
@@ -111,7 +111,7 @@ class LMAC(torch.nn.Module):
         self, reps, logmag: torch.Tensor, target: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The decoder's mask factors as logits: ``[B, T, F]`` and its time gate's ``[B, T]`` (None without a gate);
-        :meth:`mask_logits` are the logits of their product, :func:`~lmac_brain.models.decoder.gated_mask` the mask."""
+        :meth:`mask_logits` are the logits of their product, :func:`~lmac_brain.models.conditioning.gated_mask` the mask."""
         if not self.conditional:
             return self.decoder.factors(reps, logmag)
         return self.decoder.factors(reps, logmag, self.classifier.class_directions(target))
@@ -169,7 +169,7 @@ class LMAC(torch.nn.Module):
             for a mask alone.
         with_logits : bool
             Also return the mask's logits (what training and refinement start from; default True). The mask is
-            computed from the decoder's factors either way (:func:`~lmac_brain.models.decoder.gated_mask`), so
+            computed from the decoder's factors either way (:func:`~lmac_brain.models.conditioning.gated_mask`), so
             it does not depend on this choice; False skips the logits' full-resolution softplus.
 
         Returns
