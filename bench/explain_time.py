@@ -35,6 +35,7 @@ import torch
 from lmac_brain.explain import baselines as bl
 from lmac_brain.models import decoder as decoder_module
 from lmac_brain.explain.refine import targeted_masks
+from lmac_brain.models.sources import SourceNotFoundError, check_source
 
 
 def load(source, random_weights):
@@ -60,6 +61,12 @@ def main():
                         help="time only these methods (names as printed; the classifier forward, L-MAC and the "
                              "--conditional entries always run)")
     args = parser.parse_args()
+    for option, value in (("--source", args.source), ("--conditional", args.conditional)):
+        if value is not None:
+            try:  # a mistyped path stops here with its name (lmac_brain.models.sources)
+                check_source(value, "interpreter folder", option=option)
+            except SourceNotFoundError as err:
+                parser.error(str(err))
     lmac = load(args.source, args.random)
     fe, clf = lmac.frontend, lmac.classifier
 

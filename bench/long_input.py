@@ -54,6 +54,12 @@ def main():
     if args.child is not None:
         print(json.dumps(child(args.child, args.source)))
         return
+    from lmac_brain.models.sources import SourceNotFoundError, check_source
+
+    try:  # a mistyped path stops here with its name, not in every child
+        check_source(args.source, "interpreter folder", option="--source")
+    except SourceNotFoundError as err:
+        parser.error(str(err))
     rows = []
     for seconds in args.lengths:
         proc = subprocess.run([sys.executable, __file__, "--child", str(seconds), "--source", args.source],

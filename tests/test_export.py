@@ -131,3 +131,41 @@ def test_exported_yaml_comes_from_the_checked_in_templates(tiny_interpreter_fold
     with open(os.path.join(TEMPLATES, "interpreter.yaml"), encoding="utf-8") as f:
         template_lines = [line for line in f.read().splitlines() if "$" not in line]
     assert all(line in text.splitlines() for line in template_lines)
+
+
+def test_model_card_command_pastes_back_to_the_same_overrides(tmp_path, repo_root, monkeypatch):
+    """The "Produced by" command (shlex-joined) splits back into the same arguments, and the recipe's own
+    parsing (speechbrain.parse_arguments, then the real hparams file) gives the same overrides."""
+    import shlex
+
+    import speechbrain as sb
+
+    from lmac_brain.interface.export import model_card
+    from lmac_brain.recipe.experiment import command_line
+
+    loss_weights = {"w_in": 4.0, "w_out": 1.0, "w_l1": 0.0, "w_tv": 0.0, "w_area": 50.0, "area": 0.25}
+    argv = [
+        "recipes/ESC50/interpret/train_lmac.py", "hparams/lmac_cnn14_cpu.yaml",
+        "--data_folder", "../my data/esc50", "--noise_folder", "../shared/data/noise",
+        "--loss_weights", "{w_in: 4.0, w_out: 1.0, w_l1: 0.0, w_tv: 0.0, w_area: 50.0, area: 0.25}",
+        "--target_sampling", "{decision: 0.4, top_k: 0.2, k: 5, label: 0.3, random: 0.1}",
+        "--budget_train", "[0.05, 0.1, 0.2]",
+        "--output_folder", str(tmp_path / "it's a \"run\""),
+    ]
+    command = command_line(argv)
+    card = model_card("T", "D", {"AI": 1.0}, command)
+    block = card.split("## Produced by\n\n```bash\n")[1]
+    assert block == command + "\n```\n"  # the card holds exactly the quoted command
+    pasted = shlex.split(block.split("\n```")[0])
+    assert pasted == ["python"] + argv
+    with pytest.raises(ValueError, match="No closing quotation"):  # what the unquoted join gave cannot be pasted
+        shlex.split(" ".join(["python"] + argv))
+
+    monkeypatch.chdir(repo_root)  # the relative classifier_source of the YAML
+    hparams_file, _, overrides = sb.parse_arguments(pasted[2:])
+    assert (hparams_file, overrides) == sb.parse_arguments(argv[1:])[::2]
+    with open(hparams_file, encoding="utf-8") as f:
+        hparams = load_hyperpyyaml(f, overrides)
+    assert hparams["loss_weights"] == loss_weights and hparams["budget_train"] == [0.05, 0.1, 0.2]
+    assert hparams["target_sampling"] == {"decision": 0.4, "top_k": 0.2, "k": 5, "label": 0.3, "random": 0.1}
+    assert hparams["data_folder"] == "../my data/esc50" and hparams["output_folder"] == str(tmp_path / "it's a \"run\"")

@@ -37,6 +37,7 @@ from lmac_brain.data.files import list_audio_files
 from lmac_brain.interface.listening_page import RECORD_SUFFIX, REPORT_NAME, write_report
 from lmac_brain.explain.figure import plot_interpretation
 from lmac_brain.explain.listen import write_wav
+from lmac_brain.models.sources import SourceNotFoundError, check_source
 
 logger = logging.getLogger(__name__)
 
@@ -189,15 +190,13 @@ def _load(source: str, savedir: Optional[str]):
     """The interpreter, or None after logging why it cannot be loaded."""
     from lmac_brain.interface.interpreter import LMACInterpreter
 
-    if (os.path.isabs(source) or source.startswith(".")) and not os.path.isdir(source):
-        logger.error(
-            "%s: interpreter folder not found (the shipped model is installed with the package, or is the "
-            "checkout's pretrained/%s folder); pass --source FOLDER_OR_HUB_ID.", source, SHIPPED_MODEL
-        )
-        return None
     try:
+        source = check_source(
+            source, "interpreter folder", option="--source",
+            hint=f"(The shipped model is installed with the package, or is the checkout's pretrained/{SHIPPED_MODEL} folder.)",
+        )
         return LMACInterpreter.from_hparams(source=source, savedir=savedir)
-    except ValueError as err:  # damaged or mismatched interpreter folder (names the file), savedir in use
+    except (SourceNotFoundError, ValueError) as err:  # mistyped path; damaged or mismatched folder; savedir in use
         logger.error("%s", err)
         return None
 

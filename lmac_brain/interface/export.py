@@ -281,6 +281,9 @@ def export_interpreter(
 def model_card(title: str, description: str, metrics: Mapping[str, Any], command: str) -> str:
     """Markdown model card of an exported interpreter: what it is, how it was made, what it scores.
 
+    ``command`` goes into the "Produced by" ``bash`` block as it is: the recipes give the shell-quoted
+    command line (:func:`lmac_brain.recipe.experiment.command_line`), so that it can be pasted back.
+
     Example
     -------
     >>> print(model_card("T", "D", {"AI": 1.0}, "python x.py").splitlines()[0])

@@ -26,6 +26,7 @@ import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from lmac_brain.data.files import PathLike
+from lmac_brain.models.sources import check_source
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +224,10 @@ def check_module_paths(hparams_text: str, hparams_path: str) -> None:
 def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.yaml") -> None:
     """Check a local model folder before ``from_hparams`` loads it; hub ids are left to SpeechBrain.
 
-    Checks that ``hparams_file`` exists and names current module paths (:func:`check_module_paths`), and that every file it loads from the folder
+    First, a local-looking ``source`` must be an existing folder
+    (:func:`~lmac_brain.models.sources.check_source`: a mistyped path stops here rather than in
+    ``huggingface_hub``). Then checks that ``hparams_file`` exists and names current module paths
+    (:func:`check_module_paths`), and that every file it loads from the folder
     (``!ref <pretrained_path>/NAME`` or ``!ref <source>/NAME``) exists, is not empty, and can be read:
     ``.ckpt`` files as PyTorch state dicts, ``label_encoder.txt`` as a label encoder. Whether the
     shapes match the model is checked once it is built (:func:`check_state_dict_fits`, called by
@@ -238,6 +242,8 @@ def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.
 
     Raises
     ------
+    SourceNotFoundError
+        ``source`` is a local path (not a hub id) that does not exist, or a file.
     ModelFolderError
         Naming the folder and the file, the problem, and what to do.
 
@@ -251,10 +257,14 @@ def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.
     Traceback (most recent call last):
     ...
     lmac_brain.interface.folder_checks.ModelFolderError: ...decoder.ckpt: missing from model folder ...
-    >>> check_interpreter_folder("speechbrain/some-hub-id")  # not a local folder: nothing checked
+    >>> check_interpreter_folder("speechbrain/some-hub-id")  # a hub id: left to SpeechBrain
+    >>> check_interpreter_folder(str(folder) + "2")
+    Traceback (most recent call last):
+    ...
+    lmac_brain.models.sources.SourceNotFoundError: ...interp2: interpreter folder not found (... did you mean interp?). Give an existing folder, or a hub id of the form owner/name.
     """
-    source = os.fspath(source)
-    if not os.path.isdir(source):
+    source = check_source(source, "interpreter folder")
+    if not os.path.isdir(source):  # a hub id or URL
         return
     folder = os.path.abspath(source)
     hparams_path = os.path.join(folder, hparams_file)

@@ -38,6 +38,7 @@ from lmac_brain.explain.budget_masks import keep_top
 from lmac_brain.interface.folder_checks import check_interpreter_folder, check_state_dict_fits
 from lmac_brain.interface.interpretation import Interpretation
 from lmac_brain.interface.savedir import claim_savedir
+from lmac_brain.models.sources import check_source
 from lmac_brain.explain.listen import listenable
 from lmac_brain.explain.longform import Segment, explain_long, long_spectrogram_and_audio
 from lmac_brain.explain.refine import Refinement, targeted_masks
@@ -82,7 +83,8 @@ class LMACInterpreter(Pretrained):
         Arguments
         ---------
         source : str or os.PathLike
-            A folder written by :func:`~lmac_brain.interface.export.export_interpreter`, or a hub id. A local folder
+            A folder written by :func:`~lmac_brain.interface.export.export_interpreter`, or a hub id (``owner/name``;
+            the rule is :func:`~lmac_brain.models.sources.is_hub_id`). A local path must exist, and the folder
             is checked first (:func:`~lmac_brain.interface.folder_checks.check_interpreter_folder`).
         hparams_file : str
             Name of the hyperparameter file in ``source``.
@@ -107,13 +109,15 @@ class LMACInterpreter(Pretrained):
 
         Raises
         ------
+        SourceNotFoundError
+            ``source`` is a local path (not a hub id) that does not exist: a clear error before any fetch.
         ModelFolderError
             A file of the folder is missing or damaged, or a checkpoint does not fit the model that
             ``hyperparams.yaml`` builds (names the file and the shapes).
         SavedirError
             ``savedir`` holds a file of a needed name that the library did not create.
         """
-        source = os.fspath(source)
+        source = check_source(source, "interpreter folder")  # a mistyped path stops here, not in huggingface_hub
         check_interpreter_folder(source, hparams_file)
         local = os.path.isdir(source)
         if local:

@@ -12,7 +12,10 @@ repeats (and no command line overrides) those numbers::
 The architecture is read off the parameter shapes of the checkpoints, so it works the same for a
 folder of this project and for SpeechBrain's public model (whose ``hyperparams.yaml`` names
 SpeechBrain's own classes). The weights are then loaded by the configuration's ``Pretrainer``.
-``source`` is a local folder or a hub id (fetched through SpeechBrain's ``fetch``).
+``source`` is a local folder or a hub id (fetched through SpeechBrain's ``fetch``); a local-looking
+``source`` that does not exist stops with :class:`~lmac_brain.models.sources.SourceNotFoundError`
+(:func:`~lmac_brain.models.sources.check_source`) before any fetch, so a mistyped ``classifier_source``
+or ``pretrained_source`` fails while the YAML is loaded, naming the path.
 
 Authors
  * lmac_brain contributors 2026
@@ -30,6 +33,7 @@ from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBClassifierHead
 from speechbrain.utils.fetching import fetch
 
 from lmac_brain.models.classifier import BASE_CHANNELS, Cnn14
+from lmac_brain.models.sources import check_source
 
 
 class ClassifierFolderError(ValueError):
@@ -67,6 +71,8 @@ def label_file(source: str) -> str:
 
     Raises
     ------
+    SourceNotFoundError
+        If ``source`` is a local path (not a hub id) that does not exist.
     ClassifierFolderError
         If the folder has no ``label_encoder.txt``.
 
@@ -75,7 +81,7 @@ def label_file(source: str) -> str:
     >>> os.path.basename(label_file(getfixture("tiny_interpreter_folder")))
     'label_encoder.txt'
     """
-    source = os.fspath(source)
+    source = check_source(source, "classifier folder")
     path = os.path.join(source, "label_encoder.txt") if os.path.isdir(source) else str(fetch("label_encoder.txt", source=source))
     if not os.path.isfile(path):
         raise ClassifierFolderError(f"{source}: no label_encoder.txt; export the classifier folder again (it names the classes).")
@@ -87,6 +93,8 @@ def read_architecture(source: str) -> Architecture:
 
     Raises
     ------
+    SourceNotFoundError
+        If ``source`` is a local path (not a hub id) that does not exist (checked before any fetch).
     ClassifierFolderError
         If a checkpoint is missing or unreadable, or does not hold a CNN14 (any width) and a
         ``torch.nn.Linear`` or SpeechBrain ``Classifier`` head.
@@ -103,8 +111,12 @@ def read_architecture(source: str) -> Architecture:
     >>> arch = read_architecture(folder)
     >>> print(arch.width, arch.emb_dim, arch.mel_bins, arch.n_classes, arch.head_class)
     0.0625 24 80 3 torch.nn.Linear
+    >>> read_architecture(str(getfixture("tmpdir") / "1234" / "clf"))
+    Traceback (most recent call last):
+    ...
+    lmac_brain.models.sources.SourceNotFoundError: .../1234/clf: classifier folder not found (... has no 1234; ...
     """
-    source = os.fspath(source)
+    source = check_source(source, "classifier folder")
     stamp = tuple(
         os.stat(os.path.join(source, name)).st_mtime_ns if os.path.isfile(os.path.join(source, name)) else None
         for name in ("embedding_model.ckpt", "classifier.ckpt")

@@ -1,4 +1,5 @@
-"""The start every recipe shares: command line -> hparams -> experiment folder -> manifests (ESC-50 or your data).
+"""The start every recipe shares: command line -> hparams -> experiment folder -> manifests (ESC-50 or your data),
+and the command line as the runs record it (:func:`command_line`).
 
 Authors
  * lmac_brain contributors 2026
@@ -7,9 +8,10 @@ Authors
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
@@ -17,6 +19,33 @@ from speechbrain.utils.distributed import run_on_main
 
 from lmac_brain.data.custom_data import prepare_custom_dataset
 from lmac_brain.data.esc50 import prepare_esc50
+
+
+def command_line(argv: Optional[Sequence[str]] = None) -> str:
+    """The command that ran this process, quoted so that it can be pasted into a shell (``shlex.join``).
+
+    What the recipes record as ``command`` in ``results.json`` / ``metrics.json`` and under "Produced by"
+    in the model card. Arguments with spaces, braces or quotes (``--loss_weights "{w_in: 4.0, w_out: 1.0}"``)
+    keep their quoting, so that ``shlex.split`` (or a shell) gives back the same arguments.
+
+    Arguments
+    ---------
+    argv : sequence of str, optional
+        The script and its arguments; default ``sys.argv``.
+
+    Returns
+    -------
+    str
+        ``python`` followed by the quoted arguments.
+
+    Example
+    -------
+    >>> print(command_line(["train.py", "h.yaml", "--loss_weights", "{w_in: 4.0, w_out: 1.0}", "--lr", "0.001"]))
+    python train.py h.yaml --loss_weights '{w_in: 4.0, w_out: 1.0}' --lr 0.001
+    >>> shlex.split(command_line(["a.py", "--name", "it's"]))
+    ['python', 'a.py', '--name', "it's"]
+    """
+    return shlex.join(["python", *(sys.argv if argv is None else argv)])
 
 
 def start_experiment(argv: List[str]) -> Tuple[dict, dict]:

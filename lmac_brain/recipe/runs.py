@@ -12,6 +12,10 @@ the data; everything between the manifests and the exported folder is here, once
   validation and test), ``LMACBrain`` fit / test on the checkpoint of lowest validation ``select_key``, then
   ``decoder.ckpt``, ``results.json`` and the interpreter folder.
 
+Every model source (the classifier files, ``decoder_init``, ``gate_init``) is checked with
+:func:`lmac_brain.models.sources.check_source` before SpeechBrain fetches it, so a mistyped local path
+stops with its name rather than in ``huggingface_hub``.
+
 The training noise mixer is registered with the checkpointer, and the YAML's ``rng`` recoverable holds
 the global generators, so that a killed run resumes exactly (:mod:`lmac_brain.training.rng`).
 
@@ -23,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from typing import Dict, Optional, Tuple
 
@@ -35,6 +38,7 @@ from speechbrain.utils.fetching import FetchConfig, fetch
 from speechbrain.utils.parameter_transfer import Pretrainer
 
 from lmac_brain.training.brain import LMACBrain, check_select_key, check_stage_folder
+from lmac_brain.recipe.experiment import command_line
 from lmac_brain.interface.folder_checks import load_checked
 from lmac_brain.training.class_balance import balanced_sampler, class_counts, confusion_report, plot_confusion, use_balanced_sampling
 from lmac_brain.training.classifier_brain import ClassifierBrain
@@ -47,12 +51,9 @@ from lmac_brain.data.event_mix import EventMixer
 from lmac_brain.data.manifests import read_table
 from lmac_brain.data.noise import NoiseMixer
 from lmac_brain.models.classifier_folder import read_architecture
+from lmac_brain.models.sources import check_pretrainer_paths, check_source
 
 logger = logging.getLogger(__name__)
-
-
-def _command() -> str:
-    return " ".join(["python"] + sys.argv)
 
 
 def _noise(hparams: dict, snr_db, **train_options) -> Tuple[Optional[NoiseMixer], Optional[NoiseMixer]]:
@@ -69,7 +70,8 @@ def _noise(hparams: dict, snr_db, **train_options) -> Tuple[Optional[NoiseMixer]
 def _load_gate(hparams: dict) -> None:
     """Copy the time gate ``(a, b)`` of the decoder checkpoint ``hparams["gate_init"]`` (a local path, URL or
     hub path, fetched as ``decoder_init`` is) into ``hparams["decoder"]``; a clear error if either has no gate."""
-    decoder, source = hparams["decoder"], hparams["gate_init"]
+    decoder = hparams["decoder"]
+    source = check_source(hparams["gate_init"], "decoder checkpoint", option="--gate_init", file=True)
     if not decoder.time_gate:
         raise ValueError(f"gate_init: {source} sets the time gate's (a, b); the decoder has no gate. "
                          "Set time_gate: True or gate_init: null.")
@@ -131,6 +133,7 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
     steps_per_epoch = math.ceil(len(datasets["train"]) / hparams["batch_size"])
     hparams["lr_annealing"].num_training_steps = hparams["number_of_epochs"] * steps_per_epoch
     if hparams["pretrainer"] is not None:  # external weights (hub model, or the embedding to fine-tune)
+        check_pretrainer_paths(hparams["pretrainer"], "pretrained_source file")
         run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
         load_checked(hparams["pretrainer"])
 
@@ -171,7 +174,7 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
         "train_class_counts": counts,
         "class_balanced_sampling": sampler is not None,
         **data_info,
-        "command": _command(),
+        "command": command_line(),
     }
     if sb.utils.distributed.if_main_process():
         export_classifier(
@@ -188,6 +191,11 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     ``describe(condition) -> dict`` gives the dataset-specific entries of ``results``: at least
     ``title`` and ``description`` of the model card (``condition`` says which noise the metrics used).
     """
+    # A mistyped local path stops here with its name, not in huggingface_hub (lmac_brain.models.sources).
+    for key in ("decoder_init", "gate_init"):
+        if hparams[key] is not None:
+            hparams[key] = check_source(hparams[key], "decoder checkpoint", option=f"--{key}", file=True)
+    check_pretrainer_paths(hparams["pretrainer"], "classifier_source file")
     check_stage_folder(hparams["checkpointer"], hparams["stage_name"], hparams["number_of_epochs"])
     check_select_key(hparams)
     # overwrite=True: the collected files follow classifier_source even if an earlier run in this folder
@@ -266,7 +274,7 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
         "selected_epoch": hparams["epoch_counter"].current,
         "train_seconds_this_invocation": round(train_seconds, 1),
         "decoder_params": sum(p.numel() for p in hparams["decoder"].parameters()),
-        "command": _command(),
+        "command": command_line(),
     }
     if sb.utils.distributed.if_main_process():
         save_decoder(hparams["output_folder"], hparams["decoder"], results)

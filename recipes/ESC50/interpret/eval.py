@@ -37,17 +37,20 @@ from lmac_brain.evaluation.evaluate import (
     budget_rows, check_sections, faithfulness_rows, listening_rows, localization_rows, sanity_rows, scoring_model,
     select_methods,
 )
-from lmac_brain.recipe.experiment import start_experiment
+from lmac_brain.recipe.experiment import command_line, start_experiment
 from lmac_brain.data.files import list_audio_files
 from lmac_brain.evaluation.localization import LocalizationSet
 from lmac_brain.models.classifier_folder import label_file
+from lmac_brain.models.sources import check_pretrainer_paths, check_source
 from lmac_brain.evaluation.tables import write_results
 from lmac_brain.evaluation.targeted import targeted_rows
 from lmac_brain.evaluation.sharding import Shard, gather_rows, leave_group, rank_and_world
 
 
 def main(argv):
-    hparams, _ = start_experiment(argv)
+    hparams, _ = start_experiment(argv)  # a mistyped classifier_source stops here (classifier_folder checks it)
+    check_source(hparams["decoder_ckpt"], "decoder checkpoint", option="--decoder_ckpt", file=True)
+    check_pretrainer_paths(hparams["pretrainer"])
     run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
     hparams["pretrainer"].load_collected()
     fe, clf = hparams["frontend"], hparams["classifier"].eval()
@@ -82,7 +85,7 @@ def main(argv):
     header = (
         f"Test fold {hparams['test_fold']}, {len(sets['in_domain'].clips)} clips x {hparams['n_per_clip']} "
         f"contaminations per set, CNN14 width {hparams['embedding_model'].width}, seed {hparams['seed']}, mask domain {domain}.\n"
-        f"Command: python {' '.join(sys.argv)}"
+        f"Command: {command_line()}"
     )
     sections = check_sections(hparams["sections"])
     scorer = scoring_model(fe, clf, hparams["compile_scorer"])  # one model (one compilation) for every method

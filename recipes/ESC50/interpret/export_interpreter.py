@@ -26,6 +26,7 @@ from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
 from lmac_brain.interface.export import export_lmac_run
+from lmac_brain.models.sources import check_pretrainer_paths
 from lmac_brain.recipe.experiment import start_experiment
 
 
@@ -39,6 +40,7 @@ def main(argv):
         )
     with open(results_file, encoding="utf-8") as f:
         results = json.load(f)
+    check_pretrainer_paths(hparams["pretrainer"], "classifier_source file")
     run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
     hparams["pretrainer"].load_collected()
     if hparams["checkpointer"].recover_if_possible(min_key=hparams["select_key"]) is None:

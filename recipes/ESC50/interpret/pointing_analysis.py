@@ -28,6 +28,7 @@ from lmac_brain.data.files import list_audio_files
 from lmac_brain.evaluation.evalsets import esc50_clip_classes
 from lmac_brain.evaluation.localization import LocalizationSet, matched_time_iou, pointing_game, span_frames, time_profile
 from lmac_brain.interface.interpreter import LMACInterpreter
+from lmac_brain.models.sources import SourceNotFoundError, check_source
 
 POWERS = (0.0, 1.0, 2.0, 4.0, 8.0, None)  # None: the mask alone
 
@@ -40,6 +41,10 @@ def main(argv):
     parser.add_argument("--fold", type=int, default=4, help="the fold whose clips are placed (default 4, development)")
     parser.add_argument("--seed", type=int, default=1234, help="the localization set's seed (eval.py's default)")
     args = parser.parse_args(argv)
+    try:  # a mistyped path stops here with its name (lmac_brain.models.sources)
+        check_source(args.interpreter, "interpreter folder", option="the interpreter argument")
+    except SourceNotFoundError as err:
+        parser.error(str(err))
     paths = sorted(glob.glob(os.path.join(args.data_folder, "audio", f"{args.fold}-*.*")))
     if not paths:
         parser.exit(2, f"error: no fold-{args.fold} clips in {args.data_folder}/audio.\n")

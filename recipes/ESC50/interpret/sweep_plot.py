@@ -16,6 +16,7 @@ Authors
 import argparse
 import json
 import os
+import shlex
 import sys
 
 import matplotlib
@@ -57,7 +58,7 @@ def main(argv):
                 if floor in methods and (set_name, floor) not in rows:
                     rows[(set_name, floor)] = methods[floor]
     lines = [f"Matched-budget AUCs of {args.method} per configuration (floors: {', '.join(FLOORS)}).",
-             "Command: python " + " ".join(sys.argv), ""]
+             "Command: " + shlex.join(["python", *sys.argv]), ""]
     for set_name in sets:
         lines += [f"### {set_name}", "", "| configuration | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
         for (s, label), stats in rows.items():
