@@ -8,6 +8,7 @@ training learns and for the L-MAC tests that explain a classifier that has learn
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +127,24 @@ def write_noise_folder(folder: Path) -> Path:
 def repo_root() -> Path:
     """Root of the repository (the folder holding lmac_brain/)."""
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def real_data(repo_root: Path) -> Callable[..., Path]:
+    """``real_data("esc50-16k", "meta", "esc50.csv")``: that path of ``../shared/data`` (the real data beside the
+    checkout, on developer machines and CI). Absent, the test is skipped with the reason, or fails where
+    ``LMAC_REQUIRE_DATA=1`` (``.ci/run`` sets it: the real-data tests never skip silently there)."""
+
+    def need(*parts: str) -> Path:
+        path = repo_root.parent.joinpath("shared", "data", *parts)
+        if not path.exists():
+            reason = f"real data not found at {path} (only on machines with ../shared/data)"
+            if os.environ.get("LMAC_REQUIRE_DATA") == "1":
+                pytest.fail(f"LMAC_REQUIRE_DATA=1 but {reason}")
+            pytest.skip(reason)
+        return path
+
+    return need
 
 
 def write_separable_esc50(folder: Path, clips_per_class: int = 8, duration: float = 0.5) -> Path:

@@ -151,6 +151,7 @@ def test_curves_explain_the_decision_without_a_target():
         budget_curves(model, logmag, logmag, None, apply, full=False)
 
 
+@pytest.mark.slow
 def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
     """eval.py's --compile_scorer: same budget rows (the compiled classifier differs by float rounding only)."""
     from lmac_brain.models.classifier import AudioClassifier, Cnn14
@@ -177,6 +178,7 @@ def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
                 assert a[key] == pytest.approx(b[key], abs=1e-4), key
 
 
+@pytest.mark.slow
 def test_compiled_scorer_is_frozen():
     """--compile_scorer's speed comes from inductor's freezing (weights folded and pre-packed as
     constants). Frozen, the compiled scorer keeps the weights it was compiled with; without freezing

@@ -61,6 +61,7 @@ def _rank_confusion(rank: int, init_file: str, predictions, targets, results) ->
         torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(), reason="torch without gloo")
 def test_confusion_is_summed_over_ddp_ranks(tmp_path):
     import torch.multiprocessing as mp
@@ -97,6 +98,7 @@ def _clip(label: str, rng: np.random.Generator, seconds: float = 0.5) -> np.ndar
     return level * np.sin(2 * np.pi * freq * t + rng.uniform(0, 2 * np.pi))
 
 
+@pytest.mark.slow
 def test_default_finetuning_on_imbalanced_data_balances_and_reports(repo_root, tmp_path):
     from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.interface.export import export_classifier

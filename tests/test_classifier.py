@@ -11,6 +11,7 @@ from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBHead
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
 
 
+@pytest.mark.slow
 def test_width_one_loads_speechbrain_state_dict_unchanged(tmp_path):
     torch.manual_seed(0)
     reference = SBCnn14(mel_bins=80, emb_dim=2048, return_reps=True).eval()
@@ -29,6 +30,7 @@ def test_width_one_loads_speechbrain_state_dict_unchanged(tmp_path):
         assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_paper_config_pretrainer_loads_a_hub_style_folder(tmp_path, repo_root):
     """The paper-scale YAML's Pretrainer takes the public model's files (here a local copy)."""
     torch.manual_seed(0)
@@ -81,6 +83,7 @@ def test_input_errors():
         AudioClassifier(Cnn14(80, 32, 0.125), torch.nn.Linear(32, 2))
 
 
+@pytest.mark.slow
 def test_lmac_paper_config_builds_and_loads_the_hub_classifier_files(tmp_path, repo_root):
     """hparams/lmac_cnn14.yaml: width-1.0 classifier from a hub-style folder, our decoder on top."""
     torch.manual_seed(0)

@@ -23,6 +23,8 @@ from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.interface.export import export_classifier
 from lmac_brain.models.frontend import Frontend
 
+pytestmark = pytest.mark.slow  # torchrun and two-process gloo groups
+
 TINY = ["--batch_size", "1", "--train_crop_s", "0.5",
         "--download", "False", "--n_listen_valid", "0", "--n_listen_test", "0", "--number_of_epochs", "2"]
 

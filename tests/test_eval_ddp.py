@@ -19,6 +19,9 @@ from lmac_brain.interface.export import export_classifier, save_decoder
 from lmac_brain.models.frontend import Frontend
 
 
+pytestmark = pytest.mark.slow  # torchrun
+
+
 def _rows(folder):
     with open(folder / "results.csv", newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))

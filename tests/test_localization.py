@@ -107,6 +107,7 @@ def test_loudest_segment_is_the_window_of_highest_energy():
     assert torch.equal(loudest_segment(wav[:300], 500)[300:], torch.zeros(200))  # shorter: zero-padded
 
 
+@pytest.mark.slow
 def test_pointing_analysis_script_reports_every_ranking(tmp_path, noise_folder, tiny_interpreter_folder, repo_root):
     """``recipes/ESC50/interpret/pointing_analysis.py`` on a small ESC-50-like fold: one row per ranking,
     counts that add up, and the Energy row equal to the pointing game of ``log1p|X|`` itself."""

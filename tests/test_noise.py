@@ -157,10 +157,9 @@ def test_random_mixer_differs_across_dataloader_workers(noise_folder):
     assert not torch.equal(outs[0], outs[1])
 
 
-def test_real_noise_folder(repo_root):
-    folder = repo_root.parent / "shared" / "data" / "noise"
-    if not folder.is_dir():
-        pytest.skip("real noise folder ../shared/data/noise not found")
+@pytest.mark.slow
+def test_real_noise_folder(real_data):
+    folder = real_data("noise")
     clip = torch.sin(torch.arange(5 * 16000) * 0.05)
     mixer = NoiseMixer(folder, deterministic=True)
     out = mixer(clip, "5-9032-A-0")

@@ -12,9 +12,13 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from lmac_brain.interface.folder_checks import referenced_files
+
+
+pytestmark = pytest.mark.slow  # builds and installs a wheel
 
 SHIPPED = "lmac_cnn14_cpu_esc50"
 

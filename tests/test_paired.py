@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from lmac_brain.evaluation.paired import paired_differences
 from lmac_brain.evaluation.tables import write_results
 
@@ -26,6 +28,7 @@ def test_a_small_consistent_difference_is_found_where_per_method_intervals_overl
     assert paired_differences(a[:10], b, "A", "B")["in_domain"]["Del AUC"]["n"] == 5
 
 
+@pytest.mark.slow
 def test_compare_script_prints_the_table_and_explains_bad_input(tmp_path, repo_root):
     write_results(str(tmp_path / "a"), _rows("L-MAC", [0.1, 0.2, 0.3, 0.4], offset=0.05))
     write_results(str(tmp_path / "b"), _rows("L-MAC", [0.1, 0.21, 0.29, 0.4]))

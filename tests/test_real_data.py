@@ -1,4 +1,5 @@
-"""Checks on the real ESC-50 copy in ../shared/data; skipped with the reason when it is absent."""
+"""Checks on the real ESC-50 copy in ../shared/data; skipped with the reason when it is absent (failed where
+``LMAC_REQUIRE_DATA=1``, as in CI: see the ``real_data`` fixture)."""
 
 from pathlib import Path
 
@@ -7,15 +8,13 @@ import soundfile as sf
 
 from lmac_brain.data.esc50 import prepare_esc50
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-ESC50 = SHARED / "esc50-16k"
+
+pytestmark = pytest.mark.slow  # real data
 
 
 @pytest.fixture
-def esc50():
-    if not (ESC50 / "meta" / "esc50.csv").is_file():
-        pytest.skip(f"real ESC-50 not found at {ESC50} (only on machines with ../shared/data)")
-    return ESC50
+def esc50(real_data):
+    return real_data("esc50-16k", "meta", "esc50.csv").parents[1]
 
 
 def test_prepare_real_esc50_protocol(esc50, tmp_path):

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+
+pytestmark = pytest.mark.slow  # recipe runs in subprocesses
+
 TINY = [
     "--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2",
     "--train_crop_s", "0.5", "--warmup_steps", "2", "--download", "False",

@@ -13,6 +13,9 @@ from lmac_brain.models.decoder import LMACDecoder, rep_channels
 from lmac_brain.interface.export import export_classifier, save_decoder
 from lmac_brain.models.frontend import Frontend
 
+
+pytestmark = pytest.mark.slow  # the evaluation recipe in a subprocess
+
 METHODS = {"L-MAC", "Energy", "Random", "Saliency", "SmoothGrad", "IntegratedGradients", "GradientSHAP", "GradCAM", "GuidedBackprop", "GuidedGradCAM", "RISE", "Optimized"}
 SETS = {"in_domain", "mixtures", "speech", "white_noise", "localization", "sanity", "targeted"}
 

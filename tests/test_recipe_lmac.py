@@ -22,6 +22,9 @@ from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.interface.export import export_classifier
 from lmac_brain.models.frontend import Frontend
 
+
+pytestmark = pytest.mark.slow  # recipe runs in subprocesses
+
 TINY = ["--batch_size", "2", "--train_crop_s", "0.5",
         "--download", "False", "--n_listen_valid", "2"]
 

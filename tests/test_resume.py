@@ -23,6 +23,9 @@ from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.interface.export import export_classifier
 from lmac_brain.models.frontend import Frontend
 
+
+pytestmark = pytest.mark.slow  # recipe runs in subprocesses, killed and resumed
+
 CLASSIFIER = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2",
               "--train_crop_s", "0.5", "--warmup_steps", "2", "--download", "False"]
 KILL_POINT = Path(__file__).with_name("kill_point.py")

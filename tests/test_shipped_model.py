@@ -20,6 +20,9 @@ import torch
 
 from lmac_brain.interface.cli import DEFAULT_SOURCE, main
 
+
+pytestmark = pytest.mark.slow  # the shipped model on real data and the README main command
+
 #: metric -> allowed absolute difference between the re-computed and the shipped fold-5 value
 LMAC_TOLERANCE = {"AI": 0.5, "AD": 0.5, "AG": 0.5, "FF": 0.005, "Fid-In": 0.005, "SPS": 0.002, "COMP": 0.02}
 
@@ -82,7 +85,7 @@ def test_another_class_in_one_pass_and_refined_on_request(repo_root, tmp_path):
     assert refined.refined.all() and masked_in_prob(refined.mask) > masked_in_prob(second.mask) + 0.1
 
 
-def test_shipped_metrics_are_recomputed_on_real_fold_5(repo_root, tmp_path):
+def test_shipped_metrics_are_recomputed_on_real_fold_5(repo_root, real_data, tmp_path):
     import speechbrain as sb
 
     from lmac_brain.data.dataio import classification_datasets
@@ -91,9 +94,8 @@ def test_shipped_metrics_are_recomputed_on_real_fold_5(repo_root, tmp_path):
     from lmac_brain.evaluation.metrics import all_metrics
     from lmac_brain.data.noise import NoiseMixer
 
-    shared = repo_root.parent / "shared" / "data"
-    if not (shared / "esc50-16k" / "meta" / "esc50.csv").is_file() or not (shared / "noise").is_dir():
-        pytest.skip(f"real ESC-50 and noise not found in {shared} (only on machines with ../shared/data)")
+    real_data("esc50-16k", "meta", "esc50.csv")
+    shared = real_data("noise").parent
     folder = repo_root / "pretrained" / "lmac_cnn14_cpu_esc50"
     shipped_acc = json.loads((folder / "classifier_metrics.json").read_text(encoding="utf-8"))["test_acc"]
     shipped = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))

@@ -213,6 +213,7 @@ def test_from_hparams_and_cli_stop_on_a_mistyped_folder(trained_here, caplog):
 # One recipe end to end: the command.
 
 
+@pytest.mark.slow
 def test_lmac_recipe_with_a_mistyped_classifier_source_exits_with_the_clear_error(trained_here):
     cmd = [
         sys.executable, str(REPO / "recipes/ESC50/interpret/train_lmac.py"), str(REPO / "hparams/lmac_cnn14_cpu.yaml"),

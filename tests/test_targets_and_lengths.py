@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conditional_models import KINDS, LABELS, conditional_lmac
 
 from lmac_brain.data.audio import peak_normalize
 from lmac_brain.explain.longform import triangular_weights
@@ -148,12 +149,12 @@ def test_cli_budget_is_recorded_and_shown(tiny_interpreter_folder, tmp_path):
 
 def test_budget_follows_the_exported_rank_power(tmp_path):
     """A folder exported with rank_power ranks a budget by M**g * log1p|X|; the folder says so, and it loads."""
+    from lmac_brain.explain.lmac import LMAC
+    from lmac_brain.interface.export import export_interpreter
+    from lmac_brain.interface.interpreter import LMACInterpreter
     from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.models.decoder import LMACDecoder, rep_channels
-    from lmac_brain.interface.export import export_interpreter
     from lmac_brain.models.frontend import Frontend
-    from lmac_brain.interface.interpreter import LMACInterpreter
-    from lmac_brain.explain.lmac import LMAC
 
     enc = tmp_path / "label_encoder.txt"
     enc.write_text("'dog' => 0\n'rain' => 1\n================\n'starting_index' => 0\n", "utf-8")
@@ -176,3 +177,51 @@ def test_budget_follows_the_exported_rank_power(tmp_path):
     from lmac_brain.explain.budget_masks import keep_top
 
     assert not torch.equal(out.mask, keep_top(soft.mask, 0.1))
+
+
+@pytest.mark.parametrize("kind", ["film", "class-free features"])
+def test_interpreter_target_grammar_and_top_k_give_each_class_alone(tmp_path, kind):
+    from lmac_brain.interface.export import export_interpreter
+    from lmac_brain.interface.interpreter import LMACInterpreter
+
+    lmac = conditional_lmac(**KINDS[kind])
+    enc = tmp_path / "label_encoder.txt"
+    enc.write_text(LABELS, encoding="utf-8")
+    folder = export_interpreter(str(tmp_path / "interp"), lmac, str(enc), {}, "# card")
+    interp = LMACInterpreter.from_hparams(source=folder)
+    assert interp.mods.lmac.conditional and interp.mods.lmac.decoder.config() == lmac.decoder.config()
+    wavs = torch.randn(2, 16000) * 0.3
+    by_name = interp.interpret_batch(wavs, target="wind")
+    by_index = interp.interpret_batch(wavs, target=2)
+    by_list = interp.interpret_batch(wavs, target=["wind", 2])
+    assert torch.equal(by_name.mask, by_index.mask) and torch.equal(by_name.mask, by_list.mask)
+    assert not by_name.refined.any() and by_name.targets == ["wind", "wind"]
+    ranked = interp.interpret_batch(wavs, top_k=3)
+    order = ranked[0].probs.topk(3, dim=-1).indices
+    for r, one in enumerate(ranked):
+        alone = interp.interpret_batch(wavs, target=order[:, r].tolist())
+        assert torch.allclose(one.mask, alone.mask, atol=1e-5) and one.targets == alone.targets
+        assert torch.allclose(one.interpretation, alone.interpretation, atol=1e-4)
+
+
+def test_cli_refine_flag_with_a_conditional_interpreter(tmp_path):
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from lmac_brain.interface.cli import main
+    from lmac_brain.interface.export import export_interpreter
+
+    enc = tmp_path / "label_encoder.txt"
+    enc.write_text(LABELS, encoding="utf-8")
+    folder = export_interpreter(str(tmp_path / "interp"), conditional_lmac(), str(enc), {}, "# card")
+    sf.write(str(tmp_path / "clip.wav"), np.random.default_rng(0).standard_normal(16000) * 0.1, 16000)
+    refined = {}
+    for flag in ([], ["--refine"]):
+        out = tmp_path / ("refined" if flag else "plain")
+        args = ["explain", str(tmp_path / "clip.wav"), "--out", str(out), "--source", folder, "--no-report", "--top-k", "2"]
+        assert main(args + flag) == 0
+        record = json.loads(next(out.glob("*_top2_*.json")).read_text(encoding="utf-8"))
+        refined[bool(flag)] = record["refined"]
+    assert refined == {False: False, True: True}

@@ -162,16 +162,14 @@ def test_input_normalization_is_stored_and_old_folders_default_to_peak(tmp_path)
         _export(tmp_path, "bad", 0, input_normalization="rms")
 
 
-def _real_clips(repo_root, n):
-    audio = repo_root.parent / "shared" / "data" / "esc50-16k" / "audio"
-    if not audio.is_dir():
-        pytest.skip(f"real ESC-50 not found at {audio} (only on machines with ../shared/data)")
-    return sorted(audio.glob("5-*.flac"))[:n]
+def _real_clips(real_data, n):
+    return sorted(real_data("esc50-16k", "audio").glob("5-*.flac"))[:n]
 
 
-def test_file_and_batch_give_the_same_explanation_at_any_input_level(repo_root, tmp_path):
+@pytest.mark.slow
+def test_file_and_batch_give_the_same_explanation_at_any_input_level(real_data, tmp_path):
     interp = LMACInterpreter.from_hparams(source=DEFAULT_SOURCE)
-    for clip in _real_clips(repo_root, 2):
+    for clip in _real_clips(real_data, 2):
         samples, rate = sf.read(str(clip), dtype="float32")
         assert rate == interp.hparams.sample_rate
         reference = None
@@ -222,6 +220,7 @@ def test_cli_overwrite_keeps_or_replaces_existing_outputs(tmp_path):
     assert explain(tmp_path / "out", "--overwrite") == fresh  # replaced by what a fresh run writes
 
 
+@pytest.mark.slow
 def test_explaining_does_not_import_captum(tmp_path):
     _, folder = _export(tmp_path, "interp", 0)
     sf.write(str(tmp_path / "a.wav"), np.random.default_rng(0).standard_normal(8000) * 0.1, 16000)

@@ -16,6 +16,9 @@ import soundfile as sf
 from lmac_brain.interface.cli import main
 from lmac_brain.interface.listening_page import read_records, write_report
 
+
+pytestmark = pytest.mark.slow  # explains with the CLI for every test; a real headless browser
+
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 

@@ -52,6 +52,7 @@ def test_later_runs_replace_their_sets_only():
     ]
 
 
+@pytest.mark.slow
 def test_summarize_script_combines_and_reports_bad_input(tmp_path, repo_root):
     write_results(str(tmp_path / "full"), [{"set": "in_domain", "method": "m", "item": i, "AI": float(i)} for i in range(3)], "Full run")
     curves = [{"set": "mixtures", "method": "Energy", "item": i, "Ins@0.1": 0.2 + 0.1 * i, "Ins@0.5": 0.5, "Del@0.1": 0.1,

@@ -1,45 +1,20 @@
-"""The class-conditional L-MAC decoder: it depends on the classifier's head, answers for any class in one
-pass, starts from an unconditional decoder, trains on sampled classes, and exports/loads like the others."""
+"""The class-conditional L-MAC decoder (lmac_brain.models.conditioning, warm_start and the decoder's passes):
+it depends on the classifier's head, answers for any class in one pass, starts from an unconditional decoder,
+and decodes large batches in passes equal to one."""
 
 import pytest
 import torch
+from conditional_models import KINDS, conditional_lmac
 
 from lmac_brain.explain.lmac import LMAC
 from lmac_brain.explain.refine import Refinement, targeted_masks
-from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.decoder import LMACDecoder, rep_channels
-from lmac_brain.models.frontend import Frontend
-
-LABELS = "'dog' => 0\n'rain' => 1\n'wind' => 2\n'cow' => 3\n================\n'starting_index' => 0\n"
-
-
-# The kinds of conditional decoder: class evidence map + FiLM; plus a class-code head; a class-code head
-# alone, on features that do not depend on the class; that one with a gate over time read off the classifier.
-KINDS = {
-    "film": {},
-    "code": {"class_code": 4, "spec_gain": False},
-    "class-free features": {"class_code": 4, "spec_gain": False, "class_features": False},
-    "time gate": {"class_code": 4, "spec_gain": False, "class_features": False, "time_gate": True},
-}
-
-
-def _lmac(conditional=True, seed=0, **kind):
-    torch.manual_seed(seed)
-    emb = Cnn14(80, 16, 0.0625, return_reps=True)
-    decoder = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, conditional=conditional, **kind)
-    for p in decoder.parameters():  # non-trivial class inputs (they start at zero)
-        torch.nn.init.normal_(p, std=0.2)
-    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 4)), decoder).eval()
-    with torch.no_grad():  # non-default batch-norm statistics
-        lmac.classifier.train()(lmac.frontend.features(lmac.analyse(torch.randn(4, 16000))[0]))
-    lmac.classifier.eval()
-    return lmac
 
 
 def test_a_changed_head_changes_the_conditional_mask_only():
     wavs = torch.randn(2, 16000) * 0.3
     for conditional, kind in [(False, {})] + [(True, kind) for kind in KINDS.values()]:
-        lmac = _lmac(conditional, **kind)
+        lmac = conditional_lmac(conditional, **kind)
         before = lmac.explain(wavs)
         torch.nn.init.normal_(lmac.classifier.head.weight)
         after = lmac.explain(wavs)
@@ -47,7 +22,7 @@ def test_a_changed_head_changes_the_conditional_mask_only():
 
 
 def test_the_mask_depends_on_the_class_and_needs_no_refinement():
-    lmac, wavs = _lmac(), torch.randn(3, 16000) * 0.3
+    lmac, wavs = conditional_lmac(), torch.randn(3, 16000) * 0.3
     masks = [targeted_masks(lmac, wavs, c) for c in range(4)]
     assert all(not m["refined"].any() for m in masks)
     assert (masks[0]["mask"] - masks[1]["mask"]).abs().max() > 1e-3
@@ -61,7 +36,7 @@ def test_the_mask_depends_on_the_class_and_needs_no_refinement():
 def test_all_classes_in_one_pass_equal_each_class_alone():
     wavs, classes = torch.randn(2, 16000) * 0.3, torch.tensor([[1, 3, 0], [2, 2, 1]])
     for name, kind in KINDS.items():
-        lmac = _lmac(**kind)
+        lmac = conditional_lmac(**kind)
         out = lmac.masks_for_classes(wavs, classes)
         for r in range(3):
             alone = lmac.mask_of(wavs, classes[:, r])["mask"]
@@ -72,7 +47,7 @@ def test_all_classes_in_one_pass_equal_each_class_alone():
 def test_class_free_features_decode_once_for_any_number_of_classes():
     wavs, classes = torch.randn(2, 16000) * 0.3, torch.tensor([[1, 3, 0, 2], [2, 2, 1, 0]])
     for name, kind in KINDS.items():
-        lmac, calls = _lmac(**kind), []
+        lmac, calls = conditional_lmac(**kind), []
         lmac.decoder.head[1].register_forward_hook(lambda module, args, out: calls.append(out.shape[0]))
         lmac.masks_for_classes(wavs, classes)
         # the head sees the batch once (class-free features) or once per class (features shaped by the class)
@@ -87,7 +62,7 @@ def test_class_free_features_need_a_class_code():
 def test_the_time_gate_multiplies_the_mask_by_the_class_evidence_over_time():
     import torch.nn.functional as F
 
-    lmac, wavs = _lmac(**KINDS["time gate"]), torch.randn(2, 32000) * 0.3
+    lmac, wavs = conditional_lmac(**KINDS["time gate"]), torch.randn(2, 32000) * 0.3
     wavs[:, 8000:16000] *= 8.0  # a loud stretch: the evidence changes over time
     with torch.no_grad():  # a steep gate: this untrained toy's evidence varies by a small fraction of a logit
         lmac.decoder.gate.copy_(torch.tensor([20.0, 1.0]))
@@ -118,7 +93,7 @@ def test_the_time_gate_needs_the_class():
 def test_warm_start_adds_a_time_gate_to_a_trained_conditional_decoder():
     from lmac_brain.models.conditioning import TIME_GATE_INIT
 
-    trained = _lmac(**KINDS["class-free features"])
+    trained = conditional_lmac(**KINDS["class-free features"])
     gated = LMACDecoder(rep_channels(trained.classifier.embedding_model), hidden=8, out_channels=4, conditional=True,
                         **KINDS["time gate"])
     state = trained.decoder.state_dict()
@@ -131,7 +106,7 @@ def test_warm_start_adds_a_time_gate_to_a_trained_conditional_decoder():
 
 
 def test_warm_start_adds_a_fine_stack_that_starts_silent_and_then_learns():
-    trained = _lmac(**KINDS["time gate"])
+    trained = conditional_lmac(**KINDS["time gate"])
     fine = LMACDecoder(rep_channels(trained.classifier.embedding_model), hidden=8, out_channels=4, conditional=True,
                        fine_channels=3, **KINDS["time gate"])
     state = trained.decoder.state_dict()
@@ -151,7 +126,7 @@ def test_warm_start_adds_a_fine_stack_that_starts_silent_and_then_learns():
 
 
 def test_warm_start_gives_the_unconditional_masks_for_every_class():
-    plain = _lmac(conditional=False)
+    plain = conditional_lmac(conditional=False)
     cond = LMAC(plain.frontend, plain.classifier, LMACDecoder(rep_channels(plain.classifier.embedding_model), hidden=8,
                                                               out_channels=4, conditional=True)).eval()
     cond.decoder.warm_start(plain.decoder.state_dict())
@@ -160,104 +135,13 @@ def test_warm_start_gives_the_unconditional_masks_for_every_class():
         assert torch.allclose(cond.mask_of(wavs, c)["mask"], plain.explain(wavs), atol=1e-6)
 
 
-def test_training_samples_the_decision_runners_up_and_random_classes():
-    from types import SimpleNamespace
-
-    from lmac_brain.training.brain import LMACBrain
-
-    brain = SimpleNamespace(hparams=SimpleNamespace(target_sampling={"decision": 0.5, "top_k": 0.35, "k": 3, "random": 0.15}))
-    logits = torch.tensor([[5.0, 4.0, 3.0, 0.0, -1.0, -2.0]]).repeat(4000, 1)
-    torch.manual_seed(0)
-    target = LMACBrain._sample_targets(brain, logits)
-    share = torch.bincount(target, minlength=6).float() / len(target)
-    assert abs(share[0] - (0.5 + 0.15 / 6)) < 0.03  # the decision (also drawn at random)
-    assert abs(share[1] - (0.35 / 2 + 0.15 / 6)) < 0.03 and abs(share[2] - (0.35 / 2 + 0.15 / 6)) < 0.03
-    assert abs(share[3:].sum() - 3 * 0.15 / 6) < 0.02  # only drawn at random
-
-
-def test_training_samples_the_labelled_class_with_its_share():
-    """target_sampling's ``label`` share explains the clip's labelled class (here never the decision)."""
-    from types import SimpleNamespace
-
-    from lmac_brain.training.brain import LMACBrain
-
-    shares = {"decision": 0.4, "top_k": 0.2, "k": 3, "label": 0.3, "random": 0.1}
-    brain = SimpleNamespace(hparams=SimpleNamespace(target_sampling=shares))
-    logits = torch.tensor([[5.0, 4.0, 3.0, 0.0, -1.0, -2.0]]).repeat(4000, 1)
-    labels = torch.full((4000,), 4)
-    torch.manual_seed(0)
-    target = LMACBrain._sample_targets(brain, logits, labels)
-    share = torch.bincount(target, minlength=6).float() / len(target)
-    assert abs(share[4] - (0.3 + 0.1 / 6)) < 0.03  # the label (also drawn at random)
-    assert abs(share[0] - (0.4 + 0.1 / 6)) < 0.03 and abs(share[1] - (0.1 + 0.1 / 6)) < 0.03
-    with pytest.raises(ValueError, match="no labels"):
-        LMACBrain._sample_targets(brain, logits)
-    brain.hparams.target_sampling = dict(shares, label=0.0, random=0.4)  # without a label share, the same draws as before
-    torch.manual_seed(0)
-    plain = LMACBrain._sample_targets(brain, logits, labels)
-    brain.hparams.target_sampling = {k: v for k, v in shares.items() if k != "label"} | {"random": 0.4}
-    torch.manual_seed(0)
-    assert torch.equal(LMACBrain._sample_targets(brain, logits), plain)
-    brain.hparams.target_sampling = {"decision": 0.5, "top_k": 0.2, "k": 3, "randon": 0.3}
-    with pytest.raises(ValueError, match="optionally label"):
-        LMACBrain._sample_targets(brain, logits)
-
-
-@pytest.mark.parametrize("kind", ["film", "class-free features"])
-def test_interpreter_target_grammar_and_top_k_give_each_class_alone(tmp_path, kind):
-    from lmac_brain.interface.export import export_interpreter
-    from lmac_brain.interface.interpreter import LMACInterpreter
-
-    lmac = _lmac(**KINDS[kind])
-    enc = tmp_path / "label_encoder.txt"
-    enc.write_text(LABELS, encoding="utf-8")
-    folder = export_interpreter(str(tmp_path / "interp"), lmac, str(enc), {}, "# card")
-    interp = LMACInterpreter.from_hparams(source=folder)
-    assert interp.mods.lmac.conditional and interp.mods.lmac.decoder.config() == lmac.decoder.config()
-    wavs = torch.randn(2, 16000) * 0.3
-    by_name = interp.interpret_batch(wavs, target="wind")
-    by_index = interp.interpret_batch(wavs, target=2)
-    by_list = interp.interpret_batch(wavs, target=["wind", 2])
-    assert torch.equal(by_name.mask, by_index.mask) and torch.equal(by_name.mask, by_list.mask)
-    assert not by_name.refined.any() and by_name.targets == ["wind", "wind"]
-    ranked = interp.interpret_batch(wavs, top_k=3)
-    order = ranked[0].probs.topk(3, dim=-1).indices
-    for r, one in enumerate(ranked):
-        alone = interp.interpret_batch(wavs, target=order[:, r].tolist())
-        assert torch.allclose(one.mask, alone.mask, atol=1e-5) and one.targets == alone.targets
-        assert torch.allclose(one.interpretation, alone.interpretation, atol=1e-4)
-
-
-def test_cli_refine_flag_with_a_conditional_interpreter(tmp_path):
-    import json
-
-    import numpy as np
-    import soundfile as sf
-
-    from lmac_brain.interface.cli import main
-    from lmac_brain.interface.export import export_interpreter
-
-    enc = tmp_path / "label_encoder.txt"
-    enc.write_text(LABELS, encoding="utf-8")
-    folder = export_interpreter(str(tmp_path / "interp"), _lmac(), str(enc), {}, "# card")
-    sf.write(str(tmp_path / "clip.wav"), np.random.default_rng(0).standard_normal(16000) * 0.1, 16000)
-    refined = {}
-    for flag in ([], ["--refine"]):
-        out = tmp_path / ("refined" if flag else "plain")
-        args = ["explain", str(tmp_path / "clip.wav"), "--out", str(out), "--source", folder, "--no-report", "--top-k", "2"]
-        assert main(args + flag) == 0
-        record = json.loads(next(out.glob("*_top2_*.json")).read_text(encoding="utf-8"))
-        refined[bool(flag)] = record["refined"]
-    assert refined == {False: False, True: True}
-
-
 @pytest.mark.parametrize("kind", ["film", "time gate"])
 def test_batches_decoded_in_passes_equal_one_pass(monkeypatch, kind):
     """Batches whose T x n_mels features exceed PASS_BYTES run in passes of fewer items: the same logits, gate and
     masks as one pass (also for k classes per item), and gradients reach the decoder through every pass."""
     import lmac_brain.models.decoder as decoder_module
 
-    lmac, wavs = _lmac(**KINDS[kind]), torch.randn(5, 16000) * 0.3
+    lmac, wavs = conditional_lmac(**KINDS[kind]), torch.randn(5, 16000) * 0.3
     with torch.no_grad():
         logmag = lmac.analyse(wavs)[0]
         logits, reps = lmac.classify(logmag)
@@ -285,7 +169,7 @@ def test_explain_computes_the_gated_mask_from_its_factors():
     sigmoid(g), the same as mask_of with the logits, and equal to the sigmoid of those logits up to float rounding."""
     from lmac_brain.models.conditioning import gated_logits, gated_mask
 
-    lmac, wavs = _lmac(**KINDS["time gate"]), torch.randn(3, 16000) * 0.3
+    lmac, wavs = conditional_lmac(**KINDS["time gate"]), torch.randn(3, 16000) * 0.3
     with torch.no_grad():
         lmac.decoder.gate.copy_(torch.tensor([20.0, 1.0]))  # a gate far from 1
     full = lmac.mask_of(wavs, 2)

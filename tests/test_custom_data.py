@@ -241,6 +241,7 @@ def source_classifier(tmp_path):
     return export_classifier(str(tmp_path / "source_classifier"), Frontend(), clf, str(labels), {})
 
 
+@pytest.mark.slow
 def test_finetune_then_lmac_then_explain(tmp_path, repo_root, source_classifier):
     data = write_class_folders(tmp_path / "my_sounds")
     before = sorted(str(p) for p in data.rglob("*"))
