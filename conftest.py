@@ -9,11 +9,11 @@ import torch
 @pytest.fixture(scope="session")
 def tiny_interpreter_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An exported interpreter (untrained, width-1/16 CNN14, classes ``dog`` and ``rain``)."""
+    from lmac_brain.explain.lmac import LMAC
+    from lmac_brain.interface.export import export_interpreter
     from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.models.decoder import LMACDecoder, rep_channels
-    from lmac_brain.interface.export import export_interpreter
     from lmac_brain.models.frontend import Frontend
-    from lmac_brain.explain.lmac import LMAC
 
     tmp = tmp_path_factory.mktemp("tiny_interpreter")
     enc = tmp / "label_encoder.txt"
@@ -21,7 +21,11 @@ def tiny_interpreter_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gen = torch.random.get_rng_state()
     torch.manual_seed(0)
     emb = Cnn14(80, 16, 0.0625, return_reps=True)
-    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 2)), LMACDecoder(rep_channels(emb), hidden=4, out_channels=2))
+    lmac = LMAC(
+        Frontend(),
+        AudioClassifier(emb, torch.nn.Linear(16, 2)),
+        LMACDecoder(rep_channels(emb), hidden=4, out_channels=2),
+    )
     torch.random.set_rng_state(gen)
     return Path(export_interpreter(str(tmp / "interp"), lmac, str(enc), {}, "# tiny test interpreter"))
 
@@ -37,7 +41,11 @@ def tiny_lmac():
     gen = torch.random.get_rng_state()
     torch.manual_seed(0)
     emb = Cnn14(80, 16, 0.0625, return_reps=True)
-    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 3)), LMACDecoder(rep_channels(emb), hidden=4, out_channels=2))
+    lmac = LMAC(
+        Frontend(),
+        AudioClassifier(emb, torch.nn.Linear(16, 3)),
+        LMACDecoder(rep_channels(emb), hidden=4, out_channels=2),
+    )
     torch.random.set_rng_state(gen)
     return lmac.eval()
 

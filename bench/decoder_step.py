@@ -19,12 +19,12 @@ import time
 import torch
 from speechbrain.lobes.models.Cnn14 import CNN14PSI_stft
 
+from lmac_brain.explain.lmac import LMAC
+from lmac_brain.explain.objective import lmac_loss
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.decoder import LMACDecoder, rep_channels
 from lmac_brain.models.frontend import Frontend
 from lmac_brain.models.reference_decoder import ReferenceDecoder
-from lmac_brain.explain.lmac import LMAC
-from lmac_brain.explain.objective import lmac_loss
 
 
 def main():
@@ -73,16 +73,22 @@ def main():
 
     ours, ref = list(decoders)
     params = {name: sum(p.numel() for p in dec.parameters()) for name, dec in decoders.items()}
-    print(f"CNN14 width {args.width} (emb {emb_dim}), batch {args.batch} x {args.seconds} s, "
-          f"{torch.get_num_threads()} threads, median of {args.repeats}")
+    print(
+        f"CNN14 width {args.width} (emb {emb_dim}), batch {args.batch} x {args.seconds} s, "
+        f"{torch.get_num_threads()} threads, median of {args.repeats}"
+    )
     print("| decoder | params | full L-MAC step (s) | decoder fwd+bwd (s) |")
     print("|---|---|---|---|")
     for name in decoders:
-        print(f"| {name} | {params[name] / 1e6:.3f} M | {statistics.median(times[(name, 'full')]):.3f} "
-              f"| {statistics.median(times[(name, 'dec')]):.3f} |")
-    print(f"ratios (reference / ours): params {params[ref] / params[ours]:.1f}x, full step "
-          f"{statistics.median(times[(ref, 'full')]) / statistics.median(times[(ours, 'full')]):.2f}x, decoder "
-          f"{statistics.median(times[(ref, 'dec')]) / statistics.median(times[(ours, 'dec')]):.2f}x")
+        print(
+            f"| {name} | {params[name] / 1e6:.3f} M | {statistics.median(times[(name, 'full')]):.3f} "
+            f"| {statistics.median(times[(name, 'dec')]):.3f} |"
+        )
+    print(
+        f"ratios (reference / ours): params {params[ref] / params[ours]:.1f}x, full step "
+        f"{statistics.median(times[(ref, 'full')]) / statistics.median(times[(ours, 'full')]):.2f}x, decoder "
+        f"{statistics.median(times[(ref, 'dec')]) / statistics.median(times[(ours, 'dec')]):.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ from unittest import mock
 import torch
 
 from lmac_brain.explain import baselines as bl
-from lmac_brain.models import decoder as decoder_module
 from lmac_brain.explain.refine import targeted_masks
+from lmac_brain.models import decoder as decoder_module
 from lmac_brain.models.sources import SourceNotFoundError, check_source
 
 
@@ -57,9 +57,13 @@ def main():
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--conditional", default=None, help="an interpreter folder with a class-conditional decoder")
-    parser.add_argument("--methods", nargs="+", default=None,
-                        help="time only these methods (names as printed; the classifier forward, L-MAC and the "
-                             "--conditional entries always run)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="time only these methods (names as printed; the classifier forward, L-MAC and the "
+        "--conditional entries always run)",
+    )
     args = parser.parse_args()
     for option, value in (("--source", args.source), ("--conditional", args.conditional)):
         if value is not None:
@@ -80,7 +84,7 @@ def main():
         return lmac.to_mask(lmac.mask_logits(reps, logmag, logits.argmax(-1)))
 
     def one_pass(w):  # the decoder on the whole batch at once, however large its T x n_mels features
-        with mock.patch.object(decoder_module, "PASS_BYTES", 2 ** 62):
+        with mock.patch.object(decoder_module, "PASS_BYTES", 2**62):
             return lmac.explain(w)
 
     methods = {
@@ -88,7 +92,9 @@ def main():
         "L-MAC": lmac.explain,
         "L-MAC, mask through its logits": through_logits,
         "L-MAC, decoder in one pass": one_pass,
-        "L-MAC, other class (30 refinement steps)": lambda w: refined(w, (clf(fe.wav_to_features(w))[0].argmax(-1) + 1) % clf.head.out_features),
+        "L-MAC, other class (30 refinement steps)": lambda w: refined(
+            w, (clf(fe.wav_to_features(w))[0].argmax(-1) + 1) % clf.head.out_features
+        ),
         "Saliency": bl.Saliency(fe, clf).explain,
         "GradCAM": bl.GradCAM(fe, clf).explain,
         "SmoothGrad-50": bl.SmoothGrad(fe, clf, n_samples=50).explain,
@@ -107,19 +113,28 @@ def main():
         def second(w):
             return clf(fe.wav_to_features(w))[0].topk(2, dim=-1).indices[:, 1]
 
-        methods.update({
-            "L-MAC conditional": cond.explain,
-            "L-MAC conditional, other class (one pass)": lambda w: cond.explain(w, target=second(w)),
-            "L-MAC, 2nd class (30 refinement steps)": lambda w: refined(w, second(w)),
-            "interpreter, conditional": interp.interpret_batch,
-            "interpreter, conditional, top-5": lambda w: interp.interpret_batch(w, top_k=5),
-        })
+        methods.update(
+            {
+                "L-MAC conditional": cond.explain,
+                "L-MAC conditional, other class (one pass)": lambda w: cond.explain(w, target=second(w)),
+                "L-MAC, 2nd class (30 refinement steps)": lambda w: refined(w, second(w)),
+                "interpreter, conditional": interp.interpret_batch,
+                "interpreter, conditional, top-5": lambda w: interp.interpret_batch(w, top_k=5),
+            }
+        )
     if args.methods is not None:
         unknown = set(args.methods) - set(methods)
         if unknown:
             parser.error(f"unknown methods {sorted(unknown)}; choose from {sorted(methods)}")
-        always = ("classifier forward", "L-MAC", "L-MAC conditional", "L-MAC conditional, other class (one pass)",
-                  "L-MAC, 2nd class (30 refinement steps)", "interpreter, conditional", "interpreter, conditional, top-5")
+        always = (
+            "classifier forward",
+            "L-MAC",
+            "L-MAC conditional",
+            "L-MAC conditional, other class (one pass)",
+            "L-MAC, 2nd class (30 refinement steps)",
+            "interpreter, conditional",
+            "interpreter, conditional, top-5",
+        )
         methods = {k: v for k, v in methods.items() if k in always or k in args.methods}
     print(f"{torch.get_num_threads()} threads, {args.seconds} s clips, median of {args.repeats}")
     print("| method | batch | s per clip | x classifier forward [IQR] | L-MAC speed-up |")
@@ -142,13 +157,20 @@ def main():
             if len(ratios) >= 4:
                 q1, _, q3 = statistics.quantiles(ratios, n=4)
                 spread = f" [{q1:.2f}, {q3:.2f}]"
-            print(f"| {name} | {batch} | {sec:.4f} | {statistics.median(ratios):.2f}{spread} "
-                  f"| {sec / per_clip['L-MAC']:.1f}x |")
+            print(
+                f"| {name} | {batch} | {sec:.4f} | {statistics.median(ratios):.2f}{spread} "
+                f"| {sec / per_clip['L-MAC']:.1f}x |"
+            )
         if args.conditional:
-            ratio = per_clip["L-MAC, 2nd class (30 refinement steps)"] / per_clip["L-MAC conditional, other class (one pass)"]
+            ratio = (
+                per_clip["L-MAC, 2nd class (30 refinement steps)"]
+                / per_clip["L-MAC conditional, other class (one pass)"]
+            )
             top5 = per_clip["interpreter, conditional, top-5"] / per_clip["interpreter, conditional"]
-            print(f"\nbatch {batch}: another class, refinement / conditional one pass: {ratio:.1f}x (target >= 20x); "
-                  f"interpreter top-5 / single: {top5:.2f}x (target <= 2x)\n")
+            print(
+                f"\nbatch {batch}: another class, refinement / conditional one pass: {ratio:.1f}x (target >= 20x); "
+                f"interpreter top-5 / single: {top5:.2f}x (target <= 2x)\n"
+            )
 
 
 if __name__ == "__main__":

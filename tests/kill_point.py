@@ -40,7 +40,9 @@ def _kill_when(when: str):
             seen["end_of_epoch"] += 1
         elif seen["end_of_epoch"]:
             seen["intra"] = seen.get("intra", 0) + 1
-        if (when == "after-epoch-1" and end_of_epoch) or (when == "mid-epoch-2" and not end_of_epoch and seen.get("intra", 0) == int(os.environ.get("KP_N", "1"))):
+        if (when == "after-epoch-1" and end_of_epoch) or (
+            when == "mid-epoch-2" and not end_of_epoch and seen.get("intra", 0) == int(os.environ.get("KP_N", "1"))
+        ):
             sys.stdout.flush()
             sys.stderr.flush()
             os.kill(os.getpid(), getattr(signal, "SIG" + os.environ.get("KP_SIGNAL", "KILL")))

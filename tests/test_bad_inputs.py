@@ -41,15 +41,15 @@ import soundfile as sf
 import torch
 
 from lmac_brain.data.audio import AudioLoadError, load_audio
-from lmac_brain.interface.folder_checks import ModelFolderError, check_interpreter_folder
-from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.data.dataio import classification_datasets, label_encoder_from_manifest
-from lmac_brain.models.decoder import LMACDecoder, rep_channels
-from lmac_brain.interface.export import export_classifier, export_interpreter
-from lmac_brain.models.frontend import Frontend
-from lmac_brain.interface.interpreter import LMACInterpreter
 from lmac_brain.explain.lmac import LMAC
 from lmac_brain.explain.objective import lmac_loss
+from lmac_brain.interface.export import export_classifier, export_interpreter
+from lmac_brain.interface.folder_checks import ModelFolderError, check_interpreter_folder
+from lmac_brain.interface.interpreter import LMACInterpreter
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.models.decoder import LMACDecoder, rep_channels
+from lmac_brain.models.frontend import Frontend
 
 RATE = 16000
 LABELS3 = "'dog' => 0\n'rain' => 1\n'cat' => 2\n================\n'starting_index' => 0\n"
@@ -71,7 +71,9 @@ def tiny_lmac(n_classes: int = 3, seed: int = 0) -> LMAC:
     """The smallest L-MAC model (CNN14 at width 1/16), in eval mode."""
     torch.manual_seed(seed)
     emb = Cnn14(80, 16, 0.0625, return_reps=True)
-    return LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, n_classes)), LMACDecoder(rep_channels(emb), hidden=8)).eval()
+    return LMAC(
+        Frontend(), AudioClassifier(emb, torch.nn.Linear(16, n_classes)), LMACDecoder(rep_channels(emb), hidden=8)
+    ).eval()
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +99,10 @@ def _write_truncated(path: Path, keep_bytes: int) -> Path:
 
 BROKEN_FILES = {
     "empty": (lambda p: p.write_bytes(b""), "the file is empty"),
-    "text_named_wav": (lambda p: p.write_text("ID,label\nthis is a csv, not audio\n" * 20), "not a readable audio file"),
+    "text_named_wav": (
+        lambda p: p.write_text("ID,label\nthis is a csv, not audio\n" * 20),
+        "not a readable audio file",
+    ),
     "cut_in_header": (lambda p: _write_truncated(p, 30), "not a readable audio file"),
     "cut_after_header": (lambda p: _write_truncated(p, 44), r"holds no samples \(truncated"),
 }
@@ -268,7 +273,11 @@ DAMAGES = {
     "cut_embedding_model": ("embedding_model.ckpt", _cut_in_half, "corrupt checkpoint"),
     "empty_classifier": ("classifier.ckpt", lambda p: p.write_bytes(b""), r"empty \(0 bytes\)"),
     "not_a_state_dict": ("classifier.ckpt", lambda p: torch.save([1, 2, 3], str(p)), "not a state dict"),
-    "garbage_label_encoder": ("label_encoder.txt", lambda p: p.write_text("dog\nrain\n"), "not a readable label encoder"),
+    "garbage_label_encoder": (
+        "label_encoder.txt",
+        lambda p: p.write_text("dog\nrain\n"),
+        "not a readable label encoder",
+    ),
 }
 
 
@@ -347,7 +356,9 @@ def test_missing_manifest_is_named(tmp_path):
     encoder_file = tmp_path / "label_encoder.txt"
     encoder_file.write_text("'dog' => 0\n================\n'starting_index' => 0\n", encoding="utf-8")
     encoder = label_encoder_from_manifest("unused", str(encoder_file))
-    with pytest.raises(FileNotFoundError, match=re.escape(f"{tmp_path / 'test.csv'}: the test manifest does not exist")):
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"{tmp_path / 'test.csv'}: the test manifest does not exist")
+    ):
         classification_datasets({"test": str(tmp_path / "test.csv")}, encoder, RATE)
 
 
@@ -370,11 +381,26 @@ def test_cli_skips_and_reports_bad_files(interpreter_folder, tmp_path, caplog):
     sf.write(str(audio / "nan.wav"), nan, RATE, subtype="FLOAT")
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO):
-        code = main(["explain", str(audio), "--source", str(interpreter_folder), "--savedir", str(tmp_path / "cache"), "--out", str(out)])
+        code = main(
+            [
+                "explain",
+                str(audio),
+                "--source",
+                str(interpreter_folder),
+                "--savedir",
+                str(tmp_path / "cache"),
+                "--out",
+                str(out),
+            ]
+        )
     assert code == 1
     per_file = (".json", ".png", "_input.wav", "_interpretation.wav", "_masked_out.wav")
     expected = sorted([f"{stem}{suffix}" for stem in ("cut", "good") for suffix in per_file] + ["report.html"])
     assert sorted(p.name for p in out.iterdir()) == expected  # nothing (not even a temporary file) for bad files
     assert sf.info(str(out / "cut_interpretation.wav")).frames == 4000
     for name, problem in bad.items():
-        assert any(str(audio / name) in r.getMessage() and problem in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+        assert any(
+            str(audio / name) in r.getMessage() and problem in r.getMessage()
+            for r in caplog.records
+            if r.levelno >= logging.ERROR
+        )

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from lmac_brain.explain import baselines as bl
+from lmac_brain.explain.lmac import LMAC
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.decoder import LMACDecoder, rep_channels
 from lmac_brain.models.frontend import Frontend
-from lmac_brain.explain.lmac import LMAC
 
 FAST = {
     "Saliency": {},
@@ -82,6 +82,10 @@ def test_noise_based_methods_stay_finite_on_quiet_inputs(toy):
     fe, clf, _, emb = toy
     quiet = torch.randn(2, 6000) * 1e-3
     for name in ("SmoothGrad", "GradientSHAP"):
-        explainer = getattr(bl, name)(fe, clf, n_samples=4, stdev=0.5) if name == "GradientSHAP" else bl.SmoothGrad(fe, clf, n_samples=4, stdev=1.0)
+        explainer = (
+            getattr(bl, name)(fe, clf, n_samples=4, stdev=0.5)
+            if name == "GradientSHAP"
+            else bl.SmoothGrad(fe, clf, n_samples=4, stdev=1.0)
+        )
         mask = explainer.explain(quiet)
         assert torch.isfinite(mask).all(), name

@@ -9,7 +9,9 @@ def test_training_samples_the_decision_runners_up_and_random_classes():
 
     from lmac_brain.training.brain import LMACBrain
 
-    brain = SimpleNamespace(hparams=SimpleNamespace(target_sampling={"decision": 0.5, "top_k": 0.35, "k": 3, "random": 0.15}))
+    brain = SimpleNamespace(
+        hparams=SimpleNamespace(target_sampling={"decision": 0.5, "top_k": 0.35, "k": 3, "random": 0.15})
+    )
     logits = torch.tensor([[5.0, 4.0, 3.0, 0.0, -1.0, -2.0]]).repeat(4000, 1)
     torch.manual_seed(0)
     target = LMACBrain._sample_targets(brain, logits)
@@ -36,7 +38,9 @@ def test_training_samples_the_labelled_class_with_its_share():
     assert abs(share[0] - (0.4 + 0.1 / 6)) < 0.03 and abs(share[1] - (0.1 + 0.1 / 6)) < 0.03
     with pytest.raises(ValueError, match="no labels"):
         LMACBrain._sample_targets(brain, logits)
-    brain.hparams.target_sampling = dict(shares, label=0.0, random=0.4)  # without a label share, the same draws as before
+    brain.hparams.target_sampling = dict(
+        shares, label=0.0, random=0.4
+    )  # without a label share, the same draws as before
     torch.manual_seed(0)
     plain = LMACBrain._sample_targets(brain, logits, labels)
     brain.hparams.target_sampling = {k: v for k, v in shares.items() if k != "label"} | {"random": 0.4}

@@ -154,8 +154,8 @@ def test_curves_explain_the_decision_without_a_target():
 @pytest.mark.slow
 def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
     """eval.py's --compile_scorer: same budget rows (the compiled classifier differs by float rounding only)."""
-    from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.evaluation.evaluate import budget_rows, scoring_model
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
 
     torch.manual_seed(0)
     fe = Frontend()
@@ -168,8 +168,9 @@ def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
             m.running_var.uniform_(0.5, 2.0)
     items = [(f"c{i}", torch.randn(8000), None) for i in range(4)]
     eager = budget_rows("Energy", Energy(fe), "demo", items, fe, clf, "log1p", 4)
-    compiled = budget_rows("Energy", Energy(fe), "demo", items, fe, clf, "log1p", 4,
-                           scorer=scoring_model(fe, clf, compile=True))
+    compiled = budget_rows(
+        "Energy", Energy(fe), "demo", items, fe, clf, "log1p", 4, scorer=scoring_model(fe, clf, compile=True)
+    )
     assert len(eager) == len(compiled) == 4
     for a, b in zip(eager, compiled):
         assert a.keys() == b.keys() and a["item"] == b["item"]
@@ -183,8 +184,8 @@ def test_compiled_scorer_is_frozen():
     """--compile_scorer's speed comes from inductor's freezing (weights folded and pre-packed as
     constants). Frozen, the compiled scorer keeps the weights it was compiled with; without freezing
     (weights as graph inputs, what ``torch.compile(options={"freezing": True})`` gave) it follows them."""
-    from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.evaluation.evaluate import scoring_model
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
 
     torch.manual_seed(0)
     fe = Frontend()
@@ -202,8 +203,8 @@ def test_compiled_scorer_is_frozen():
 def test_shared_decisions_give_the_same_rows_with_one_whole_input_pass_fewer():
     """eval.py's decisions cache: a second method reads each item's decision and p(full) instead of
     classifying the whole input again, with the same rows as without the cache."""
-    from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.evaluation.evaluate import budget_rows, scoring_model
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
 
     torch.manual_seed(0)
     fe = Frontend()
@@ -231,14 +232,18 @@ def test_shared_decisions_give_the_same_rows_with_one_whole_input_pass_fewer():
 
 def test_budget_objective_under_rank_power_reaches_the_decoder():
     """With rank_power the training ranking is log(M**g * log1p|X|): its exact top-q forward, gradients to the decoder."""
+    from lmac_brain.explain.lmac import LMAC
     from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.models.decoder import LMACDecoder, rep_channels
-    from lmac_brain.explain.lmac import LMAC
 
     torch.manual_seed(0)
     emb = Cnn14(80, 16, 0.0625, return_reps=True)
-    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 3)), LMACDecoder(rep_channels(emb), hidden=4, out_channels=2),
-                rank_power=2.0)
+    lmac = LMAC(
+        Frontend(),
+        AudioClassifier(emb, torch.nn.Linear(16, 3)),
+        LMACDecoder(rep_channels(emb), hidden=4, out_channels=2),
+        rank_power=2.0,
+    )
     out = lmac.mask_of(torch.randn(2, 16000))
     kept, removed = lmac.budget_logits(out, [0.1])
     (kept.sum() - removed.sum()).backward()

@@ -62,7 +62,9 @@ def _rank_confusion(rank: int, init_file: str, predictions, targets, results) ->
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(), reason="torch without gloo")
+@pytest.mark.skipif(
+    not torch.distributed.is_available() or not torch.distributed.is_gloo_available(), reason="torch without gloo"
+)
 def test_confusion_is_summed_over_ddp_ranks(tmp_path):
     import torch.multiprocessing as mp
 
@@ -100,8 +102,8 @@ def _clip(label: str, rng: np.random.Generator, seconds: float = 0.5) -> np.ndar
 
 @pytest.mark.slow
 def test_default_finetuning_on_imbalanced_data_balances_and_reports(repo_root, tmp_path):
-    from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.interface.export import export_classifier
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.models.frontend import Frontend
 
     # 5 folds of 21 hum, 2 whistle, 2 hiss clips (hum: 84%); folds 1-3 train, 4 validates, 5 tests.
@@ -120,14 +122,39 @@ def test_default_finetuning_on_imbalanced_data_balances_and_reports(repo_root, t
     torch.manual_seed(0)
     labels = tmp_path / "label_encoder.txt"
     labels.write_text("'dog' => 0\n'rain' => 1\n================\n'starting_index' => 0\n", encoding="utf-8")
-    source = export_classifier(str(tmp_path / "source"), Frontend(),
-                               AudioClassifier(Cnn14(80, 32, 0.0625, return_reps=True), torch.nn.Linear(32, 2)), str(labels), {})
+    source = export_classifier(
+        str(tmp_path / "source"),
+        Frontend(),
+        AudioClassifier(Cnn14(80, 32, 0.0625, return_reps=True), torch.nn.Linear(32, 2)),
+        str(labels),
+        {},
+    )
     out = tmp_path / "exp"
-    cmd = [sys.executable, str(repo_root / "recipes/custom/interpret/train_classifier.py"),
-           str(repo_root / "hparams/finetune_classifier_cpu.yaml"), "--dataset", str(tmp_path / "data.csv"),
-           "--valid_folds", "[4]", "--test_folds", "[5]", "--pretrained_source", source, "--output_folder", str(out),
-           "--batch_size", "8", "--train_crop_s", "0.5", "--lr", "0.01",
-           "--warmup_steps", "2", "--number_of_epochs", "3"]
+    cmd = [
+        sys.executable,
+        str(repo_root / "recipes/custom/interpret/train_classifier.py"),
+        str(repo_root / "hparams/finetune_classifier_cpu.yaml"),
+        "--dataset",
+        str(tmp_path / "data.csv"),
+        "--valid_folds",
+        "[4]",
+        "--test_folds",
+        "[5]",
+        "--pretrained_source",
+        source,
+        "--output_folder",
+        str(out),
+        "--batch_size",
+        "8",
+        "--train_crop_s",
+        "0.5",
+        "--lr",
+        "0.01",
+        "--warmup_steps",
+        "2",
+        "--number_of_epochs",
+        "3",
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Imbalanced classes in the training manifest" in proc.stderr + proc.stdout

@@ -18,9 +18,7 @@ def test_width_one_loads_speechbrain_state_dict_unchanged(tmp_path):
     path = tmp_path / "embedding_model.ckpt"
     torch.save(reference.state_dict(), path)
     ours = Cnn14(mel_bins=80, emb_dim=2048, width=1.0, return_reps=True).eval()
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {
-        k: v.shape for k, v in reference.state_dict().items()
-    }
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in reference.state_dict().items()}
     ours.load_state_dict(torch.load(path), strict=True)
     x = torch.rand(1, 64, 80)
     with torch.no_grad():
@@ -43,7 +41,11 @@ def test_paper_config_pretrainer_loads_a_hub_style_folder(tmp_path, repo_root):
     with open(repo_root / "hparams" / "classifier_cnn14.yaml", encoding="utf-8") as f:
         hparams = load_hyperpyyaml(
             f,
-            {"data_folder": str(tmp_path / "esc50"), "output_folder": str(tmp_path / "exp"), "pretrained_source": str(hub)},
+            {
+                "data_folder": str(tmp_path / "esc50"),
+                "output_folder": str(tmp_path / "exp"),
+                "pretrained_source": str(hub),
+            },
         )
     hparams["pretrainer"].collect_files()
     hparams["pretrainer"].load_collected()
@@ -65,7 +67,12 @@ def test_reps_shapes_at_five_seconds():
     net = Cnn14(80, 512, 0.25, return_reps=True).eval()
     _, reps = net(torch.rand(1, 431, 80))
     assert [tuple(r.shape) for r in reps] == [
-        (1, 512, 13, 2), (1, 256, 13, 2), (1, 128, 26, 5), (1, 64, 53, 10), (1, 32, 107, 20), (1, 16, 215, 40)
+        (1, 512, 13, 2),
+        (1, 256, 13, 2),
+        (1, 128, 26, 5),
+        (1, 64, 53, 10),
+        (1, 32, 107, 20),
+        (1, 16, 215, 40),
     ]
 
 
@@ -93,8 +100,12 @@ def test_lmac_paper_config_builds_and_loads_the_hub_classifier_files(tmp_path, r
     torch.save(SBHead(input_size=2048, lin_blocks=1, out_neurons=50).state_dict(), hub / "classifier.ckpt")
     labels = "".join(f"'c{i}' => {i}\n" for i in range(50)) + "================\n'starting_index' => 0\n"
     (hub / "label_encoder.txt").write_text(labels, encoding="utf-8")
-    overrides = {"data_folder": str(tmp_path), "noise_folder": str(tmp_path), "output_folder": str(tmp_path / "exp"),
-                 "classifier_source": str(hub)}
+    overrides = {
+        "data_folder": str(tmp_path),
+        "noise_folder": str(tmp_path),
+        "output_folder": str(tmp_path / "exp"),
+        "classifier_source": str(hub),
+    }
     with open(repo_root / "hparams" / "lmac_cnn14.yaml", encoding="utf-8") as f:
         hparams = load_hyperpyyaml(f, overrides)
     hparams["pretrainer"].collect_files()
@@ -106,13 +117,18 @@ def test_lmac_paper_config_builds_and_loads_the_hub_classifier_files(tmp_path, r
 
 # --------------------------------------------------------------------------- the classifier folder as the source of its shape
 
+
 def _export(tmp_path, emb, head, n_classes):
     from lmac_brain.interface.export import export_classifier
     from lmac_brain.models.frontend import Frontend
 
     labels = tmp_path / "labels.txt"
-    labels.write_text("".join(f"'c{i}' => {i}\n" for i in range(n_classes)) + "================\n'starting_index' => 0\n", "utf-8")
-    return export_classifier(str(tmp_path / "clf"), Frontend(n_mels=emb.mel_bins), AudioClassifier(emb, head), str(labels), {})
+    labels.write_text(
+        "".join(f"'c{i}' => {i}\n" for i in range(n_classes)) + "================\n'starting_index' => 0\n", "utf-8"
+    )
+    return export_classifier(
+        str(tmp_path / "clf"), Frontend(n_mels=emb.mel_bins), AudioClassifier(emb, head), str(labels), {}
+    )
 
 
 @pytest.mark.parametrize("width,emb_dim", [(0.0625, 24), (0.3, 40), (0.5, 64)])
@@ -133,13 +149,18 @@ def test_classifier_folder_errors_name_the_problem(tmp_path):
     from lmac_brain.models import classifier_folder
 
     folder = _export(tmp_path, Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2), 2)
-    with pytest.raises(classifier_folder.ClassifierFolderError, match="trained on 80 mel bins but the front end makes 64; set n_mels: 80"):
+    with pytest.raises(
+        classifier_folder.ClassifierFolderError,
+        match="trained on 80 mel bins but the front end makes 64; set n_mels: 80",
+    ):
         classifier_folder.embedding_model(folder, 64)
     os.remove(os.path.join(folder, "classifier.ckpt"))
     with pytest.raises(classifier_folder.ClassifierFolderError, match="no classifier.ckpt"):
         classifier_folder.head(folder)
     torch.save({"weight": torch.zeros(3)}, os.path.join(folder, "classifier.ckpt"))
-    with pytest.raises(classifier_folder.ClassifierFolderError, match="neither a torch.nn.Linear nor a SpeechBrain Classifier"):
+    with pytest.raises(
+        classifier_folder.ClassifierFolderError, match="neither a torch.nn.Linear nor a SpeechBrain Classifier"
+    ):
         classifier_folder.head(folder)
 
 
@@ -156,4 +177,7 @@ def test_classifier_folder_fetches_a_hub_id(tmp_path, monkeypatch):
 
     monkeypatch.setattr(classifier_folder, "fetch", fake_fetch)
     assert classifier_folder.read_architecture("speechbrain/cnn14-esc50").n_classes == 3
-    assert asked == [("embedding_model.ckpt", "speechbrain/cnn14-esc50"), ("classifier.ckpt", "speechbrain/cnn14-esc50")]
+    assert asked == [
+        ("embedding_model.ckpt", "speechbrain/cnn14-esc50"),
+        ("classifier.ckpt", "speechbrain/cnn14-esc50"),
+    ]

@@ -78,8 +78,12 @@ def test_the_time_gate_multiplies_the_mask_by_the_class_evidence_over_time():
         with torch.no_grad():
             _, reps = lmac.classify(gated["logmag"])
         evidence = torch.einsum("bct,c->bt", reps[0].mean(dim=3), lmac.classifier.head.weight[c])
-        below = F.interpolate((evidence - evidence.amax(1, keepdim=True)).unsqueeze(1), size=ratio.shape[1],
-                              mode="linear", align_corners=False)[:, 0]
+        below = F.interpolate(
+            (evidence - evidence.amax(1, keepdim=True)).unsqueeze(1),
+            size=ratio.shape[1],
+            mode="linear",
+            align_corners=False,
+        )[:, 0]
         a, b = lmac.decoder.gate.tolist()
         assert torch.allclose(ratio[:, :, 0], torch.sigmoid(a * below + b), atol=1e-4)
         assert (ratio[:, :, 0].amax(1) - ratio[:, :, 0].amin(1)).min() > 1e-3  # the evidence does vary over time here
@@ -94,8 +98,13 @@ def test_warm_start_adds_a_time_gate_to_a_trained_conditional_decoder():
     from lmac_brain.models.conditioning import TIME_GATE_INIT
 
     trained = conditional_lmac(**KINDS["class-free features"])
-    gated = LMACDecoder(rep_channels(trained.classifier.embedding_model), hidden=8, out_channels=4, conditional=True,
-                        **KINDS["time gate"])
+    gated = LMACDecoder(
+        rep_channels(trained.classifier.embedding_model),
+        hidden=8,
+        out_channels=4,
+        conditional=True,
+        **KINDS["time gate"],
+    )
     state = trained.decoder.state_dict()
     assert gated.needs_warm_start(state) and not trained.decoder.needs_warm_start(state)
     gated.warm_start(state)
@@ -107,8 +116,14 @@ def test_warm_start_adds_a_time_gate_to_a_trained_conditional_decoder():
 
 def test_warm_start_adds_a_fine_stack_that_starts_silent_and_then_learns():
     trained = conditional_lmac(**KINDS["time gate"])
-    fine = LMACDecoder(rep_channels(trained.classifier.embedding_model), hidden=8, out_channels=4, conditional=True,
-                       fine_channels=3, **KINDS["time gate"])
+    fine = LMACDecoder(
+        rep_channels(trained.classifier.embedding_model),
+        hidden=8,
+        out_channels=4,
+        conditional=True,
+        fine_channels=3,
+        **KINDS["time gate"],
+    )
     state = trained.decoder.state_dict()
     assert fine.needs_warm_start(state) and not fine.needs_warm_start(fine.state_dict())
     fine.warm_start(state)
@@ -127,8 +142,11 @@ def test_warm_start_adds_a_fine_stack_that_starts_silent_and_then_learns():
 
 def test_warm_start_gives_the_unconditional_masks_for_every_class():
     plain = conditional_lmac(conditional=False)
-    cond = LMAC(plain.frontend, plain.classifier, LMACDecoder(rep_channels(plain.classifier.embedding_model), hidden=8,
-                                                              out_channels=4, conditional=True)).eval()
+    cond = LMAC(
+        plain.frontend,
+        plain.classifier,
+        LMACDecoder(rep_channels(plain.classifier.embedding_model), hidden=8, out_channels=4, conditional=True),
+    ).eval()
     cond.decoder.warm_start(plain.decoder.state_dict())
     wavs = torch.randn(2, 16000) * 0.3
     for c in range(4):
@@ -151,7 +169,9 @@ def test_batches_decoded_in_passes_equal_one_pass(monkeypatch, kind):
     one = lmac.mask_factors(reps, logmag, classes[:, 0]), lmac.decoder.class_factors(reps, logmag, condition)
     calls = []
     original = decoder_module.LMACDecoder._head_hidden
-    monkeypatch.setattr(decoder_module.LMACDecoder, "_head_hidden", lambda self, r, *a: calls.append(len(r[0])) or original(self, r, *a))
+    monkeypatch.setattr(
+        decoder_module.LMACDecoder, "_head_hidden", lambda self, r, *a: calls.append(len(r[0])) or original(self, r, *a)
+    )
     # two items' features per pass
     monkeypatch.setattr(decoder_module, "PASS_BYTES", 2 * logmag.shape[1] * 80 * 4 * 4)
     passes = lmac.mask_factors(reps, logmag, classes[:, 0]), lmac.decoder.class_factors(reps, logmag, condition)

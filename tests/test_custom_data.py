@@ -217,8 +217,13 @@ TINY = ["--batch_size", "4", "--train_crop_s", "0.5"]
 
 
 def _run(repo_root, cwd, script, config, args):
-    cmd = [sys.executable, str(repo_root / "recipes/custom/interpret" / script), str(repo_root / "hparams" / config),
-           *TINY, *args]
+    cmd = [
+        sys.executable,
+        str(repo_root / "recipes/custom/interpret" / script),
+        str(repo_root / "hparams" / config),
+        *TINY,
+        *args,
+    ]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -230,8 +235,8 @@ def _ok(proc):
 @pytest.fixture
 def source_classifier(tmp_path):
     """A tiny exported classifier of two *other* classes (stands in for the shipped ESC-50 model)."""
-    from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.interface.export import export_classifier
+    from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.models.frontend import Frontend
 
     torch.manual_seed(0)
@@ -246,10 +251,26 @@ def test_finetune_then_lmac_then_explain(tmp_path, repo_root, source_classifier)
     data = write_class_folders(tmp_path / "my_sounds")
     before = sorted(str(p) for p in data.rglob("*"))
     clf_out = tmp_path / "clf"
-    log = _ok(_run(repo_root, tmp_path, "train_classifier.py", "finetune_classifier_cpu.yaml", [
-        "--dataset", str(data), "--pretrained_source", source_classifier, "--output_folder", str(clf_out),
-        "--number_of_epochs", "1", "--warmup_steps", "1",
-    ]))
+    log = _ok(
+        _run(
+            repo_root,
+            tmp_path,
+            "train_classifier.py",
+            "finetune_classifier_cpu.yaml",
+            [
+                "--dataset",
+                str(data),
+                "--pretrained_source",
+                source_classifier,
+                "--output_folder",
+                str(clf_out),
+                "--number_of_epochs",
+                "1",
+                "--warmup_steps",
+                "1",
+            ],
+        )
+    )
     assert "test acc" in log
     export = clf_out / "classifier"
     metrics = json.loads((export / "metrics.json").read_text(encoding="utf-8"))
@@ -260,14 +281,32 @@ def test_finetune_then_lmac_then_explain(tmp_path, repo_root, source_classifier)
 
     # L-MAC on the source classifier (other classes) stops with a clear error before loading it.
     lmac_out = tmp_path / "lmac"
-    common = ["--dataset", str(data), "--output_folder", str(lmac_out), "--number_of_epochs", "1",
-              "--n_listen_valid", "1", "--n_listen_test", "1"]
-    proc = _run(repo_root, tmp_path, "train_lmac.py", "lmac_custom_cpu.yaml",
-                common + ["--classifier_source", source_classifier])
+    common = [
+        "--dataset",
+        str(data),
+        "--output_folder",
+        str(lmac_out),
+        "--number_of_epochs",
+        "1",
+        "--n_listen_valid",
+        "1",
+        "--n_listen_test",
+        "1",
+    ]
+    proc = _run(
+        repo_root,
+        tmp_path,
+        "train_lmac.py",
+        "lmac_custom_cpu.yaml",
+        common + ["--classifier_source", source_classifier],
+    )
     assert proc.returncode != 0 and "knows the classes ['dog', 'rain'] but the data have" in proc.stdout + proc.stderr
 
-    log = _ok(_run(repo_root, tmp_path, "train_lmac.py", "lmac_custom_cpu.yaml",
-                   common + ["--classifier_source", str(export)]))
+    log = _ok(
+        _run(
+            repo_root, tmp_path, "train_lmac.py", "lmac_custom_cpu.yaml", common + ["--classifier_source", str(export)]
+        )
+    )
     assert "valid Fid-In" in log and "test AI" in log
     results = json.loads((lmac_out / "results.json").read_text(encoding="utf-8"))
     assert results["condition"] == "clean clips" and results["split"].startswith("seeded stratified split")

@@ -19,17 +19,31 @@ import sys
 import pytest
 import torch
 
-from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.interface.export import export_classifier
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.frontend import Frontend
 
 pytestmark = pytest.mark.slow  # torchrun and two-process gloo groups
 
-TINY = ["--batch_size", "1", "--train_crop_s", "0.5",
-        "--download", "False", "--n_listen_valid", "0", "--n_listen_test", "0", "--number_of_epochs", "2"]
+TINY = [
+    "--batch_size",
+    "1",
+    "--train_crop_s",
+    "0.5",
+    "--download",
+    "False",
+    "--n_listen_valid",
+    "0",
+    "--n_listen_test",
+    "0",
+    "--number_of_epochs",
+    "2",
+]
 
 
-@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(), reason="torch without gloo")
+@pytest.mark.skipif(
+    not torch.distributed.is_available() or not torch.distributed.is_gloo_available(), reason="torch without gloo"
+)
 def test_two_process_run_reduces_metrics_and_checkpoints_once(tiny_esc50, noise_folder, repo_root, tmp_path):
     torch.manual_seed(0)
     clf = AudioClassifier(Cnn14(80, 32, 0.0625, return_reps=True), torch.nn.Linear(32, 2))
@@ -37,18 +51,42 @@ def test_two_process_run_reduces_metrics_and_checkpoints_once(tiny_esc50, noise_
     labels.write_text("'dog' => 0\n'chirping_birds' => 1\n================\n'starting_index' => 0\n", encoding="utf-8")
     source = export_classifier(str(tmp_path / "classifier"), Frontend(), clf, str(labels), {})
     out = tmp_path / "ddp"
-    args = [str(repo_root / "recipes/ESC50/interpret/train_lmac.py"), str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
-            "--data_folder", str(tiny_esc50), "--noise_folder", str(noise_folder), "--classifier_source", source,
-            "--output_folder", str(out), *TINY]
+    args = [
+        str(repo_root / "recipes/ESC50/interpret/train_lmac.py"),
+        str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
+        "--data_folder",
+        str(tiny_esc50),
+        "--noise_folder",
+        str(noise_folder),
+        "--classifier_source",
+        source,
+        "--output_folder",
+        str(out),
+        *TINY,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on two cores
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *args,
-         "--distributed_backend", "gloo"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            *args,
+            "--distributed_backend",
+            "gloo",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert ddp.returncode == 0, ddp.stdout[-4000:] + ddp.stderr[-4000:]
     two = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    epochs = [line for line in (out / "train_log.txt").read_text(encoding="utf-8").splitlines() if line.startswith("epoch:")]
+    epochs = [
+        line for line in (out / "train_log.txt").read_text(encoding="utf-8").splitlines() if line.startswith("epoch:")
+    ]
     assert len(epochs) == 2, "each epoch must be logged once, by rank 0"
     checkpoints = sorted((out / "save").glob("CKPT+*"))
     assert len(checkpoints) == 1 and (checkpoints[0] / "decoder.ckpt").is_file()
@@ -86,7 +124,9 @@ dist.destroy_process_group()
 """
 
 
-@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(), reason="torch without gloo")
+@pytest.mark.skipif(
+    not torch.distributed.is_available() or not torch.distributed.is_gloo_available(), reason="torch without gloo"
+)
 def test_ranks_list_the_same_checkpoints_when_the_main_process_publishes_late(tmp_path):
     """Regression: a rank that listed the checkpoints before the main process renamed ``CKPT.yaml`` into
     place deleted one checkpoint fewer and deadlocked SpeechBrain's ``delete_checkpoints``."""
@@ -97,8 +137,16 @@ def test_ranks_list_the_same_checkpoints_when_the_main_process_publishes_late(tm
         port = str(s.getsockname()[1])
     script = tmp_path / "race.py"
     script.write_text(CHECKPOINT_RACE, encoding="utf-8")
-    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "ckpt"), port], env={**os.environ, "RANK": str(r)},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / "ckpt"), port],
+            env={**os.environ, "RANK": str(r)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for r in (0, 1)
+    ]
     try:
         outs = [p.communicate(timeout=60)[0] for p in procs]
     except subprocess.TimeoutExpired:

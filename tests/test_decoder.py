@@ -5,11 +5,11 @@ import pytest
 import torch
 from speechbrain.lobes.models.Cnn14 import CNN14PSI_stft
 
+from lmac_brain.explain.lmac import LMAC
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.decoder import LMACDecoder, rep_channels
-from lmac_brain.models.reference_decoder import ReferenceDecoder
 from lmac_brain.models.frontend import Frontend
-from lmac_brain.explain.lmac import LMAC
+from lmac_brain.models.reference_decoder import ReferenceDecoder
 
 
 @pytest.fixture(scope="module")

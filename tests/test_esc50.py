@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lmac_brain.data.manifests import MANIFEST_COLUMNS
 from lmac_brain.data.esc50 import download_esc50, prepare_esc50, read_esc50_meta
+from lmac_brain.data.manifests import MANIFEST_COLUMNS
 
 
 def read_manifest(path: str) -> list:
@@ -22,10 +22,7 @@ def read_manifest(path: str) -> list:
 
 def snapshot(folder: Path) -> dict:
     """Every file under ``folder`` with its size and mtime."""
-    return {
-        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in folder.rglob("*")
-    }
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
 @pytest.mark.parametrize("tiny_esc50", ["wav", "flac"], indirect=True)
@@ -53,9 +50,7 @@ def test_manifests_default_folds(tiny_esc50, tiny_esc50_expected, tmp_path):
 
 
 def test_custom_folds(tiny_esc50, tmp_path):
-    paths = prepare_esc50(
-        tiny_esc50, tmp_path, train_folds=[2, 5], valid_folds=[1], test_folds=[3, 4], download=False
-    )
+    paths = prepare_esc50(tiny_esc50, tmp_path, train_folds=[2, 5], valid_folds=[1], test_folds=[3, 4], download=False)
     folds = {s: {int(r["fold"]) for r in read_manifest(p)} for s, p in paths.items()}
     assert folds == {"train": {2, 5}, "valid": {1}, "test": {3, 4}}
     assert len(read_manifest(paths["train"])) == 4
@@ -110,9 +105,7 @@ def test_data_folder_unchanged(tiny_esc50, tmp_path):
     before = snapshot(tiny_esc50)
     prepare_esc50(tiny_esc50, tmp_path / "exp" / "save", download=False)
     assert snapshot(tiny_esc50) == before
-    assert sorted(os.listdir(tmp_path / "exp" / "save")) == [
-        "esc50_prepare.json", "test.csv", "train.csv", "valid.csv"
-    ]
+    assert sorted(os.listdir(tmp_path / "exp" / "save")) == ["esc50_prepare.json", "test.csv", "train.csv", "valid.csv"]
 
 
 @pytest.mark.parametrize("n_missing, tail", [(2, None), (7, "... and 2 more")])
@@ -132,8 +125,7 @@ def test_missing_audio(tiny_esc50, tmp_path, n_missing, tail):
 def test_missing_audio_outside_selected_folds_is_fine(tiny_esc50, tmp_path):
     for f in (tiny_esc50 / "audio").glob("5-*"):
         f.unlink()
-    paths = prepare_esc50(tiny_esc50, tmp_path, test_folds=(4,), valid_folds=(3,), train_folds=(1, 2),
-                          download=False)
+    paths = prepare_esc50(tiny_esc50, tmp_path, test_folds=(4,), valid_folds=(3,), train_folds=(1, 2), download=False)
     assert len(read_manifest(paths["test"])) == 2
 
 

@@ -117,10 +117,12 @@ def test_contamination_is_pinned(tmp_path):
                 source = load_audio(noises[int(torch.randint(2, (1,), generator=gen))], 16000, normalize=False)
                 starts = source.numel() - 8000 + 1 if source.numel() >= 8000 else source.numel()
                 offset = int(torch.randint(starts, (1,), generator=gen))
-                n = source.repeat(-(-(offset + 8000) // source.numel()))[offset: offset + 8000]
+                n = source.repeat(-(-(offset + 8000) // source.numel()))[offset : offset + 8000]
             tiny = torch.finfo(clean.dtype).tiny
             expected = w_s * clean / clean.norm().clamp(min=tiny) + w_n * n / n.norm().clamp(min=tiny)
             assert item_id == f"5-1-A-0_{condition}{k}"
             assert torch.equal(mix, expected / expected.abs().amax(dim=-1, keepdim=True))
             head, total = pinned[condition][k]
-            assert mix[:3].tolist() == pytest.approx(head, abs=1e-6) and float(mix.sum()) == pytest.approx(total, abs=1e-4)
+            assert mix[:3].tolist() == pytest.approx(head, abs=1e-6) and float(mix.sum()) == pytest.approx(
+                total, abs=1e-4
+            )

@@ -7,8 +7,8 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBHead
 
-from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.interface.export import EXPORT_FILES, export_classifier, head_config
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.frontend import Frontend
 
 LABELS = "'dog' => 0\n'rain' => 1\n'cat' => 2\n================\n'starting_index' => 0\n"
@@ -22,7 +22,9 @@ def _trained_like(head):
     return clf.eval()
 
 
-@pytest.mark.parametrize("head", [torch.nn.Linear(32, 3), SBHead(input_size=32, lin_blocks=1, lin_neurons=8, out_neurons=3)])
+@pytest.mark.parametrize(
+    "head", [torch.nn.Linear(32, 3), SBHead(input_size=32, lin_blocks=1, lin_neurons=8, out_neurons=3)]
+)
 def test_export_then_load_gives_same_logits(tmp_path, head):
     clf = _trained_like(head)
     labels = tmp_path / "label_encoder.txt"
@@ -73,10 +75,10 @@ def test_failed_export_leaves_nothing_behind(tmp_path):
 
 @pytest.mark.parametrize("options", [{}, {"fine_channels": 4, "spec_gain": False}])
 def test_interpreter_folder_rebuilds_the_decoder_options(tmp_path, options):
-    from lmac_brain.models.decoder import LMACDecoder, rep_channels
+    from lmac_brain.explain.lmac import LMAC
     from lmac_brain.interface.export import export_interpreter
     from lmac_brain.interface.interpreter import LMACInterpreter
-    from lmac_brain.explain.lmac import LMAC
+    from lmac_brain.models.decoder import LMACDecoder, rep_channels
 
     torch.manual_seed(0)
     emb = Cnn14(80, 16, 0.0625, return_reps=True)
@@ -112,14 +114,19 @@ def test_folders_exported_before_the_subpackages_are_refused_with_the_fix(tiny_i
         text = text.replace(new_path, old_path)
     (old / "hyperparams.yaml").write_text(text, encoding="utf-8")
     assert "!new:lmac_brain.decoder.LMACDecoder" in text and "!new:lmac_brain.lmac.LMAC" in text
-    with pytest.raises(ModelFolderError, match=r"hyperparams.yaml: names module paths .*lmac_brain.decoder. -> lmac_brain.models.decoder.") as err:
+    with pytest.raises(
+        ModelFolderError,
+        match=r"hyperparams.yaml: names module paths .*lmac_brain.decoder. -> lmac_brain.models.decoder.",
+    ) as err:
         LMACInterpreter.from_hparams(source=str(old), savedir=str(tmp_path / "b"))
     assert (old / "hyperparams.yaml").read_text(encoding="utf-8") == text
     command = str(err.value).splitlines()[-1].strip()
     assert command.startswith("sed -i.bak ")
     subprocess.run(["bash", "-c", command], check=True)
     wav = torch.randn(2, 16000) * 0.3
-    now = LMACInterpreter.from_hparams(source=str(tiny_interpreter_folder), savedir=str(tmp_path / "a")).interpret_batch(wav)
+    now = LMACInterpreter.from_hparams(
+        source=str(tiny_interpreter_folder), savedir=str(tmp_path / "a")
+    ).interpret_batch(wav)
     fixed = LMACInterpreter.from_hparams(source=str(old), savedir=str(tmp_path / "b")).interpret_batch(wav)
     assert torch.equal(now.mask, fixed.mask) and torch.equal(now.probs, fixed.probs)
 
@@ -145,12 +152,20 @@ def test_model_card_command_pastes_back_to_the_same_overrides(tmp_path, repo_roo
 
     loss_weights = {"w_in": 4.0, "w_out": 1.0, "w_l1": 0.0, "w_tv": 0.0, "w_area": 50.0, "area": 0.25}
     argv = [
-        "recipes/ESC50/interpret/train_lmac.py", "hparams/lmac_cnn14_cpu.yaml",
-        "--data_folder", "../my data/esc50", "--noise_folder", "../shared/data/noise",
-        "--loss_weights", "{w_in: 4.0, w_out: 1.0, w_l1: 0.0, w_tv: 0.0, w_area: 50.0, area: 0.25}",
-        "--target_sampling", "{decision: 0.4, top_k: 0.2, k: 5, label: 0.3, random: 0.1}",
-        "--budget_train", "[0.05, 0.1, 0.2]",
-        "--output_folder", str(tmp_path / "it's a \"run\""),
+        "recipes/ESC50/interpret/train_lmac.py",
+        "hparams/lmac_cnn14_cpu.yaml",
+        "--data_folder",
+        "../my data/esc50",
+        "--noise_folder",
+        "../shared/data/noise",
+        "--loss_weights",
+        "{w_in: 4.0, w_out: 1.0, w_l1: 0.0, w_tv: 0.0, w_area: 50.0, area: 0.25}",
+        "--target_sampling",
+        "{decision: 0.4, top_k: 0.2, k: 5, label: 0.3, random: 0.1}",
+        "--budget_train",
+        "[0.05, 0.1, 0.2]",
+        "--output_folder",
+        str(tmp_path / 'it\'s a "run"'),
     ]
     command = command_line(argv)
     card = model_card("T", "D", {"AI": 1.0}, command)
@@ -168,4 +183,4 @@ def test_model_card_command_pastes_back_to_the_same_overrides(tmp_path, repo_roo
         hparams = load_hyperpyyaml(f, overrides)
     assert hparams["loss_weights"] == loss_weights and hparams["budget_train"] == [0.05, 0.1, 0.2]
     assert hparams["target_sampling"] == {"decision": 0.4, "top_k": 0.2, "k": 5, "label": 0.3, "random": 0.1}
-    assert hparams["data_folder"] == "../my data/esc50" and hparams["output_folder"] == str(tmp_path / "it's a \"run\"")
+    assert hparams["data_folder"] == "../my data/esc50" and hparams["output_folder"] == str(tmp_path / 'it\'s a "run"')

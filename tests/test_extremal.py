@@ -44,14 +44,20 @@ def test_optimising_lowers_the_kept_part_cross_entropy(classifier):
 def test_rank_scores_follow_rank_power(classifier):
     mask, logmag = torch.tensor([[[1.0, 0.5]]]), torch.tensor([[[1.0, 3.0]]])
     assert ObjectiveOptimum(Frontend(), classifier, WEIGHTS).rank_scores(mask, logmag).tolist() == [[[1.0, 0.75]]]
-    assert torch.equal(ObjectiveOptimum(Frontend(), classifier, WEIGHTS, rank_power=None).rank_scores(mask, logmag), mask)
+    assert torch.equal(
+        ObjectiveOptimum(Frontend(), classifier, WEIGHTS, rank_power=None).rank_scores(mask, logmag), mask
+    )
 
 
 def test_the_eval_recipe_runs_the_diagnostic_only_when_named(repo_root):
     with open(repo_root / "hparams/eval_cnn14_cpu.yaml", encoding="utf-8") as f:
         text = f.read()
-    overrides = {"data_folder": "unused", "noise_folder": "unused", "speech_folder": "unused",
-                 "classifier_source": str(repo_root / "pretrained/lmac_cnn14_cpu_esc50")}
+    overrides = {
+        "data_folder": "unused",
+        "noise_folder": "unused",
+        "speech_folder": "unused",
+        "classifier_source": str(repo_root / "pretrained/lmac_cnn14_cpu_esc50"),
+    }
     hparams = load_hyperpyyaml(text, overrides)
     assert "Optimized-objective" in hparams["explainers"] and "Optimized-objective" not in hparams["methods"]
     opt = hparams["explainers"]["Optimized-objective"](hparams["frontend"], hparams["classifier"])

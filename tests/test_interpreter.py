@@ -12,15 +12,15 @@ import soundfile as sf
 import torch
 
 from lmac_brain.data.audio import peak_normalize
-from lmac_brain.interface.folder_checks import ModelFolderError
-from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.explain.lmac import LMAC
 from lmac_brain.interface.cli import DEFAULT_SOURCE, main
-from lmac_brain.models.decoder import LMACDecoder, rep_channels
 from lmac_brain.interface.export import export_interpreter
-from lmac_brain.models.frontend import Frontend
+from lmac_brain.interface.folder_checks import ModelFolderError
 from lmac_brain.interface.interpreter import LMACInterpreter
 from lmac_brain.interface.savedir import SAVEDIR_MARKER, SavedirError
-from lmac_brain.explain.lmac import LMAC
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
+from lmac_brain.models.decoder import LMACDecoder, rep_channels
+from lmac_brain.models.frontend import Frontend
 
 LABELS = "'dog' => 0\n'rain' => 1\n'cat' => 2\n================\n'starting_index' => 0\n"
 
@@ -96,7 +96,14 @@ def test_savedir_holding_user_files_keeps_every_file(tmp_path):
         after = _snapshot(user)
         assert {k: after[k] for k in before} == before  # byte for byte
     added = set(after) - set(before)
-    assert added == {SAVEDIR_MARKER, "hyperparams.yaml", "embedding_model.ckpt", "classifier.ckpt", "decoder.ckpt", "label_encoder.ckpt"}
+    assert added == {
+        SAVEDIR_MARKER,
+        "hyperparams.yaml",
+        "embedding_model.ckpt",
+        "classifier.ckpt",
+        "decoder.ckpt",
+        "label_encoder.ckpt",
+    }
 
 
 def test_savedir_dot_keeps_the_working_folder(tmp_path, monkeypatch):
@@ -140,7 +147,9 @@ def test_cli_refuses_a_savedir_with_user_files_of_needed_names(tmp_path, caplog)
     _user_folder(user)
     (user / "hyperparams.yaml").write_text("mine\n", encoding="utf-8")
     before = _snapshot(user)
-    code = main(["explain", str(user / "data"), "--source", folder, "--savedir", str(user), "--out", str(tmp_path / "o")])
+    code = main(
+        ["explain", str(user / "data"), "--source", folder, "--savedir", str(user), "--out", str(tmp_path / "o")]
+    )
     assert code == 2 and "which lmac_brain did not create" in caplog.text
     assert _snapshot(user) == before
 
@@ -149,7 +158,9 @@ def test_input_normalization_is_stored_and_old_folders_default_to_peak(tmp_path)
     lmac, folder = _export(tmp_path, "interp", 0)
     hparams = Path(folder) / "hyperparams.yaml"
     assert "\ninput_normalization: peak\n" in hparams.read_text(encoding="utf-8")
-    hparams.write_text(hparams.read_text(encoding="utf-8").replace("\ninput_normalization: peak\n", "\n"), encoding="utf-8")
+    hparams.write_text(
+        hparams.read_text(encoding="utf-8").replace("\ninput_normalization: peak\n", "\n"), encoding="utf-8"
+    )
     old = LMACInterpreter.from_hparams(source=folder)  # exported before the key existed
     wavs = torch.randn(1, 8000) * 0.01
     assert old.input_normalization == "peak"

@@ -53,8 +53,11 @@ def imported_modules(source: str, module: str) -> list:
 def upward_imports(source: str, module: str) -> list:
     """``(imported module, its layer)`` for each import of ``source`` from a layer above ``module``'s."""
     own = LAYERS[_part(module)]
-    return [(name, LAYERS[_part(name)]) for name in imported_modules(source, module)
-            if _part(name) in LAYERS and LAYERS[_part(name)] > own]
+    return [
+        (name, LAYERS[_part(name)])
+        for name in imported_modules(source, module)
+        if _part(name) in LAYERS and LAYERS[_part(name)] > own
+    ]
 
 
 def _modules():
@@ -93,6 +96,10 @@ def later():
     from lmac_brain.interface.export import export_interpreter
 '''
     up = upward_imports(source, "lmac_brain.explain.objective")
-    assert [name for name, _ in up] == ["lmac_brain.evaluation.budget", "lmac_brain.evaluation.budget.BUDGETS",
-                                        "lmac_brain.training.brain", "lmac_brain.interface.export",
-                                        "lmac_brain.interface.export.export_interpreter"]
+    assert [name for name, _ in up] == [
+        "lmac_brain.evaluation.budget",
+        "lmac_brain.evaluation.budget.BUDGETS",
+        "lmac_brain.training.brain",
+        "lmac_brain.interface.export",
+        "lmac_brain.interface.export.export_interpreter",
+    ]

@@ -16,7 +16,6 @@ import soundfile as sf
 from lmac_brain.interface.cli import main
 from lmac_brain.interface.listening_page import read_records, write_report
 
-
 pytestmark = pytest.mark.slow  # explains with the CLI for every test; a real headless browser
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -31,8 +30,20 @@ def explained(tmp_path, tiny_interpreter_folder):
     sf.write(str(inputs / "tone.wav"), 0.5 * np.sin(2 * np.pi * 440 * t), 16000)
     sf.write(str(inputs / "noise <&>.flac"), 0.1 * rng.standard_normal(24000), 16000)  # odd characters in the name
     out = tmp_path / "out"
-    code = main(["explain", str(inputs), "--out", str(out), "--source", str(tiny_interpreter_folder),
-                 "--savedir", str(tmp_path / "cache"), "--top-k", "2"])
+    code = main(
+        [
+            "explain",
+            str(inputs),
+            "--out",
+            str(out),
+            "--source",
+            str(tiny_interpreter_folder),
+            "--savedir",
+            str(tmp_path / "cache"),
+            "--top-k",
+            "2",
+        ]
+    )
     assert code == 0
     return out
 
@@ -78,9 +89,19 @@ def _browser():
         pytest.skip(reason)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required", "--mute-audio"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+        "--mute-audio",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -131,8 +152,20 @@ def test_report_plays_in_a_real_headless_browser(explained):
 def test_unknown_target_stops_before_any_output(tmp_path, tiny_interpreter_folder, caplog):
     sf.write(str(tmp_path / "x.wav"), np.zeros(8000), 16000)
     out = tmp_path / "out"
-    code = main(["explain", str(tmp_path / "x.wav"), "--out", str(out), "--source", str(tiny_interpreter_folder),
-                 "--savedir", str(tmp_path / "cache"), "--target", "dgo"])
+    code = main(
+        [
+            "explain",
+            str(tmp_path / "x.wav"),
+            "--out",
+            str(out),
+            "--source",
+            str(tiny_interpreter_folder),
+            "--savedir",
+            str(tmp_path / "cache"),
+            "--target",
+            "dgo",
+        ]
+    )
     assert code == 2 and "Unknown target class 'dgo'. Did you mean: dog" in caplog.text
     assert not out.exists() or not any(out.iterdir())
 
@@ -148,6 +181,18 @@ def test_a_failing_write_removes_the_items_other_files(tmp_path, tiny_interprete
     monkeypatch.setattr(cli, "plot_interpretation", broken_plot)
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="disk full"):
-        main(["explain", str(tmp_path / "x.wav"), "--out", str(out), "--source", str(tiny_interpreter_folder),
-              "--savedir", str(tmp_path / "cache"), "--target", "rain"])
+        main(
+            [
+                "explain",
+                str(tmp_path / "x.wav"),
+                "--out",
+                str(out),
+                "--source",
+                str(tiny_interpreter_folder),
+                "--savedir",
+                str(tmp_path / "cache"),
+                "--target",
+                "rain",
+            ]
+        )
     assert list(out.iterdir()) == []

@@ -5,9 +5,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from lmac_brain.models.frontend import Frontend
-from lmac_brain.explain.listen import listenable
 from lmac_brain.evaluation.localization import LocalizationSet, pointing_game, si_sdr, span_frames, time_iou
+from lmac_brain.explain.listen import listenable
+from lmac_brain.models.frontend import Frontend
 
 
 @pytest.fixture
@@ -58,7 +58,9 @@ def test_each_event_is_explained_for_its_own_class(tmp_path, loc_set):
     """The pointing game scores the map of the event's class (Zhang et al. 2016), not of the decision."""
     from lmac_brain.evaluation.evaluate import localization_rows
 
-    labelled = LocalizationSet(loc_set.clips, loc_set.backgrounds, 16000, clip_s=3.0, event_s=0.5, seed=3, targets=[2, 0, 1])
+    labelled = LocalizationSet(
+        loc_set.clips, loc_set.backgrounds, 16000, clip_s=3.0, event_s=0.5, seed=3, targets=[2, 0, 1]
+    )
     assert [labelled[i][4] for i in range(3)] == [2, 0, 1] and loc_set[0][4] is None
     assert torch.equal(labelled[1][1], loc_set[1][1])  # the same mixtures, only the class is added
     fe = Frontend()
@@ -70,7 +72,9 @@ def test_each_event_is_explained_for_its_own_class(tmp_path, loc_set):
             self.asked.append(target)
             return torch.ones(wavs.shape[0], fe.n_frames(wavs.shape[1]), fe.n_freqs)
 
-    always_0 = lambda logmag: torch.tensor([[1.0, 0.0, 0.0]]).expand(logmag.shape[0], 3)  # a classifier deciding class 0
+    always_0 = lambda logmag: torch.tensor([[1.0, 0.0, 0.0]]).expand(
+        logmag.shape[0], 3
+    )  # a classifier deciding class 0
     rows = localization_rows("rec", Recorder(), labelled, fe, "log1p", 2, scorer=always_0)
     assert [t.tolist() for t in Recorder.asked] == [[2, 0], [1]]
     assert [r["Heard (%)"] for r in rows] == [0.0, 100.0, 0.0]  # the decision is the event's class for the 2nd only
@@ -85,7 +89,9 @@ def test_clip_classes_come_from_the_classifier_labels(tmp_path):
     from lmac_brain.evaluation.evalsets import esc50_clip_classes
 
     (tmp_path / "meta").mkdir()
-    (tmp_path / "meta" / "esc50.csv").write_text("filename,fold,target,category\n5-1-A-0.wav,5,0,dog\n5-9-A-9.wav,5,9,crow\n")
+    (tmp_path / "meta" / "esc50.csv").write_text(
+        "filename,fold,target,category\n5-1-A-0.wav,5,0,dog\n5-9-A-9.wav,5,9,crow\n"
+    )
     labels = tmp_path / "labels.txt"
     labels.write_text("'rain' => 0\n'dog' => 1\n================\n'starting_index' => 0\n")
     assert esc50_clip_classes(str(tmp_path), ["5-1-A-0"], str(labels)) == [1]
@@ -101,9 +107,9 @@ def test_loudest_segment_is_the_window_of_highest_energy():
     torch.manual_seed(0)
     wav = torch.randn(3000) * torch.linspace(0.1, 1.0, 3000) ** 3
     wav[2000:2100] *= 20  # a burst: the loudest 500 samples must contain it
-    energies = torch.stack([wav[i:i + 500].double().pow(2).sum() for i in range(3000 - 500 + 1)])
+    energies = torch.stack([wav[i : i + 500].double().pow(2).sum() for i in range(3000 - 500 + 1)])
     start = int(energies.argmax())
-    assert torch.equal(loudest_segment(wav, 500), wav[start:start + 500])
+    assert torch.equal(loudest_segment(wav, 500), wav[start : start + 500])
     assert torch.equal(loudest_segment(wav[:300], 500)[300:], torch.zeros(200))  # shorter: zero-padded
 
 
@@ -124,9 +130,19 @@ def test_pointing_analysis_script_reports_every_ranking(tmp_path, noise_folder, 
     (tmp_path / "esc" / "meta").mkdir()
     (tmp_path / "esc" / "meta" / "esc50.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, str(repo_root / "recipes/ESC50/interpret/pointing_analysis.py"), str(tiny_interpreter_folder),
-         "--data_folder", str(tmp_path / "esc"), "--noise_folder", str(noise_folder)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            sys.executable,
+            str(repo_root / "recipes/ESC50/interpret/pointing_analysis.py"),
+            str(tiny_interpreter_folder),
+            "--data_folder",
+            str(tmp_path / "esc"),
+            "--noise_folder",
+            str(noise_folder),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
@@ -138,7 +154,9 @@ def test_pointing_analysis_script_reports_every_ranking(tmp_path, noise_folder, 
     from lmac_brain.data.files import list_audio_files
 
     clips = [(p.stem, str(p)) for p in sorted(audio.glob("*.flac"))]
-    loc = LocalizationSet(clips, list_audio_files(str(noise_folder), kind="noise"), 16000, event_s=1.0, seed=1234, targets=[0, 1, 0])
+    loc = LocalizationSet(
+        clips, list_audio_files(str(noise_folder), kind="noise"), 16000, event_s=1.0, seed=1234, targets=[0, 1, 0]
+    )
     fe = Frontend()
     energy = []
     for item in loc:

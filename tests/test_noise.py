@@ -205,7 +205,9 @@ def test_mixer_event_share_mixes_both_kinds(noise_folder):
     assert 8 <= sum(placed) <= 32  # about half of the calls place a short event
 
 
-@pytest.mark.parametrize("options", [{"event_share": 1.5}, {"event_share": -0.1}, {"event_s": (1.0, 0.5)}, {"event_s": (0.0, 1.0)}])
+@pytest.mark.parametrize(
+    "options", [{"event_share": 1.5}, {"event_share": -0.1}, {"event_s": (1.0, 0.5)}, {"event_s": (0.0, 1.0)}]
+)
 def test_mixer_bad_event_options(noise_folder, options):
     with pytest.raises(ValueError, match="event_s"):
         NoiseMixer(noise_folder, **options)

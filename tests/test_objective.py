@@ -6,11 +6,11 @@ import math
 import pytest
 import torch
 
+from lmac_brain.explain.lmac import LMAC
+from lmac_brain.explain.objective import ft_guidance, l1_term, lmac_loss, tv_term
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.decoder import LMACDecoder, rep_channels
 from lmac_brain.models.frontend import Frontend
-from lmac_brain.explain.lmac import LMAC
-from lmac_brain.explain.objective import ft_guidance, l1_term, lmac_loss, tv_term
 
 
 class ToyClassifier(torch.nn.Module):
@@ -51,7 +51,9 @@ def test_l1_does_not_depend_on_batch_size():
     logits = torch.randn(1, 3)
     target = torch.tensor([1])
     one, _ = lmac_loss(logits, logits, target, mask, w_in=0, w_out=0, w_l1=1.0)
-    many, _ = lmac_loss(logits.repeat(16, 1), logits.repeat(16, 1), target.repeat(16), mask.repeat(16, 1, 1), w_in=0, w_out=0, w_l1=1.0)
+    many, _ = lmac_loss(
+        logits.repeat(16, 1), logits.repeat(16, 1), target.repeat(16), mask.repeat(16, 1, 1), w_in=0, w_out=0, w_l1=1.0
+    )
     assert one.item() == pytest.approx(mask.mean().item(), rel=1e-6)
     assert many.item() == pytest.approx(one.item(), rel=1e-6)  # the reference would give 16x
 
@@ -59,7 +61,9 @@ def test_l1_does_not_depend_on_batch_size():
 def test_regularize_switches_l1_off_per_sample():
     mask = torch.ones(2, 3, 3)
     logits = torch.zeros(2, 2)
-    loss, _ = lmac_loss(logits, logits, torch.tensor([0, 0]), mask, w_in=0, w_out=0, w_l1=1.0, regularize=torch.tensor([1.0, 0.0]))
+    loss, _ = lmac_loss(
+        logits, logits, torch.tensor([0, 0]), mask, w_in=0, w_out=0, w_l1=1.0, regularize=torch.tensor([1.0, 0.0])
+    )
     assert loss.item() == pytest.approx(0.5)
 
 
@@ -72,7 +76,11 @@ def test_terms_per_sample_shapes():
 def test_gradients_flow_only_into_the_decoder():
     torch.manual_seed(0)
     emb = Cnn14(80, 32, 0.125, return_reps=True)
-    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(32, 4)), LMACDecoder(rep_channels(emb), hidden=8, out_channels=4))
+    lmac = LMAC(
+        Frontend(),
+        AudioClassifier(emb, torch.nn.Linear(32, 4)),
+        LMACDecoder(rep_channels(emb), hidden=8, out_channels=4),
+    )
     lmac.train()
     assert not lmac.classifier.training, "the classifier must stay in eval mode"
     bn_before = emb.norm0.running_mean.clone()
@@ -106,7 +114,12 @@ def test_ft_gate_and_oracle_on_a_constructed_example():
 def test_threshold_binarises_only_outside_training():
     torch.manual_seed(0)
     emb = Cnn14(80, 32, 0.125, return_reps=True)
-    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(32, 4)), LMACDecoder(rep_channels(emb), hidden=8, out_channels=4), threshold=0.5)
+    lmac = LMAC(
+        Frontend(),
+        AudioClassifier(emb, torch.nn.Linear(32, 4)),
+        LMACDecoder(rep_channels(emb), hidden=8, out_channels=4),
+        threshold=0.5,
+    )
     wav = torch.randn(1, 8000)
     assert set(lmac.eval().explain(wav).unique().tolist()) <= {0.0, 1.0}
     lmac.train()

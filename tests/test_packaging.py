@@ -17,7 +17,6 @@ import soundfile as sf
 
 from lmac_brain.interface.folder_checks import referenced_files
 
-
 pytestmark = pytest.mark.slow  # builds and installs a wheel
 
 SHIPPED = "lmac_cnn14_cpu_esc50"
@@ -32,7 +31,19 @@ def _build_wheel(repo_root: Path, tmp_path: Path) -> Path:
     shutil.copytree(repo_root / "lmac_brain", src / "lmac_brain", ignore=ignore)
     shutil.copytree(repo_root / "pretrained", src / "pretrained", ignore=ignore)
     dist = tmp_path / "dist"
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(dist), str(src)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "-q",
+        "-w",
+        str(dist),
+        str(src),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     (wheel,) = dist.glob("lmac_brain-*.whl")
@@ -66,8 +77,12 @@ def test_wheel_carries_the_shipped_model_and_the_cli_defaults_to_it(repo_root, t
         f"assert cli.main(['explain', {str(tmp_path / 'clip.wav')!r}, '--out', {str(tmp_path / 'out')!r}, '--no-report']) == 0\n"
     )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path), "PYTHONNOUSERSITE": "1"}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"module: {site / 'lmac_brain' / 'interface' / 'cli.py'}" in result.stdout  # the installed copy, not the checkout
+    assert (
+        f"module: {site / 'lmac_brain' / 'interface' / 'cli.py'}" in result.stdout
+    )  # the installed copy, not the checkout
     assert f"default: {site / 'lmac_brain' / 'pretrained' / SHIPPED}" in result.stdout
     assert (tmp_path / "out" / "clip_interpretation.wav").is_file()

@@ -33,15 +33,42 @@ def test_compare_script_prints_the_table_and_explains_bad_input(tmp_path, repo_r
     write_results(str(tmp_path / "a"), _rows("L-MAC", [0.1, 0.2, 0.3, 0.4], offset=0.05))
     write_results(str(tmp_path / "b"), _rows("L-MAC", [0.1, 0.21, 0.29, 0.4]))
     script = str(repo_root / "recipes/ESC50/interpret/compare.py")
-    out = subprocess.run([sys.executable, script, str(tmp_path / "a/results.csv"), str(tmp_path / "b/results.csv"),
-                          "--names", "new", "old", "--metrics", "Del AUC"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            script,
+            str(tmp_path / "a/results.csv"),
+            str(tmp_path / "b/results.csv"),
+            "--names",
+            "new",
+            "old",
+            "--metrics",
+            "Del AUC",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert "| in_domain | Del AUC (down) | 0.3 | 0.25 | +0.05 ± 0.013 | 4 | old | 1.2 [" in out.stdout
-    bad = subprocess.run([sys.executable, script, str(tmp_path / "a/results.csv"), str(tmp_path / "missing.csv")],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, script, str(tmp_path / "a/results.csv"), str(tmp_path / "missing.csv")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "No results file" in bad.stderr and "Traceback" not in bad.stderr
-    other = subprocess.run([sys.executable, script, str(tmp_path / "a/results.csv"), str(tmp_path / "b/results.csv"),
-                            "--methods", "L-MAC", "Energy"], capture_output=True, text=True)
+    other = subprocess.run(
+        [
+            sys.executable,
+            script,
+            str(tmp_path / "a/results.csv"),
+            str(tmp_path / "b/results.csv"),
+            "--methods",
+            "L-MAC",
+            "Energy",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert other.returncode == 2 and "No rows of method 'Energy'" in other.stderr
 
 
@@ -51,12 +78,14 @@ def test_ratio_of_means_has_a_paired_bootstrap_interval_that_narrows_with_items(
     from lmac_brain.evaluation.paired import ratio_of_means
 
     rng = random.Random(0)
+
     def pairs(n):  # items of varied difficulty, A keeps 80% of B's score with some per-item noise
         out = []
         for _ in range(n):
             b = rng.uniform(0.2, 0.9)
             out.append((0.8 * b + rng.gauss(0.0, 0.03), b))
         return out
+
     small, large = ratio_of_means(pairs(16)), ratio_of_means(pairs(400))
     for r in (small, large):
         assert r["low"] < 0.8 < r["high"] and r["low"] < r["ratio"] < r["high"]

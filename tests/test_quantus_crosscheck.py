@@ -46,15 +46,24 @@ def case():
 
 def _pixel_flipping(net, logmag, attribution, target):
     """Quantus's curve ``[B, T*F]``: the target's probability after removing 1, 2, ..., T*F features."""
-    metric = quantus.PixelFlipping(features_in_step=1, perturb_baseline=0.0, normalise=False, abs=False,
-                                   disable_warnings=True)
-    curves = metric(model=net, x_batch=logmag[:, None].numpy(), y_batch=target.numpy(),
-                    a_batch=attribution[:, None].numpy(), channel_first=True, softmax=True, device="cpu")
+    metric = quantus.PixelFlipping(
+        features_in_step=1, perturb_baseline=0.0, normalise=False, abs=False, disable_warnings=True
+    )
+    curves = metric(
+        model=net,
+        x_batch=logmag[:, None].numpy(),
+        y_batch=target.numpy(),
+        a_batch=attribution[:, None].numpy(),
+        channel_first=True,
+        softmax=True,
+        device="cpu",
+    )
     return np.asarray(curves)
 
 
-@pytest.mark.parametrize("apply_mask", [lambda x, m: x * m, lambda x, m: Frontend().apply_mask(x, m, "log1p")],
-                         ids=["product", "frontend"])
+@pytest.mark.parametrize(
+    "apply_mask", [lambda x, m: x * m, lambda x, m: Frontend().apply_mask(x, m, "log1p")], ids=["product", "frontend"]
+)
 def test_deletion_and_insertion_equal_quantus_pixel_flipping(case, apply_mask):
     net, logmag, attribution, target = case
     ours = budget_curves(lambda x: net(x.unsqueeze(1)), logmag, attribution, target, apply_mask, chunk=3)

@@ -8,7 +8,6 @@ import soundfile as sf
 
 from lmac_brain.data.esc50 import prepare_esc50
 
-
 pytestmark = pytest.mark.slow  # real data
 
 

@@ -15,20 +15,39 @@ from pathlib import Path
 
 import pytest
 
-
 pytestmark = pytest.mark.slow  # recipe runs in subprocesses
 
 TINY = [
-    "--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2",
-    "--train_crop_s", "0.5", "--warmup_steps", "2", "--download", "False",
+    "--n_classes",
+    "2",
+    "--width",
+    "0.0625",
+    "--emb_dim",
+    "32",
+    "--batch_size",
+    "2",
+    "--train_crop_s",
+    "0.5",
+    "--warmup_steps",
+    "2",
+    "--download",
+    "False",
 ]
 
 
 def _command(repo_root, data, out, epochs, extra=()):
     return [
-        sys.executable, str(repo_root / "recipes/ESC50/interpret/train_classifier.py"),
-        str(repo_root / "hparams/classifier_cnn14_cpu.yaml"), "--data_folder", str(data),
-        "--output_folder", str(out), "--number_of_epochs", str(epochs), *TINY, *extra,
+        sys.executable,
+        str(repo_root / "recipes/ESC50/interpret/train_classifier.py"),
+        str(repo_root / "hparams/classifier_cnn14_cpu.yaml"),
+        "--data_folder",
+        str(data),
+        "--output_folder",
+        str(out),
+        "--number_of_epochs",
+        str(epochs),
+        *TINY,
+        *extra,
     ]
 
 
@@ -45,13 +64,21 @@ def _files(folder: Path):
 def test_toy_run_learns_tests_and_exports_with_confusion_matrix(toy_classifier_run):
     out, log = toy_classifier_run["out"], toy_classifier_run["log"]
     assert "epoch: 3" in log and "test acc" in log and "test bal_acc" in log
-    assert _files(toy_classifier_run["data"]) == toy_classifier_run["data_files"], "the recipe wrote into the dataset folder"
+    assert _files(toy_classifier_run["data"]) == toy_classifier_run["data_files"], (
+        "the recipe wrote into the dataset folder"
+    )
     for split in ("train", "valid", "test"):
         assert (out / "save" / f"{split}.csv").is_file()
     export = out / "classifier"
     assert sorted(os.listdir(export)) == sorted(
-        ["hyperparams.yaml", "embedding_model.ckpt", "classifier.ckpt", "label_encoder.txt", "metrics.json",
-         "confusion_matrix.png"]
+        [
+            "hyperparams.yaml",
+            "embedding_model.ckpt",
+            "classifier.ckpt",
+            "label_encoder.txt",
+            "metrics.json",
+            "confusion_matrix.png",
+        ]
     )
     metrics = json.loads((export / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["epochs"] == 3 and metrics["test_folds"] == [5] and metrics["clips"]["test"] == 16
@@ -71,8 +98,13 @@ def test_resume_after_kill(tiny_esc50, repo_root, tmp_path):
     cmd = _command(repo_root, tiny_esc50, out, 4)
     # The run kills itself (SIGKILL) right after its first end-of-epoch checkpoint is complete
     # (tests/kill_point.py): a point the test chooses, not a race against the machine's speed.
-    killed = subprocess.run([cmd[0], str(Path(__file__).with_name("kill_point.py")), "after-epoch-1", *cmd[1:]],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [cmd[0], str(Path(__file__).with_name("kill_point.py")), "after-epoch-1", *cmd[1:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:] + killed.stderr[-3000:]
     assert not (out / "classifier").exists(), "killed run must not have exported"
 

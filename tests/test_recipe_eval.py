@@ -8,15 +8,27 @@ import sys
 import pytest
 import torch
 
+from lmac_brain.interface.export import export_classifier, save_decoder
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.decoder import LMACDecoder, rep_channels
-from lmac_brain.interface.export import export_classifier, save_decoder
 from lmac_brain.models.frontend import Frontend
-
 
 pytestmark = pytest.mark.slow  # the evaluation recipe in a subprocess
 
-METHODS = {"L-MAC", "Energy", "Random", "Saliency", "SmoothGrad", "IntegratedGradients", "GradientSHAP", "GradCAM", "GuidedBackprop", "GuidedGradCAM", "RISE", "Optimized"}
+METHODS = {
+    "L-MAC",
+    "Energy",
+    "Random",
+    "Saliency",
+    "SmoothGrad",
+    "IntegratedGradients",
+    "GradientSHAP",
+    "GradCAM",
+    "GuidedBackprop",
+    "GuidedGradCAM",
+    "RISE",
+    "Optimized",
+}
 SETS = {"in_domain", "mixtures", "speech", "white_noise", "localization", "sanity", "targeted"}
 
 
@@ -29,18 +41,52 @@ def test_eval_writes_every_method_on_every_set(tiny_esc50, noise_folder, repo_ro
     labels.write_text("'dog' => 0\n'chirping_birds' => 1\n================\n'starting_index' => 0\n", encoding="utf-8")
     source = export_classifier(str(tmp_path / "clf"), Frontend(), clf, str(labels), {})
     # a decoder of the shipped kind: eval_cnn14_cpu.yaml's decoder options are the shipped decoder's
-    decoder = LMACDecoder(rep_channels(emb), spec_gain=False, conditional=True, class_code=16, class_features=False, fine_channels=8,
-                          time_gate=True, coarse_blocks=2)
+    decoder = LMACDecoder(
+        rep_channels(emb),
+        spec_gain=False,
+        conditional=True,
+        class_code=16,
+        class_features=False,
+        fine_channels=8,
+        time_gate=True,
+        coarse_blocks=2,
+    )
     save_decoder(str(tmp_path / "lmac"), decoder, {})
     out = tmp_path / "eval"
     cmd = [
-        sys.executable, str(repo_root / "recipes/ESC50/interpret/eval.py"), str(repo_root / "hparams/eval_cnn14_cpu.yaml"),
-        "--data_folder", str(tiny_esc50), "--noise_folder", str(noise_folder), "--speech_folder", str(noise_folder),
-        "--classifier_source", source, "--decoder_ckpt", str(tmp_path / "lmac" / "decoder.ckpt"),
-        "--output_folder", str(out),
-        "--sanity_clips", "2", "--localization_event_s", "0.2", "--smoothgrad_samples", "4", "--ig_steps", "8",
-        "--shap_samples", "4", "--rise_masks", "16", "--optimized_steps", "3",
-        "--budgets", "[0.05, 0.5]", "--targeted_ranks", "[2]",
+        sys.executable,
+        str(repo_root / "recipes/ESC50/interpret/eval.py"),
+        str(repo_root / "hparams/eval_cnn14_cpu.yaml"),
+        "--data_folder",
+        str(tiny_esc50),
+        "--noise_folder",
+        str(noise_folder),
+        "--speech_folder",
+        str(noise_folder),
+        "--classifier_source",
+        source,
+        "--decoder_ckpt",
+        str(tmp_path / "lmac" / "decoder.ckpt"),
+        "--output_folder",
+        str(out),
+        "--sanity_clips",
+        "2",
+        "--localization_event_s",
+        "0.2",
+        "--smoothgrad_samples",
+        "4",
+        "--ig_steps",
+        "8",
+        "--shap_samples",
+        "4",
+        "--rise_masks",
+        "16",
+        "--optimized_steps",
+        "3",
+        "--budgets",
+        "[0.05, 0.5]",
+        "--targeted_ranks",
+        "[2]",
     ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -18,15 +18,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.interface.export import export_classifier
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.frontend import Frontend
-
 
 pytestmark = pytest.mark.slow  # recipe runs in subprocesses
 
-TINY = ["--batch_size", "2", "--train_crop_s", "0.5",
-        "--download", "False", "--n_listen_valid", "2"]
+TINY = ["--batch_size", "2", "--train_crop_s", "0.5", "--download", "False", "--n_listen_valid", "2"]
 
 
 @pytest.fixture
@@ -39,7 +37,13 @@ def tiny_classifier(tmp_path, tiny_esc50):
 
 
 def _run(repo_root, tmp_path, args, config="lmac_cnn14_cpu.yaml"):
-    cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"), str(repo_root / "hparams" / config), *TINY, *args]
+    cmd = [
+        sys.executable,
+        str(repo_root / "recipes/ESC50/interpret/train_lmac.py"),
+        str(repo_root / "hparams" / config),
+        *TINY,
+        *args,
+    ]
     return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
 
@@ -56,16 +60,38 @@ def _train_losses(train_log: Path):
 
 def test_lmac_learns_to_explain_a_trained_classifier(toy_classifier_run, repo_root, tmp_path):
     from lmac_brain.data.audio import load_audio
-    from lmac_brain.interface.interpreter import LMACInterpreter
     from lmac_brain.data.noise import NoiseMixer
+    from lmac_brain.interface.interpreter import LMACInterpreter
 
     data, noise = toy_classifier_run["data"], toy_classifier_run["noise"]
     out = tmp_path / "lmac"
-    cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"), str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
-           "--batch_size", "8", "--train_crop_s", "0.5",
-           "--lr", "0.005", "--download", "False", "--n_listen_valid", "0", "--n_listen_test", "0", "--number_of_epochs", "3",
-           "--data_folder", str(data), "--noise_folder", str(noise), "--output_folder", str(out),
-           "--classifier_source", str(toy_classifier_run["out"] / "classifier")]
+    cmd = [
+        sys.executable,
+        str(repo_root / "recipes/ESC50/interpret/train_lmac.py"),
+        str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
+        "--batch_size",
+        "8",
+        "--train_crop_s",
+        "0.5",
+        "--lr",
+        "0.005",
+        "--download",
+        "False",
+        "--n_listen_valid",
+        "0",
+        "--n_listen_test",
+        "0",
+        "--number_of_epochs",
+        "3",
+        "--data_folder",
+        str(data),
+        "--noise_folder",
+        str(noise),
+        "--output_folder",
+        str(out),
+        "--classifier_source",
+        str(toy_classifier_run["out"] / "classifier"),
+    ]
     _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300))
     losses = _train_losses(out / "train_log.txt")
     assert len(losses) == 3 and losses[-1] < 0.5 * losses[0], f"the L-MAC objective did not fall: {losses}"
@@ -87,7 +113,14 @@ def test_lmac_learns_to_explain_a_trained_classifier(toy_classifier_run, repo_ro
 def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tunes(
     tiny_esc50, noise_folder, tiny_classifier, repo_root, tmp_path
 ):
-    common = ["--data_folder", str(tiny_esc50), "--noise_folder", str(noise_folder), "--classifier_source", tiny_classifier]
+    common = [
+        "--data_folder",
+        str(tiny_esc50),
+        "--noise_folder",
+        str(noise_folder),
+        "--classifier_source",
+        tiny_classifier,
+    ]
     out = tmp_path / "lmac"
     log = _ok(_run(repo_root, tmp_path, common + ["--output_folder", str(out), "--number_of_epochs", "1"]))
     assert "valid Fid-In" in log and "test AI" in log
@@ -113,15 +146,31 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
 
     # Export of the finished run into another folder: same files, same masks as the recipe's interpreter.
     exported = tmp_path / "exported"
-    cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/export_interpreter.py"), str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
-           *TINY, *common, "--output_folder", str(out), "--export_folder", str(exported)]
+    cmd = [
+        sys.executable,
+        str(repo_root / "recipes/ESC50/interpret/export_interpreter.py"),
+        str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
+        *TINY,
+        *common,
+        "--output_folder",
+        str(out),
+        "--export_folder",
+        str(exported),
+    ]
     _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300))
     again = LMACInterpreter.from_hparams(source=str(exported), savedir=str(tmp_path / "cache2"))
     wav = torch.randn(2, 12000) * 0.3
     assert (again.interpret_batch(wav).mask - interp.interpret_batch(wav).mask).abs().max() < 1e-5
-    assert (exported / "README.md").read_text(encoding="utf-8") == (out / "interpreter" / "README.md").read_text(encoding="utf-8")
-    proc = subprocess.run(cmd[:-4] + ["--output_folder", str(tmp_path / "nothing"), "--export_folder", str(exported)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert (exported / "README.md").read_text(encoding="utf-8") == (out / "interpreter" / "README.md").read_text(
+        encoding="utf-8"
+    )
+    proc = subprocess.run(
+        cmd[:-4] + ["--output_folder", str(tmp_path / "nothing"), "--export_folder", str(exported)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0 and "holds no finished run" in proc.stderr
 
     # Resume: a second epoch continues from the first run's checkpoint.
@@ -130,17 +179,31 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
 
     # FT into the finished L-MAC folder must fail loudly, not silently restore that run.
     ft = ["--decoder_init", str(out / "decoder.ckpt")]
-    proc = _run(repo_root, tmp_path, common + ft + ["--output_folder", str(out), "--number_of_epochs", "3"], "lmac_ft_cnn14_cpu.yaml")
+    proc = _run(
+        repo_root,
+        tmp_path,
+        common + ft + ["--output_folder", str(out), "--number_of_epochs", "3"],
+        "lmac_ft_cnn14_cpu.yaml",
+    )
     assert proc.returncode != 0 and "holds checkpoints of stage 'lmac'" in proc.stdout + proc.stderr
 
     # FT in a new folder starts from the trained decoder and trains (here half of its training clips
     # placed as short events in the noise: the FT term then reads the event's track).
     ft_out = tmp_path / "ft"
     events = ["--noise_event_share", "0.5", "--noise_event_s", "[0.1, 0.3]"]
-    log = _ok(_run(repo_root, tmp_path, common + ft + events + ["--output_folder", str(ft_out), "--number_of_epochs", "1"], "lmac_ft_cnn14_cpu.yaml"))
+    log = _ok(
+        _run(
+            repo_root,
+            tmp_path,
+            common + ft + events + ["--output_folder", str(ft_out), "--number_of_epochs", "1"],
+            "lmac_ft_cnn14_cpu.yaml",
+        )
+    )
     assert "train ft_gate" in log and "event_share=0.5" in log
     results = json.loads((ft_out / "results.json").read_text(encoding="utf-8"))
-    assert results["stage"] == "ft" and results["condition"].endswith("(0.5 of training clips placed as [0.1, 0.3] s events)")
+    assert results["stage"] == "ft" and results["condition"].endswith(
+        "(0.5 of training clips placed as [0.1, 0.3] s events)"
+    )
 
 
 def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifier_run, repo_root, tmp_path):
@@ -154,20 +217,53 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     from lmac_brain.interface.interpreter import LMACInterpreter
 
     data, noise, out = toy_classifier_run["data"], toy_classifier_run["noise"], tmp_path / "cond"
-    cmd = [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"), str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
-           "--batch_size", "8", "--train_crop_s", "0.5", "--lr", "0.02", "--download", "False", "--n_listen_valid", "0",
-           "--n_listen_test", "0", "--number_of_epochs", "3", "--data_folder", str(data), "--noise_folder", str(noise),
-           "--output_folder", str(out), "--classifier_source", str(toy_classifier_run["out"] / "classifier"),
-           "--conditional", "True", "--target_sampling", "{decision: 0.5, top_k: 0.0, k: 2, label: 0.5, random: 0.0}",
-           # the shipped kind: the class reaches the mask only through its code
-           "--class_code", "4", "--class_features", "False", "--spec_gain", "False"]
+    cmd = [
+        sys.executable,
+        str(repo_root / "recipes/ESC50/interpret/train_lmac.py"),
+        str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
+        "--batch_size",
+        "8",
+        "--train_crop_s",
+        "0.5",
+        "--lr",
+        "0.02",
+        "--download",
+        "False",
+        "--n_listen_valid",
+        "0",
+        "--n_listen_test",
+        "0",
+        "--number_of_epochs",
+        "3",
+        "--data_folder",
+        str(data),
+        "--noise_folder",
+        str(noise),
+        "--output_folder",
+        str(out),
+        "--classifier_source",
+        str(toy_classifier_run["out"] / "classifier"),
+        "--conditional",
+        "True",
+        "--target_sampling",
+        "{decision: 0.5, top_k: 0.0, k: 2, label: 0.5, random: 0.0}",
+        # the shipped kind: the class reaches the mask only through its code
+        "--class_code",
+        "4",
+        "--class_features",
+        "False",
+        "--spec_gain",
+        "False",
+    ]
     _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300))
     losses = _train_losses(out / "train_log.txt")
     assert len(losses) == 3 and losses[-1] < 0.5 * losses[0], f"the L-MAC objective did not fall: {losses}"
     lmac = LMACInterpreter.from_hparams(source=str(out / "interpreter")).mods.lmac.eval()
     assert lmac.conditional
     mixer = NoiseMixer(noise, 16000, 0.0, seed=1234, deterministic=True)  # the recipe's test condition
-    wavs = torch.stack([mixer(load_audio(p, 16000, normalize=False), p.stem) for p in sorted((data / "audio").glob("5-*.flac"))])
+    wavs = torch.stack(
+        [mixer(load_audio(p, 16000, normalize=False), p.stem) for p in sorted((data / "audio").glob("5-*.flac"))]
+    )
     with torch.no_grad():
         chain = lmac(wavs)  # explains the decision
         decision = chain["logits"].argmax(dim=-1)
@@ -185,8 +281,15 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     # It also adds a time gate to the trained decoder (warm start: the gate starts at TIME_GATE_INIT and trains).
     from lmac_brain.models.conditioning import TIME_GATE_INIT
 
-    _ok(subprocess.run(ft + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=300))
+    _ok(
+        subprocess.run(
+            ft + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    )
     results = json.loads((tmp_path / "cond_ft" / "results.json").read_text(encoding="utf-8"))
     assert results["stage"] == "ft" and math.isfinite(results["test"]["loss"])
     assert "train ft_gate" in (tmp_path / "cond_ft" / "train_log.txt").read_text(encoding="utf-8")
@@ -196,10 +299,27 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     # gate_init takes the trained gate's (a, b) from another decoder (here the start has none, so without it
     # the gate would start at TIME_GATE_INIT); freeze_gate keeps them while the rest of the decoder trains on.
     frozen_run = [a if a != str(tmp_path / "cond_ft") else str(tmp_path / "cond_frozen") for a in ft]
-    _ok(subprocess.run(frozen_run + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True",
-                                     "--gate_init", str(tmp_path / "cond_ft" / "decoder.ckpt"), "--freeze_gate", "True",
-                                     "--event_mix_share", "0.5"],  # half the clips over another training clip
-                       cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    _ok(
+        subprocess.run(
+            frozen_run
+            + [
+                "--decoder_init",
+                str(out / "decoder.ckpt"),
+                "--time_gate",
+                "True",
+                "--gate_init",
+                str(tmp_path / "cond_ft" / "decoder.ckpt"),
+                "--freeze_gate",
+                "True",
+                "--event_mix_share",
+                "0.5",
+            ],  # half the clips over another training clip
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    )
     condition = json.loads((tmp_path / "cond_frozen" / "results.json").read_text(encoding="utf-8"))["condition"]
     assert "0.5 of training clips mixed over another training clip" in condition
     frozen = LMACInterpreter.from_hparams(source=str(tmp_path / "cond_frozen" / "interpreter")).mods.lmac.decoder
@@ -209,28 +329,75 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     assert moved, "nothing trained"
     # a gate_init without a gate is an error that says which file and what to do
     no_gate = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_nogate") for a in frozen_run]
-    bad = subprocess.run(no_gate + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True",
-                                    "--gate_init", str(out / "decoder.ckpt")], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=300)
+    bad = subprocess.run(
+        no_gate
+        + [
+            "--decoder_init",
+            str(out / "decoder.ckpt"),
+            "--time_gate",
+            "True",
+            "--gate_init",
+            str(out / "decoder.ckpt"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and f"{out / 'decoder.ckpt'} holds no time gate" in bad.stdout + bad.stderr
     # gate_values sets (a, b) by hand; with 0 epochs the run only tests and exports that decoder
     regated = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_regated") for a in frozen_run]
     regated[regated.index("--number_of_epochs") + 1] = "0"
-    _ok(subprocess.run(regated + ["--decoder_init", str(tmp_path / "cond_frozen" / "decoder.ckpt"), "--time_gate", "True",
-                                  "--gate_values", "[1.5, 2.0]", "--freeze_gate", "True"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    _ok(
+        subprocess.run(
+            regated
+            + [
+                "--decoder_init",
+                str(tmp_path / "cond_frozen" / "decoder.ckpt"),
+                "--time_gate",
+                "True",
+                "--gate_values",
+                "[1.5, 2.0]",
+                "--freeze_gate",
+                "True",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    )
     before = torch.load(tmp_path / "cond_frozen" / "decoder.ckpt", weights_only=True)
     after = torch.load(tmp_path / "cond_regated" / "decoder.ckpt", weights_only=True)
     assert after["gate"].tolist() == [1.5, 2.0]
     assert all(torch.equal(before[k], after[k]) for k in before if k != "gate")
-    both = subprocess.run(regated + ["--decoder_init", str(tmp_path / "cond_frozen" / "decoder.ckpt"), "--time_gate", "True",
-                                     "--gate_values", "[1.5, 2.0]", "--gate_init", str(tmp_path / "cond_ft" / "decoder.ckpt")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    both = subprocess.run(
+        regated
+        + [
+            "--decoder_init",
+            str(tmp_path / "cond_frozen" / "decoder.ckpt"),
+            "--time_gate",
+            "True",
+            "--gate_values",
+            "[1.5, 2.0]",
+            "--gate_init",
+            str(tmp_path / "cond_ft" / "decoder.ckpt"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert both.returncode != 0 and "give one of them" in both.stdout + both.stderr
     # without a gate, freezing it is an error that says what to do
     bad_run = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_bad") for a in frozen_run]
-    bad = subprocess.run(bad_run + ["--decoder_init", str(out / "decoder.ckpt"), "--freeze_gate", "True"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        bad_run + ["--decoder_init", str(out / "decoder.ckpt"), "--freeze_gate", "True"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "Set time_gate: True" in bad.stdout + bad.stderr
 
 
@@ -238,8 +405,16 @@ def test_gate_values_are_checked():
     from lmac_brain.models.decoder import LMACDecoder
     from lmac_brain.recipe.runs import _set_gate
 
-    gated = LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True, class_code=4, class_features=False,
-                        spec_gain=False, time_gate=True)
+    gated = LMACDecoder(
+        [64, 32, 16, 8],
+        hidden=8,
+        out_channels=4,
+        conditional=True,
+        class_code=4,
+        class_features=False,
+        spec_gain=False,
+        time_gate=True,
+    )
     _set_gate(gated, [1.25, -0.5])
     assert gated.gate.tolist() == [1.25, -0.5]
     for bad in ([1.0], [-1.0, 2.0], [float("nan"), 2.0]):

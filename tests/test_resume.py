@@ -19,18 +19,41 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.interface.export import export_classifier
+from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.frontend import Frontend
-
 
 pytestmark = pytest.mark.slow  # recipe runs in subprocesses, killed and resumed
 
-CLASSIFIER = ["--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", "--batch_size", "2",
-              "--train_crop_s", "0.5", "--warmup_steps", "2", "--download", "False"]
+CLASSIFIER = [
+    "--n_classes",
+    "2",
+    "--width",
+    "0.0625",
+    "--emb_dim",
+    "32",
+    "--batch_size",
+    "2",
+    "--train_crop_s",
+    "0.5",
+    "--warmup_steps",
+    "2",
+    "--download",
+    "False",
+]
 KILL_POINT = Path(__file__).with_name("kill_point.py")
-LMAC = ["--batch_size", "2", "--train_crop_s", "0.5",
-        "--download", "False", "--n_listen_valid", "0", "--n_listen_test", "0"]
+LMAC = [
+    "--batch_size",
+    "2",
+    "--train_crop_s",
+    "0.5",
+    "--download",
+    "False",
+    "--n_listen_valid",
+    "0",
+    "--n_listen_test",
+    "0",
+]
 
 
 def _intra_epoch_checkpoint_after_epoch_1(out):
@@ -42,8 +65,9 @@ def _intra_epoch_checkpoint_after_epoch_1(out):
 def _kill_mid_epoch_then_resume(cmd, out, cwd):
     """Run ``cmd`` (``[python, recipe, args...]``) under ``tests/kill_point.py``, which kills it with SIGKILL
     right after its first intra-epoch checkpoint of epoch 2, then start the same command again."""
-    killed = subprocess.run([cmd[0], str(KILL_POINT), "mid-epoch-2", *cmd[1:]], cwd=cwd, capture_output=True, text=True,
-                            timeout=300)
+    killed = subprocess.run(
+        [cmd[0], str(KILL_POINT), "mid-epoch-2", *cmd[1:]], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:] + killed.stderr[-3000:]
     assert _intra_epoch_checkpoint_after_epoch_1(out)
     resumed = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
@@ -82,10 +106,26 @@ def _compare(plain, resumed, files):
 @pytest.mark.parametrize("tiny_esc50", ["flac"], indirect=True)
 def test_classifier_killed_mid_epoch_resumes_to_the_same_result(tiny_esc50, noise_folder, repo_root, tmp_path):
     def command(out):
-        return [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_classifier.py"),
-                str(repo_root / "hparams/classifier_cnn14_cpu.yaml"), "--data_folder", str(tiny_esc50),
-                "--noise_folder", str(noise_folder), "--noise_prob", "0.5", "--output_folder", str(out),
-                "--number_of_epochs", "3", "--ckpt_interval_minutes", "0", "--ckpt_interval_steps", "1", *CLASSIFIER]
+        return [
+            sys.executable,
+            str(repo_root / "recipes/ESC50/interpret/train_classifier.py"),
+            str(repo_root / "hparams/classifier_cnn14_cpu.yaml"),
+            "--data_folder",
+            str(tiny_esc50),
+            "--noise_folder",
+            str(noise_folder),
+            "--noise_prob",
+            "0.5",
+            "--output_folder",
+            str(out),
+            "--number_of_epochs",
+            "3",
+            "--ckpt_interval_minutes",
+            "0",
+            "--ckpt_interval_steps",
+            "1",
+            *CLASSIFIER,
+        ]
 
     plain, killed = tmp_path / "plain", tmp_path / "killed"
     _run(command(plain), tmp_path)
@@ -104,10 +144,26 @@ def test_lmac_killed_mid_epoch_resumes_to_the_same_result(tiny_esc50, noise_fold
     source = export_classifier(str(tmp_path / "classifier"), Frontend(), clf, str(labels), {})
 
     def command(out):
-        return [sys.executable, str(repo_root / "recipes/ESC50/interpret/train_lmac.py"),
-                str(repo_root / "hparams/lmac_cnn14_cpu.yaml"), "--data_folder", str(tiny_esc50),
-                "--noise_folder", str(noise_folder), "--classifier_source", source, "--output_folder", str(out),
-                "--number_of_epochs", "3", "--ckpt_interval_minutes", "0", "--ckpt_interval_steps", "1", *LMAC]
+        return [
+            sys.executable,
+            str(repo_root / "recipes/ESC50/interpret/train_lmac.py"),
+            str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
+            "--data_folder",
+            str(tiny_esc50),
+            "--noise_folder",
+            str(noise_folder),
+            "--classifier_source",
+            source,
+            "--output_folder",
+            str(out),
+            "--number_of_epochs",
+            "3",
+            "--ckpt_interval_minutes",
+            "0",
+            "--ckpt_interval_steps",
+            "1",
+            *LMAC,
+        ]
 
     plain, killed = tmp_path / "plain", tmp_path / "killed"
     _run(command(plain), tmp_path)

@@ -2,10 +2,10 @@
 
 import torch
 
+from lmac_brain.evaluation.sanity import randomization_test, randomized_classifiers, spearman
 from lmac_brain.explain.baselines import Saliency
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.frontend import Frontend
-from lmac_brain.evaluation.sanity import randomization_test, randomized_classifiers, spearman
 
 
 def test_randomisation_is_cumulative_and_leaves_the_original_untouched():
@@ -16,9 +16,13 @@ def test_randomisation_is_cumulative_and_leaves_the_original_untouched():
     assert all(torch.equal(before[k], v) for k, v in clf.state_dict().items())
     head_only = steps["head"].state_dict()
     assert not torch.equal(head_only["head.weight"], before["head.weight"])
-    assert torch.equal(head_only["embedding_model.conv_block6.conv1.weight"], before["embedding_model.conv_block6.conv1.weight"])
+    assert torch.equal(
+        head_only["embedding_model.conv_block6.conv1.weight"], before["embedding_model.conv_block6.conv1.weight"]
+    )
     deep = steps["conv_block4"].state_dict()
-    assert not torch.equal(deep["embedding_model.conv_block5.conv1.weight"], before["embedding_model.conv_block5.conv1.weight"])
+    assert not torch.equal(
+        deep["embedding_model.conv_block5.conv1.weight"], before["embedding_model.conv_block5.conv1.weight"]
+    )
 
 
 def test_saliency_changes_when_the_model_is_randomised():

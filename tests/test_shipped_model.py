@@ -20,7 +20,6 @@ import torch
 
 from lmac_brain.interface.cli import DEFAULT_SOURCE, main
 
-
 pytestmark = pytest.mark.slow  # the shipped model on real data and the README main command
 
 #: metric -> allowed absolute difference between the re-computed and the shipped fold-5 value
@@ -33,7 +32,9 @@ EXAMPLES = {"dog_barking": "dog", "rooster": "rooster", "cow_moo": "cow", "frogs
 
 def test_main_command_explains_the_examples_with_the_shipped_model(repo_root, tmp_path):
     out = tmp_path / "explanations"
-    code = main(["explain", str(repo_root / "examples" / "audio"), "--out", str(out), "--savedir", str(tmp_path / "cache")])
+    code = main(
+        ["explain", str(repo_root / "examples" / "audio"), "--out", str(out), "--savedir", str(tmp_path / "cache")]
+    )
     assert code == 0
     assert sorted(p.stem for p in (repo_root / "examples" / "audio").iterdir()) == sorted(EXAMPLES)
     for name, label in EXAMPLES.items():
@@ -44,14 +45,21 @@ def test_main_command_explains_the_examples_with_the_shipped_model(repo_root, tm
         decision = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
         assert decision["label"] == label and decision["prob"] > 0.5, (name, decision["label"], decision["prob"])
     # A second run keeps the outputs (no --overwrite) and still succeeds.
-    assert main(["explain", str(repo_root / "examples" / "audio"), "--out", str(out), "--savedir", str(tmp_path / "cache")]) == 0
+    assert (
+        main(
+            ["explain", str(repo_root / "examples" / "audio"), "--out", str(out), "--savedir", str(tmp_path / "cache")]
+        )
+        == 0
+    )
 
 
 def test_shipped_model_has_its_logs_and_metrics(repo_root):
     folder = repo_root / "pretrained" / "lmac_cnn14_cpu_esc50"
     assert str(folder) == DEFAULT_SOURCE
     clf = json.loads((folder / "classifier_metrics.json").read_text(encoding="utf-8"))
-    assert clf["test_folds"] == [5] and "test_acc" in clf  # its value: test_shipped_metrics_are_recomputed_on_real_fold_5
+    assert (
+        clf["test_folds"] == [5] and "test_acc" in clf
+    )  # its value: test_shipped_metrics_are_recomputed_on_real_fold_5
     lmac = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     assert {"AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP"} <= set(lmac["test"])
     for log in ("classifier_train_log.txt", "lmac_train_log.txt"):
@@ -90,9 +98,9 @@ def test_shipped_metrics_are_recomputed_on_real_fold_5(repo_root, real_data, tmp
 
     from lmac_brain.data.dataio import classification_datasets
     from lmac_brain.data.esc50 import prepare_esc50
-    from lmac_brain.interface.interpreter import LMACInterpreter
-    from lmac_brain.evaluation.metrics import all_metrics
     from lmac_brain.data.noise import NoiseMixer
+    from lmac_brain.evaluation.metrics import all_metrics
+    from lmac_brain.interface.interpreter import LMACInterpreter
 
     real_data("esc50-16k", "meta", "esc50.csv")
     shared = real_data("noise").parent
@@ -121,4 +129,8 @@ def test_shipped_metrics_are_recomputed_on_real_fold_5(repo_root, real_data, tmp
     assert abs(float(correct.double().mean()) - shipped_acc) <= 0.005
     recomputed = {name: float(torch.cat(v).double().mean()) for name, v in values.items()}
     for name, tolerance in LMAC_TOLERANCE.items():
-        assert abs(recomputed[name] - shipped["test"][name]) <= tolerance, (name, recomputed[name], shipped["test"][name])
+        assert abs(recomputed[name] - shipped["test"][name]) <= tolerance, (
+            name,
+            recomputed[name],
+            shipped["test"][name],
+        )

@@ -44,22 +44,25 @@ def trained_here(tmp_path, monkeypatch):
 # The rule and the one check.
 
 
-@pytest.mark.parametrize("source, hub", [
-    ("speechbrain/cnn14-esc50", True),
-    ("owner/my_model.v2", True),
-    (TYPO, False),  # more than one /
-    ("results/classifier", False),  # results is a folder here
-    ("./classifier", False),
-    ("../classifier", False),
-    ("~/classifier", False),
-    ("/abs/classifier", False),
-    ("classifier", False),  # a bare name
-    ("owner\\model", False),
-    ("owner/-model", False),
-    ("owner/model.git", False),
-    ("own--er/model", False),
-    ("https://example.org/model", False),
-])
+@pytest.mark.parametrize(
+    "source, hub",
+    [
+        ("speechbrain/cnn14-esc50", True),
+        ("owner/my_model.v2", True),
+        (TYPO, False),  # more than one /
+        ("results/classifier", False),  # results is a folder here
+        ("./classifier", False),
+        ("../classifier", False),
+        ("~/classifier", False),
+        ("/abs/classifier", False),
+        ("classifier", False),  # a bare name
+        ("owner\\model", False),
+        ("owner/-model", False),
+        ("owner/model.git", False),
+        ("own--er/model", False),
+        ("https://example.org/model", False),
+    ],
+)
 def test_hub_id_rule(trained_here, source, hub):
     assert is_hub_id(source) is hub
 
@@ -132,15 +135,23 @@ def _load(yaml_name: str, overrides: dict) -> dict:
         return load_hyperpyyaml(f, overrides)
 
 
-@pytest.mark.parametrize("yaml_name, key", [
-    ("lmac_cnn14_cpu.yaml", "classifier_source"),  # the L-MAC recipe
-    ("lmac_custom_cpu.yaml", None),  # the custom recipe's default: the classifier not trained yet
-    ("finetune_classifier_cpu.yaml", "pretrained_source"),  # the classifier fine-tune
-    ("eval_cnn14_cpu.yaml", "classifier_source"),  # eval.py
-])
+@pytest.mark.parametrize(
+    "yaml_name, key",
+    [
+        ("lmac_cnn14_cpu.yaml", "classifier_source"),  # the L-MAC recipe
+        ("lmac_custom_cpu.yaml", None),  # the custom recipe's default: the classifier not trained yet
+        ("finetune_classifier_cpu.yaml", "pretrained_source"),  # the classifier fine-tune
+        ("eval_cnn14_cpu.yaml", "classifier_source"),  # eval.py
+    ],
+)
 def test_yaml_load_stops_on_a_mistyped_classifier_folder(trained_here, yaml_name, key):
-    overrides = {"data_folder": "d", "noise_folder": "n", "speech_folder": "s", "dataset": str(_sounds(trained_here / "sounds")),
-                 "output_folder": str(trained_here / "out")}
+    overrides = {
+        "data_folder": "d",
+        "noise_folder": "n",
+        "speech_folder": "s",
+        "dataset": str(_sounds(trained_here / "sounds")),
+        "output_folder": str(trained_here / "out"),
+    }
     if key:
         overrides[key] = TYPO
     with open(REPO / "hparams" / yaml_name, encoding="utf-8") as f:
@@ -157,21 +168,36 @@ def test_train_lmac_stops_on_a_mistyped_decoder_checkpoint(tmp_path, monkeypatch
     from lmac_brain.recipe.runs import train_lmac
 
     monkeypatch.chdir(tmp_path)
-    hparams = _load("lmac_cnn14_cpu.yaml", {
-        "data_folder": "d", "noise_folder": "n", "classifier_source": str(SHIPPED), "output_folder": str(tmp_path / "out"),
-        key: "results/lmac_cnn14_cpu/1234/save/decoder.ckpt",
-    })
-    with pytest.raises(SourceNotFoundError, match=f"decoder checkpoint not found .*Give --{key} an existing file") as info:
+    hparams = _load(
+        "lmac_cnn14_cpu.yaml",
+        {
+            "data_folder": "d",
+            "noise_folder": "n",
+            "classifier_source": str(SHIPPED),
+            "output_folder": str(tmp_path / "out"),
+            key: "results/lmac_cnn14_cpu/1234/save/decoder.ckpt",
+        },
+    )
+    with pytest.raises(
+        SourceNotFoundError, match=f"decoder checkpoint not found .*Give --{key} an existing file"
+    ) as info:
         train_lmac(hparams, {}, {}, None)  # stops before the manifests or anything else are used
     _no_hub_frames(info)
     assert not (tmp_path / "out" / "save" / "classifier").exists()  # nothing fetched
 
 
 def test_pretrainer_paths_are_checked_as_files(tmp_path):
-    hparams = _load("eval_cnn14_cpu.yaml", {
-        "data_folder": "d", "noise_folder": "n", "speech_folder": "s", "classifier_source": str(SHIPPED),
-        "decoder_ckpt": str(tmp_path / "lmac" / "1234" / "decoder.ckpt"), "output_folder": str(tmp_path / "out"),
-    })
+    hparams = _load(
+        "eval_cnn14_cpu.yaml",
+        {
+            "data_folder": "d",
+            "noise_folder": "n",
+            "speech_folder": "s",
+            "classifier_source": str(SHIPPED),
+            "decoder_ckpt": str(tmp_path / "lmac" / "1234" / "decoder.ckpt"),
+            "output_folder": str(tmp_path / "out"),
+        },
+    )
     with pytest.raises(SourceNotFoundError, match=r"decoder.ckpt: checkpoint \(decoder\) not found"):
         check_pretrainer_paths(hparams["pretrainer"])
 
@@ -181,10 +207,17 @@ def test_eval_stops_on_a_mistyped_decoder_ckpt(tmp_path, monkeypatch):
     eval_recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(eval_recipe)
     typo = str(tmp_path / "lmac" / "1234" / "decoder.ckpt")
-    hparams = _load("eval_cnn14_cpu.yaml", {
-        "data_folder": "d", "noise_folder": "n", "speech_folder": "s", "classifier_source": str(SHIPPED),
-        "decoder_ckpt": typo, "output_folder": str(tmp_path / "out"),
-    })
+    hparams = _load(
+        "eval_cnn14_cpu.yaml",
+        {
+            "data_folder": "d",
+            "noise_folder": "n",
+            "speech_folder": "s",
+            "classifier_source": str(SHIPPED),
+            "decoder_ckpt": typo,
+            "output_folder": str(tmp_path / "out"),
+        },
+    )
     monkeypatch.setattr(eval_recipe, "start_experiment", lambda argv: (hparams, {}))  # no logging set-up here
     with pytest.raises(SourceNotFoundError) as info:
         eval_recipe.main([])
@@ -216,15 +249,26 @@ def test_from_hparams_and_cli_stop_on_a_mistyped_folder(trained_here, caplog):
 @pytest.mark.slow
 def test_lmac_recipe_with_a_mistyped_classifier_source_exits_with_the_clear_error(trained_here):
     cmd = [
-        sys.executable, str(REPO / "recipes/ESC50/interpret/train_lmac.py"), str(REPO / "hparams/lmac_cnn14_cpu.yaml"),
-        "--data_folder", "esc50", "--noise_folder", "noise", "--classifier_source", TYPO, "--output_folder", "out",
+        sys.executable,
+        str(REPO / "recipes/ESC50/interpret/train_lmac.py"),
+        str(REPO / "hparams/lmac_cnn14_cpu.yaml"),
+        "--data_folder",
+        "esc50",
+        "--noise_folder",
+        "noise",
+        "--classifier_source",
+        TYPO,
+        "--output_folder",
+        "out",
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(cmd, cwd=trained_here, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     parent = trained_here / "results" / "finetune_classifier_cpu"
-    assert last.startswith(f"lmac_brain.models.sources.SourceNotFoundError: {TYPO}: classifier folder not found "
-                           f"({parent} has no 1234; it holds: classifier)"), proc.stderr[-3000:]
+    assert last.startswith(
+        f"lmac_brain.models.sources.SourceNotFoundError: {TYPO}: classifier folder not found "
+        f"({parent} has no 1234; it holds: classifier)"
+    ), proc.stderr[-3000:]
     assert "huggingface_hub" not in proc.stderr and "HFValidationError" not in proc.stderr
     assert not (trained_here / "out").exists()  # stopped while loading the YAML, before the experiment folder

@@ -47,24 +47,52 @@ def test_later_runs_replace_their_sets_only():
     rerun = [{"set": "sanity", "method": "x", "item": i, "AI": 2.0} for i in ("a", "b")]
     merged = merge_results([full, rerun])
     assert sorted((r["set"], r["method"], r["item"], r["AI"]) for r in merged) == [
-        ("in_domain", "x", "a", 1.0), ("in_domain", "y", "a", 1.0),
-        ("sanity", "x", "a", 2.0), ("sanity", "x", "b", 2.0), ("sanity", "y", "a", 1.0),
+        ("in_domain", "x", "a", 1.0),
+        ("in_domain", "y", "a", 1.0),
+        ("sanity", "x", "a", 2.0),
+        ("sanity", "x", "b", 2.0),
+        ("sanity", "y", "a", 1.0),
     ]
 
 
 @pytest.mark.slow
 def test_summarize_script_combines_and_reports_bad_input(tmp_path, repo_root):
-    write_results(str(tmp_path / "full"), [{"set": "in_domain", "method": "m", "item": i, "AI": float(i)} for i in range(3)], "Full run")
-    curves = [{"set": "mixtures", "method": "Energy", "item": i, "Ins@0.1": 0.2 + 0.1 * i, "Ins@0.5": 0.5, "Del@0.1": 0.1,
-               "Del@0.5": 0.05} for i in range(2)]
+    write_results(
+        str(tmp_path / "full"),
+        [{"set": "in_domain", "method": "m", "item": i, "AI": float(i)} for i in range(3)],
+        "Full run",
+    )
+    curves = [
+        {
+            "set": "mixtures",
+            "method": "Energy",
+            "item": i,
+            "Ins@0.1": 0.2 + 0.1 * i,
+            "Ins@0.5": 0.5,
+            "Del@0.1": 0.1,
+            "Del@0.5": 0.05,
+        }
+        for i in range(2)
+    ]
     write_results(str(tmp_path / "curves"), curves, "Curves run")
-    write_results(str(tmp_path / "part"), [{"set": "sanity", "method": "m", "item": "a", "Spearman (head)": 0.5}], "Part run")
+    write_results(
+        str(tmp_path / "part"), [{"set": "sanity", "method": "m", "item": "a", "Spearman (head)": 0.5}], "Part run"
+    )
     script = str(repo_root / "recipes/ESC50/interpret/summarize.py")
     out = tmp_path / "combined"
     proc = subprocess.run(
-        [sys.executable, script, str(tmp_path / "full/results.csv"), str(tmp_path / "part/results.csv"),
-         str(tmp_path / "curves/results.csv"), "--out", str(out)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            script,
+            str(tmp_path / "full/results.csv"),
+            str(tmp_path / "part/results.csv"),
+            str(tmp_path / "curves/results.csv"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -74,5 +102,10 @@ def test_summarize_script_combines_and_reports_bad_input(tmp_path, repo_root):
     # the combined curves get their figure; sets without curves get none
     assert (out / "budget_curves_mixtures.png").read_bytes()[:4] == b"\x89PNG"
     assert not (out / "budget_curves_in_domain.png").exists()
-    bad = subprocess.run([sys.executable, script, str(tmp_path / "nope.csv"), "--out", str(out)], capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, script, str(tmp_path / "nope.csv"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "nope.csv" in bad.stderr and "Traceback" not in bad.stderr

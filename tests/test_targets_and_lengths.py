@@ -46,7 +46,11 @@ def test_top_k_explains_the_k_best_classes_in_order(tiny_interpreter):
 
 @pytest.mark.parametrize(
     "target, match",
-    [("dgo", "Unknown target class 'dgo'. Did you mean: dog"), (5, "out of range"), (["dog"], "1 targets for a batch of 2")],
+    [
+        ("dgo", "Unknown target class 'dgo'. Did you mean: dog"),
+        (5, "out of range"),
+        (["dog"], "1 targets for a batch of 2"),
+    ],
 )
 def test_bad_targets_are_clear_errors(tiny_interpreter, target, match):
     with pytest.raises(ValueError, match=match):
@@ -112,7 +116,9 @@ def test_long_input_audio_and_spectrogram_equal_the_whole_input_computation(tiny
     logmag, phase = lmac.analyse(wav)
     assert (out.logmag - logmag).abs().max() < 1e-4
     for audio, keep in ((out.interpretation, out.mask), (out.masked_out, 1 - out.mask)):
-        assert (audio - listenable(lmac.frontend, logmag, phase, keep, wav.shape[1], lmac.mask_domain)).abs().max() < 1e-4
+        assert (
+            audio - listenable(lmac.frontend, logmag, phase, keep, wav.shape[1], lmac.mask_domain)
+        ).abs().max() < 1e-4
 
 
 def test_budget_binarises_to_exactly_the_requested_share(tiny_interpreter):
@@ -141,7 +147,21 @@ def test_cli_budget_is_recorded_and_shown(tiny_interpreter_folder, tmp_path):
 
     sf.write(str(tmp_path / "clip.wav"), 0.3 * np.random.default_rng(0).standard_normal(16000), 16000)
     out = tmp_path / "out"
-    assert main(["explain", str(tmp_path / "clip.wav"), "--out", str(out), "--source", str(tiny_interpreter_folder), "--budget", "0.1"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(tmp_path / "clip.wav"),
+                "--out",
+                str(out),
+                "--source",
+                str(tiny_interpreter_folder),
+                "--budget",
+                "0.1",
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / "clip.json").read_text(encoding="utf-8"))
     assert record["budget"] == 0.1
     assert "top 10% of the time-frequency bins" in (out / "report.html").read_text(encoding="utf-8")
@@ -160,8 +180,12 @@ def test_budget_follows_the_exported_rank_power(tmp_path):
     enc.write_text("'dog' => 0\n'rain' => 1\n================\n'starting_index' => 0\n", "utf-8")
     torch.manual_seed(0)
     emb = Cnn14(80, 16, 0.0625, return_reps=True)
-    lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 2)), LMACDecoder(rep_channels(emb), hidden=4, out_channels=2),
-                rank_power=2.0)
+    lmac = LMAC(
+        Frontend(),
+        AudioClassifier(emb, torch.nn.Linear(16, 2)),
+        LMACDecoder(rep_channels(emb), hidden=4, out_channels=2),
+        rank_power=2.0,
+    )
     folder = export_interpreter(str(tmp_path / "interp"), lmac, str(enc), {}, "# tiny")
     assert "rank_power: 2.0" in (tmp_path / "interp" / "hyperparams.yaml").read_text(encoding="utf-8")
     interp = LMACInterpreter.from_hparams(source=folder)
@@ -220,7 +244,17 @@ def test_cli_refine_flag_with_a_conditional_interpreter(tmp_path):
     refined = {}
     for flag in ([], ["--refine"]):
         out = tmp_path / ("refined" if flag else "plain")
-        args = ["explain", str(tmp_path / "clip.wav"), "--out", str(out), "--source", folder, "--no-report", "--top-k", "2"]
+        args = [
+            "explain",
+            str(tmp_path / "clip.wav"),
+            "--out",
+            str(out),
+            "--source",
+            folder,
+            "--no-report",
+            "--top-k",
+            "2",
+        ]
         assert main(args + flag) == 0
         record = json.loads(next(out.glob("*_top2_*.json")).read_text(encoding="utf-8"))
         refined[bool(flag)] = record["refined"]

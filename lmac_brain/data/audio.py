@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 INPUT_NORMALIZATIONS = ("peak", "none")
 
 
-
 class AudioLoadError(ValueError):
     """Raised when an audio file cannot be turned into a usable waveform.
 
@@ -102,7 +101,10 @@ def load_audio(path: PathLike, sample_rate: int, normalize: bool = True) -> torc
         logger.warning(
             "%s: the file is truncated (its header announces %d bytes of audio, only %d are present); "
             "loaded the %.3f s present. Re-copy or re-export it to use the whole clip.",
-            path, shortfall[0], shortfall[1], data.shape[0] / file_rate,
+            path,
+            shortfall[0],
+            shortfall[1],
+            data.shape[0] / file_rate,
         )
     if not np.isfinite(data).all():
         raise AudioLoadError(

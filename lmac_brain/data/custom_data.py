@@ -226,8 +226,10 @@ def prepare_custom_dataset(
         )
 
     if has_folds:
-        split_opts = {"valid_folds": sorted(_fold_set(valid_folds, "valid_folds")),
-                      "test_folds": sorted(_fold_set(test_folds, "test_folds"))}
+        split_opts = {
+            "valid_folds": sorted(_fold_set(valid_folds, "valid_folds")),
+            "test_folds": sorted(_fold_set(test_folds, "test_folds")),
+        }
     else:
         split_opts = {"split_ratios": list(_check_ratios(split_ratios)), "seed": int(seed)}
     options = {"data": data, **split_opts, "files": _fingerprint(files)}
@@ -245,8 +247,14 @@ def prepare_custom_dataset(
     os.makedirs(save_folder, exist_ok=True)
     for name in SPLITS:
         entries = [
-            {"ID": f.id, "duration": audio_duration(f.wav, "Convert it (e.g. to wav) or remove it."), "wav": f.wav, "label": f.label,
-             "target": target[f.label], "fold": f.fold or ""}
+            {
+                "ID": f.id,
+                "duration": audio_duration(f.wav, "Convert it (e.g. to wav) or remove it."),
+                "wav": f.wav,
+                "label": f.label,
+                "target": target[f.label],
+                "fold": f.fold or "",
+            }
             for f in split[name]
         ]
         write_text(paths[name], manifest_text(entries))

@@ -113,7 +113,8 @@ def check_manifest_audio(manifests: Mapping[str, str], max_listed: int = 10) -> 
     named_by: Dict[str, str] = {}  # audio path -> "ID x in manifest" of its first mention
     for split, manifest in manifests.items():
         rows = read_table(
-            manifest, ["wav"],
+            manifest,
+            ["wav"],
             f"the {split} manifest does not exist. Run the data preparation again or fix the manifest path.",
             "Expected the columns ID,duration,wav,label.",
         )

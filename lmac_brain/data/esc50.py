@@ -28,7 +28,6 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple, Union
 
-
 from lmac_brain.atomic import write_text
 from lmac_brain.data.files import PathLike
 from lmac_brain.data.manifests import (
@@ -158,7 +157,8 @@ def read_esc50_meta(data_folder: PathLike) -> List[Dict[str, object]]:
     """
     meta_path = os.path.join(os.fspath(data_folder), "meta", "esc50.csv")
     table = read_table(
-        meta_path, META_COLUMNS,
+        meta_path,
+        META_COLUMNS,
         "ESC-50 metadata not found. Point data_folder at the ESC-50 folder (the one holding meta/ and audio/), "
         "or download it with download_esc50.",
         f"The file must have the official ESC-50 header (at least {', '.join(META_COLUMNS)}).",
@@ -298,9 +298,7 @@ def _archive_source(url: str) -> str:
     elif parsed.scheme == "":
         path = url
     else:
-        raise ValueError(
-            f"{url}: unsupported URL scheme {parsed.scheme!r}; use http(s)://, file:// or a path."
-        )
+        raise ValueError(f"{url}: unsupported URL scheme {parsed.scheme!r}; use http(s)://, file:// or a path.")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: archive not found (from url={url!r}). Check the path.")
     path = os.path.abspath(path)
@@ -335,24 +333,17 @@ def _check_folds(folds: Dict[str, Iterable[int]]) -> Dict[str, Tuple[int, ...]]:
     checked = {}
     for split, values in folds.items():
         if isinstance(values, (int, str, bytes)):
-            raise ValueError(
-                f"{split}_folds must be a list of fold numbers (e.g. [4]), got {values!r}."
-            )
+            raise ValueError(f"{split}_folds must be a list of fold numbers (e.g. [4]), got {values!r}.")
         values = list(values)
         bad = [
-            v
-            for v in values
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 1 <= v <= NUM_FOLDS
+            v for v in values if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 1 <= v <= NUM_FOLDS
         ]
         if bad:
             raise ValueError(
-                f"{split}_folds={values}: {bad} not valid; ESC-50 folds are the integers 1 to "
-                f"{NUM_FOLDS}."
+                f"{split}_folds={values}: {bad} not valid; ESC-50 folds are the integers 1 to {NUM_FOLDS}."
             )
         if not values:
-            raise ValueError(
-                f"{split}_folds is empty; give each split at least one fold (1 to {NUM_FOLDS})."
-            )
+            raise ValueError(f"{split}_folds is empty; give each split at least one fold (1 to {NUM_FOLDS}).")
         checked[split] = tuple(sorted({int(v) for v in values}))
     for i, first in enumerate(SPLITS):
         for second in SPLITS[i + 1 :]:

@@ -83,7 +83,5 @@ def list_audio_files(folder: PathLike, kind: str = "audio") -> List[str]:
                 path = os.path.join(root, name)
                 found.append((os.path.relpath(path, folder).replace(os.sep, "/"), path))
     if not found:
-        raise ValueError(
-            f"{folder}: no {kind} files ({', '.join(AUDIO_EXTENSIONS)}) found in it or its sub-folders."
-        )
+        raise ValueError(f"{folder}: no {kind} files ({', '.join(AUDIO_EXTENSIONS)}) found in it or its sub-folders.")
     return [path for _, path in sorted(found)]

@@ -116,8 +116,7 @@ def read_labelled_csv(csv_path: PathLike) -> List[LabelledFile]:
             empty = [name for name, value in cells.items() if not value]
             if len(row) > len(header) or empty:
                 raise ValueError(
-                    f"{csv_path}, line {line}: expected {len(header)} non-empty cells "
-                    f"({','.join(header)}), got {row}."
+                    f"{csv_path}, line {line}: expected {len(header)} non-empty cells ({','.join(header)}), got {row}."
                 )
             wav = os.path.normpath(os.path.join(base, cells["path"]))
             files.append(LabelledFile(item_id(wav, base), wav, cells["label"], cells.get("fold")))
@@ -125,7 +124,8 @@ def read_labelled_csv(csv_path: PathLike) -> List[LabelledFile]:
         raise ValueError(f"{csv_path}: no rows; list one audio file per line as path,label[,fold].")
     _check_unique(files, csv_path)
     check_audio_exists(
-        [f.wav for f in files], str(csv_path),
+        [f.wav for f in files],
+        str(csv_path),
         "Relative paths are taken from the CSV's folder; fix the paths or remove the rows.",
     )
     return files

@@ -37,9 +37,7 @@ SNR = Union[float, Tuple[float, float]]
 """An SNR in dB, or a ``(low, high)`` range to draw it from uniformly."""
 
 
-def mix_at_snr(
-    clean: torch.Tensor, noise: torch.Tensor, snr_db: Union[float, torch.Tensor]
-) -> torch.Tensor:
+def mix_at_snr(clean: torch.Tensor, noise: torch.Tensor, snr_db: Union[float, torch.Tensor]) -> torch.Tensor:
     """Add ``noise`` to ``clean``, scaled so that the mixture has the given SNR.
 
     The noise is scaled per row so that ``10*log10(||clean||^2 / ||scaled noise||^2) == snr_db``.
@@ -136,7 +134,9 @@ def place_event(
     """
     end = start + event.numel()
     if start < 0 or end > background.numel():
-        raise ValueError(f"place_event: an event of {event.numel()} samples at {start} does not fit in {background.numel()}.")
+        raise ValueError(
+            f"place_event: an event of {event.numel()} samples at {start} does not fit in {background.numel()}."
+        )
     track = torch.zeros(background.numel(), dtype=background.dtype, device=background.device)
     if bool(event.norm() > 0):  # a silent event stays silent (no SNR is defined for it)
         gain = (background[start:end].norm() / event.norm()) * 10 ** (snr_db / 20)

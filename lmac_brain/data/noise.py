@@ -22,8 +22,16 @@ import torch
 from lmac_brain.data.audio import PathLike, load_audio
 from lmac_brain.data.files import list_audio_files
 from lmac_brain.data.mixing import (
-    SNR, SeededMixer, check_snr, crop_and_snr, draw_value, keyed_generator, loudest_segment, mix_at_snr,
-    normalise_together, place_event,
+    SNR,
+    SeededMixer,
+    check_snr,
+    crop_and_snr,
+    draw_value,
+    keyed_generator,
+    loudest_segment,
+    mix_at_snr,
+    normalise_together,
+    place_event,
 )
 
 logger = logging.getLogger(__name__)
@@ -106,9 +114,13 @@ class NoiseMixer(SeededMixer):
         event_s: Tuple[float, float] = (0.5, 2.0),
     ) -> None:
         if not 0.0 <= float(event_share) <= 1.0:
-            raise ValueError(f"event_share is the share of clips placed as a short event, in [0, 1]; got {event_share!r}.")
+            raise ValueError(
+                f"event_share is the share of clips placed as a short event, in [0, 1]; got {event_share!r}."
+            )
         if len(event_s) != 2 or not 0.0 < float(event_s[0]) <= float(event_s[1]):
-            raise ValueError(f"event_s must be a (low, high) range of seconds with 0 < low <= high, e.g. (0.5, 2.0); got {event_s!r}.")
+            raise ValueError(
+                f"event_s must be a (low, high) range of seconds with 0 < low <= high, e.g. (0.5, 2.0); got {event_s!r}."
+            )
         self.event_share, self.event_s = float(event_share), (float(event_s[0]), float(event_s[1]))
         self.noise_folder = os.path.abspath(os.fspath(noise_folder))
         self.sample_rate = int(sample_rate)
@@ -123,9 +135,7 @@ class NoiseMixer(SeededMixer):
         for path in self.files:
             noise = load_audio(path, self.sample_rate, normalize=False)
             if not bool(noise.abs().max() > 0):
-                raise ValueError(
-                    f"{path}: the noise file is silent (all zeros). Remove it from {self.noise_folder}."
-                )
+                raise ValueError(f"{path}: the noise file is silent (all zeros). Remove it from {self.noise_folder}.")
             self.noises.append(noise)
         logger.info(
             "NoiseMixer: %d noise files from %s (%.1f s in all), snr_db=%s, deterministic=%s, event_share=%s",

@@ -108,19 +108,19 @@ def budget_curves(
         masked = 2 * per_part
         probs = [model(rows(torch.arange(i, min(i + chunk, masked)))) for i in range(0, masked, chunk)]
         if full:
-            probs += [model(logmag[i:i + chunk]) for i in range(0, batch, chunk)]
+            probs += [model(logmag[i : i + chunk]) for i in range(0, batch, chunk)]
         probs = torch.cat(probs).softmax(dim=-1)
     if target is None:
-        target = probs[2 * per_part:].argmax(dim=-1)
+        target = probs[2 * per_part :].argmax(dim=-1)
     target = target.long()
     picked = probs.gather(1, target.repeat(probs.shape[0] // batch).view(-1, 1))[:, 0]
     out = {
         "insertion": picked[:per_part].view(n_budgets, batch).T,
-        "deletion": picked[per_part: 2 * per_part].view(n_budgets, batch).T,
+        "deletion": picked[per_part : 2 * per_part].view(n_budgets, batch).T,
         "target": target,
     }
     if full:
-        out["full"] = picked[2 * per_part:]
+        out["full"] = picked[2 * per_part :]
     return out
 
 
@@ -136,5 +136,7 @@ def normalized_auc(curve: torch.Tensor, budgets: Sequence[float] = BUDGETS) -> t
     """
     q = torch.tensor(list(budgets), dtype=curve.dtype, device=curve.device)
     if curve.shape[-1] != q.numel() or q.numel() < 2:
-        raise ValueError(f"A curve of {curve.shape[-1]} points for {q.numel()} budgets; give at least 2 budgets, one per point.")
+        raise ValueError(
+            f"A curve of {curve.shape[-1]} points for {q.numel()} budgets; give at least 2 budgets, one per point."
+        )
     return torch.trapezoid(curve, q, dim=-1) / (q[-1] - q[0])

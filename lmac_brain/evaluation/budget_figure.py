@@ -48,7 +48,9 @@ def plot_budget_curves(methods: Mapping[str, Mapping], budgets: Sequence[float],
     True
     """
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharex=True)
-    for ax, (key, label) in zip(axes, (("Ins", "insertion: p(class | top q kept) (up)"), ("Del", "deletion: p(class | top q removed) (down)"))):
+    for ax, (key, label) in zip(
+        axes, (("Ins", "insertion: p(class | top q kept) (up)"), ("Del", "deletion: p(class | top q removed) (down)"))
+    ):
         for method, stats in methods.items():
             points = [stats.get(f"{key}@{q:g}") for q in budgets]
             if any(p is None or p["mean"] is None for p in points):
@@ -56,9 +58,15 @@ def plot_budget_curves(methods: Mapping[str, Mapping], budgets: Sequence[float],
             mean = [p["mean"] for p in points]
             half = [p["ci95"] or 0.0 for p in points]
             style = "--" if method in FLOORS else "-"
-            line, = ax.plot(budgets, mean, style, marker="o", markersize=3, label=method)
-            ax.fill_between(budgets, [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)],
-                            color=line.get_color(), alpha=0.12, linewidth=0)
+            (line,) = ax.plot(budgets, mean, style, marker="o", markersize=3, label=method)
+            ax.fill_between(
+                budgets,
+                [m - h for m, h in zip(mean, half)],
+                [m + h for m, h in zip(mean, half)],
+                color=line.get_color(),
+                alpha=0.12,
+                linewidth=0,
+            )
         ax.set_xlabel("budget q (share of time-frequency bins)")
         ax.set_title(label, fontsize=9)
         ax.set_ylim(0, 1)

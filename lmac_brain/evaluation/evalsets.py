@@ -201,7 +201,9 @@ def esc50_evaluation_sets(
     }
     clean: Dict[str, torch.Tensor] = {}  # every clip decoded once for the four sets
     return {
-        cond: EvaluationSet(clips, cond, sample_rate, sources[cond], n_per_clip=n_per_clip, seed=seed, clean_cache=clean)
+        cond: EvaluationSet(
+            clips, cond, sample_rate, sources[cond], n_per_clip=n_per_clip, seed=seed, clean_cache=clean
+        )
         for cond in CONDITIONS
     }
 

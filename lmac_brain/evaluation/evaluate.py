@@ -17,18 +17,18 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from tqdm import tqdm
 
-from lmac_brain.explain.baselines import SpectrogramClassifier
 from lmac_brain.data.audio import peak_normalize
 from lmac_brain.evaluation.budget import BUDGETS, budget_curves, normalized_auc
-from lmac_brain.explain.budget_masks import keep_top, rank_bins
-from lmac_brain.models.classifier import AudioClassifier
-from lmac_brain.models.decoder import LMACDecoder
-from lmac_brain.models.frontend import Frontend
-from lmac_brain.explain.lmac import LMAC
-from lmac_brain.explain.listen import listenable
 from lmac_brain.evaluation.localization import matched_time_iou, pointing_game, si_sdr, span_frames, time_iou
 from lmac_brain.evaluation.metrics import all_metrics
 from lmac_brain.evaluation.sanity import randomization_test
+from lmac_brain.explain.baselines import SpectrogramClassifier
+from lmac_brain.explain.budget_masks import keep_top, rank_bins
+from lmac_brain.explain.listen import listenable
+from lmac_brain.explain.lmac import LMAC
+from lmac_brain.models.classifier import AudioClassifier
+from lmac_brain.models.decoder import LMACDecoder
+from lmac_brain.models.frontend import Frontend
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,10 @@ def select_methods(explainers: Dict[str, Factory], names: Optional[Sequence[str]
 
 
 def lmac_explainer(
-    frontend: Frontend, classifier: AudioClassifier, decoder: LMACDecoder, mask_domain: str = "log1p",
+    frontend: Frontend,
+    classifier: AudioClassifier,
+    decoder: LMACDecoder,
+    mask_domain: str = "log1p",
     rank_power: Optional[float] = None,
 ) -> LMAC:
     """L-MAC as an explainer factory entry: an :class:`~lmac_brain.explain.lmac.LMAC` in eval mode (``rank_power``:
@@ -163,7 +166,13 @@ def _batches(dataset, batch_size: int):
 
 
 def _explained(
-    name: str, explainer, set_name: str, dataset, frontend: Frontend, batch_size: int, phase: bool = True,
+    name: str,
+    explainer,
+    set_name: str,
+    dataset,
+    frontend: Frontend,
+    batch_size: int,
+    phase: bool = True,
     target_of: Optional[Callable] = None,
 ):
     """Per batch of :func:`_batches`: ``(items, wavs, mask, seconds per clip to explain, logmag, phase)``
@@ -187,8 +196,15 @@ def _explained(
 
 
 def faithfulness_rows(
-    name: str, explainer, set_name: str, dataset, frontend: Frontend, classifier: AudioClassifier,
-    mask_domain: str, batch_size: int, scorer: Optional[Callable] = None,
+    name: str,
+    explainer,
+    set_name: str,
+    dataset,
+    frontend: Frontend,
+    classifier: AudioClassifier,
+    mask_domain: str,
+    batch_size: int,
+    scorer: Optional[Callable] = None,
 ) -> List[Dict]:
     """AI, AD, AG, FF, Fid-In, SPS, COMP and seconds per clip for every item of an :class:`EvaluationSet`.
 
@@ -222,9 +238,18 @@ def faithfulness_rows(
 
 
 def budget_rows(
-    name: str, explainer, set_name: str, dataset, frontend: Frontend, classifier: AudioClassifier,
-    mask_domain: str, batch_size: int, budgets: Sequence[float] = BUDGETS, seed: int = 0,
-    scorer: Optional[Callable] = None, decisions: Optional[Dict[str, Tuple[int, float]]] = None,
+    name: str,
+    explainer,
+    set_name: str,
+    dataset,
+    frontend: Frontend,
+    classifier: AudioClassifier,
+    mask_domain: str,
+    batch_size: int,
+    budgets: Sequence[float] = BUDGETS,
+    seed: int = 0,
+    scorer: Optional[Callable] = None,
+    decisions: Optional[Dict[str, Tuple[int, float]]] = None,
 ) -> List[Dict]:
     """Matched-budget insertion and deletion (:mod:`lmac_brain.evaluation.budget`) for every item of a set.
 
@@ -260,14 +285,21 @@ def budget_rows(
         known = decisions is not None and all(item[0] in decisions for item in items)
         target = torch.tensor([decisions[item[0]][0] for item in items]) if known else None  # None: the decision
         bins = budget_curves(model, logmag, scores, target, apply, budgets, "bins", seed, full=not known, order=order)
-        energy = budget_curves(model, logmag, scores, bins["target"], apply, budgets, "energy", seed, full=False, order=order)
+        energy = budget_curves(
+            model, logmag, scores, bins["target"], apply, budgets, "energy", seed, full=False, order=order
+        )
         full = torch.tensor([decisions[item[0]][1] for item in items]) if known else bins["full"]
         if decisions is not None:
             decisions.update({item[0]: (int(bins["target"][i]), float(full[i])) for i, item in enumerate(items)})
-        auc = {key: normalized_auc(curves[part], budgets) for key, curves, part in (
-            ("Ins AUC", bins, "insertion"), ("Del AUC", bins, "deletion"),
-            ("Ins AUC (energy)", energy, "insertion"), ("Del AUC (energy)", energy, "deletion"),
-        )}
+        auc = {
+            key: normalized_auc(curves[part], budgets)
+            for key, curves, part in (
+                ("Ins AUC", bins, "insertion"),
+                ("Del AUC", bins, "deletion"),
+                ("Ins AUC (energy)", energy, "insertion"),
+                ("Del AUC (energy)", energy, "deletion"),
+            )
+        }
         for i, item in enumerate(items):
             row = {"set": set_name, "method": name, "item": item[0], "p(full)": float(full[i]), "sec/clip": seconds}
             row.update({key: float(value[i]) for key, value in auc.items()})
@@ -278,8 +310,16 @@ def budget_rows(
 
 
 def listening_rows(
-    name: str, explainer, set_name: str, dataset, frontend: Frontend, classifier: AudioClassifier,
-    mask_domain: str, batch_size: int, budgets: Sequence[float] = (0.1, 0.2), seed: int = 0,
+    name: str,
+    explainer,
+    set_name: str,
+    dataset,
+    frontend: Frontend,
+    classifier: AudioClassifier,
+    mask_domain: str,
+    batch_size: int,
+    budgets: Sequence[float] = (0.1, 0.2),
+    seed: int = 0,
     scorer: Optional[Callable] = None,
 ) -> List[Dict]:
     """What a user hears at a budget, classified again: ``Listen@q`` for every item of a set.
@@ -301,7 +341,9 @@ def listening_rows(
     """
     model = scorer or scoring_model(frontend, classifier)
     rows = []
-    for items, wavs, mask, _, logmag, phase in _explained(name, explainer, f"{set_name} (listening)", dataset, frontend, batch_size):
+    for items, wavs, mask, _, logmag, phase in _explained(
+        name, explainer, f"{set_name} (listening)", dataset, frontend, batch_size
+    ):
         with torch.no_grad():
             target = model(logmag).argmax(dim=-1, keepdim=True)
             scores = ranking(explainer, mask, logmag)
@@ -311,13 +353,25 @@ def listening_rows(
                 again = frontend.log_magnitude(peak_normalize(audio))
                 heard[q] = model(again).softmax(dim=-1).gather(1, target)[:, 0]
         for i, item in enumerate(items):
-            rows.append({"set": set_name, "method": name, "item": item[0],
-                         **{f"Listen@{q:g}": float(p[i]) for q, p in heard.items()}})
+            rows.append(
+                {
+                    "set": set_name,
+                    "method": name,
+                    "item": item[0],
+                    **{f"Listen@{q:g}": float(p[i]) for q, p in heard.items()},
+                }
+            )
     return rows
 
 
 def localization_rows(
-    name: str, explainer, dataset, frontend: Frontend, mask_domain: str, batch_size: int, threshold: float = 0.5,
+    name: str,
+    explainer,
+    dataset,
+    frontend: Frontend,
+    mask_domain: str,
+    batch_size: int,
+    threshold: float = 0.5,
     scorer: Optional[Callable] = None,
 ) -> List[Dict]:
     """Time IoU (thresholded, and at the event's length), pointing game and SI-SDR for a :class:`LocalizationSet`.
@@ -352,15 +406,29 @@ def localization_rows(
             with torch.no_grad():
                 heard = scorer(logmag).argmax(dim=-1).eq(torch.tensor([it[4] for it in items]))
         for i, item in enumerate(items):
-            row = {"set": "localization", "method": name, "item": item[0], "IoU": float(iou[i]),
-                   "IoU (matched)": float(matched[i]), "Pointing": 100.0 * float(hit[i]), "SI-SDR": float(sdr[i])}
+            row = {
+                "set": "localization",
+                "method": name,
+                "item": item[0],
+                "IoU": float(iou[i]),
+                "IoU (matched)": float(matched[i]),
+                "Pointing": 100.0 * float(hit[i]),
+                "SI-SDR": float(sdr[i]),
+            }
             if heard is not None:
                 row["Heard (%)"] = 100.0 * float(heard[i])
             rows.append(row)
     return rows
 
 
-def sanity_rows(name: str, factory: Factory, frontend: Frontend, classifier: AudioClassifier, wavs: torch.Tensor, item_ids: Sequence[str]) -> List[Dict]:
+def sanity_rows(
+    name: str,
+    factory: Factory,
+    frontend: Frontend,
+    classifier: AudioClassifier,
+    wavs: torch.Tensor,
+    item_ids: Sequence[str],
+) -> List[Dict]:
     """Spearman correlation with the trained-model masks after randomising the classifier (set ``sanity``).
 
     One row per item with two columns: ``Spearman (head)`` after re-initialising only the output layer
@@ -376,7 +444,12 @@ def sanity_rows(name: str, factory: Factory, frontend: Frontend, classifier: Aud
     """
     corr = randomization_test(lambda clf: factory(frontend, clf), classifier, wavs, levels=["head", "conv_block1"])
     return [
-        {"set": "sanity", "method": name, "item": item,
-         "Spearman (head)": float(corr["head"][i]), "Spearman (all)": float(corr["conv_block1"][i])}
+        {
+            "set": "sanity",
+            "method": name,
+            "item": item,
+            "Spearman (head)": float(corr["head"][i]),
+            "Spearman (all)": float(corr["conv_block1"][i]),
+        }
         for i, item in enumerate(item_ids)
     ]

@@ -178,7 +178,9 @@ class LocalizationSet(torch.utils.data.Dataset):
         if not backgrounds:
             raise ValueError("LocalizationSet needs at least one background recording.")
         if targets is not None and len(targets) != len(clips):
-            raise ValueError(f"LocalizationSet: {len(targets)} targets for {len(clips)} clips; give one class per clip.")
+            raise ValueError(
+                f"LocalizationSet: {len(targets)} targets for {len(clips)} clips; give one class per clip."
+            )
         self.clips, self.backgrounds = list(clips), list(backgrounds)
         self.targets = None if targets is None else [int(t) for t in targets]
         self.sample_rate, self.seed, self.snr_db = sample_rate, seed, snr_db

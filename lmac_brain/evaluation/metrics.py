@@ -133,8 +133,14 @@ def complexity(mask: torch.Tensor) -> torch.Tensor:
     return (torch.where(p > 0, -p * p.log(), torch.zeros_like(p))).sum(dim=1)
 
 
-def all_metrics(logits: torch.Tensor, logits_in: torch.Tensor, logits_out: torch.Tensor, mask: torch.Tensor,
-                target: Optional[torch.Tensor] = None, double_softmax: bool = False) -> Dict[str, torch.Tensor]:
+def all_metrics(
+    logits: torch.Tensor,
+    logits_in: torch.Tensor,
+    logits_out: torch.Tensor,
+    mask: torch.Tensor,
+    target: Optional[torch.Tensor] = None,
+    double_softmax: bool = False,
+) -> Dict[str, torch.Tensor]:
     """All seven metrics (:data:`METRIC_NAMES`), each ``[B]``: :func:`faithfulness` (same arguments) and the
     mask measures of ``mask``.
 

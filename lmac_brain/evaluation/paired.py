@@ -41,7 +41,9 @@ def _per_item(rows: Iterable[Mapping[str, object]], method: str) -> Dict:
     return out
 
 
-def ratio_of_means(pairs: Sequence[Tuple[float, float]], level: float = 0.95, seed: int = 0) -> Dict[str, Optional[float]]:
+def ratio_of_means(
+    pairs: Sequence[Tuple[float, float]], level: float = 0.95, seed: int = 0
+) -> Dict[str, Optional[float]]:
     """``mean(a) / mean(b)`` over paired values ``(a_i, b_i)`` and its paired bootstrap percentile interval.
 
     Items are resampled with replacement, the same draw for ``a`` and ``b``
@@ -70,8 +72,16 @@ def ratio_of_means(pairs: Sequence[Tuple[float, float]], level: float = 0.95, se
         return x.mean(axis=axis) / y.mean(axis=axis)
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        res = stats.bootstrap((a, b), ratio, paired=True, vectorized=True, n_resamples=RATIO_RESAMPLES,
-                              confidence_level=level, method="percentile", random_state=np.random.default_rng(seed))
+        res = stats.bootstrap(
+            (a, b),
+            ratio,
+            paired=True,
+            vectorized=True,
+            n_resamples=RATIO_RESAMPLES,
+            confidence_level=level,
+            method="percentile",
+            random_state=np.random.default_rng(seed),
+        )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if np.isfinite(low) and np.isfinite(high):
         out.update(low=low, high=high)
@@ -79,7 +89,10 @@ def ratio_of_means(pairs: Sequence[Tuple[float, float]], level: float = 0.95, se
 
 
 def paired_differences(
-    rows_a: Iterable[Mapping[str, object]], rows_b: Iterable[Mapping[str, object]], method_a: str, method_b: str,
+    rows_a: Iterable[Mapping[str, object]],
+    rows_b: Iterable[Mapping[str, object]],
+    method_a: str,
+    method_b: str,
     metrics: Optional[Sequence[str]] = None,
 ) -> Dict[str, Dict[str, Dict]]:
     """``{set: {metric: stats}}`` of ``A - B`` over the items both runs scored.
@@ -126,9 +139,11 @@ def paired_markdown(differences: Mapping[str, Mapping[str, Mapping]], name_a: st
     >>> print(paired_markdown(d, "c5", "r7").splitlines()[2])
     | s | Del AUC (down) | 0.11 | 0.08 | +0.03 ± 0.01 | 100 | r7 | 1.38 [1.2, 1.61] |
     """
-    lines = [f"| set | metric | {name_a} | {name_b} | {name_a} - {name_b} (paired 95% CI) | items | better | "
-             f"{name_a} / {name_b} (bootstrap 95% CI) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| set | metric | {name_a} | {name_b} | {name_a} - {name_b} (paired 95% CI) | items | better | "
+        f"{name_a} / {name_b} (bootstrap 95% CI) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for set_name, metrics in differences.items():
         for metric, s in metrics.items():
             if s["mean"] is None:
@@ -144,6 +159,8 @@ def paired_markdown(differences: Mapping[str, Mapping[str, Mapping]], name_a: st
             ratio = "" if s.get("ratio") is None else f"{s['ratio']:.3g}"
             if ratio and s.get("ratio_low") is not None:
                 ratio += f" [{s['ratio_low']:.3g}, {s['ratio_high']:.3g}]"
-            lines.append(f"| {set_name} | {metric} ({direction(metric)}) | {s['mean_a']:.3g} | {s['mean_b']:.3g} | "
-                         f"{interval} | {s['n']} | {better} | {ratio} |")
+            lines.append(
+                f"| {set_name} | {metric} ({direction(metric)}) | {s['mean_a']:.3g} | {s['mean_b']:.3g} | "
+                f"{interval} | {s['n']} | {better} | {ratio} |"
+            )
     return "\n".join(lines) + "\n"

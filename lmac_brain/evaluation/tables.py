@@ -21,10 +21,27 @@ from lmac_brain.atomic import write_text
 #: metrics in table order and whether higher is better: matched-budget first (lmac_brain.evaluation.budget), then
 #: the soft-mask metrics, localization, sanity and cost
 DIRECTION = {
-    "Ins AUC": "up", "Del AUC": "down", "Ins AUC (energy)": "up", "Del AUC (energy)": "down", "p(full)": "up",
-    "AI": "up", "AD": "down", "AG": "up", "FF": "up", "Fid-In": "up", "SPS": "up", "COMP": "down",
-    "IoU": "up", "IoU (matched)": "up", "Pointing": "up", "SI-SDR": "up", "Heard (%)": "up",
-    "Spearman (head)": "down", "Spearman (all)": "down", "Rise": "up", "sec/clip": "down",
+    "Ins AUC": "up",
+    "Del AUC": "down",
+    "Ins AUC (energy)": "up",
+    "Del AUC (energy)": "down",
+    "p(full)": "up",
+    "AI": "up",
+    "AD": "down",
+    "AG": "up",
+    "FF": "up",
+    "Fid-In": "up",
+    "SPS": "up",
+    "COMP": "down",
+    "IoU": "up",
+    "IoU (matched)": "up",
+    "Pointing": "up",
+    "SI-SDR": "up",
+    "Heard (%)": "up",
+    "Spearman (head)": "down",
+    "Spearman (all)": "down",
+    "Rise": "up",
+    "sec/clip": "down",
 }
 
 #: per-budget points of the curves (``Ins@0.1``, ``Del@0.1``; ``Listen@0.1``: the listening round trip,
@@ -49,7 +66,10 @@ def direction(key: str) -> Optional[str]:
 def _columns(keys: Iterable[str]) -> List[str]:
     """Metric columns of ``keys`` in table order: :data:`DIRECTION`'s, then curve points by budget."""
     keys = set(keys)
-    points = sorted((k for k in keys if k not in DIRECTION and direction(k)), key=lambda k: (k.split("@")[0], float(k.split("@")[1])))
+    points = sorted(
+        (k for k in keys if k not in DIRECTION and direction(k)),
+        key=lambda k: (k.split("@")[0], float(k.split("@")[1])),
+    )
     return [k for k in DIRECTION if k in keys] + points
 
 

@@ -29,8 +29,17 @@ from lmac_brain.models.frontend import Frontend
 
 
 def targeted_rows(
-    name: str, explainer, dataset, frontend: Frontend, classifier: AudioClassifier, mask_domain: str, batch_size: int,
-    ranks: Sequence[int] = (2, 3), budgets: Sequence[float] = BUDGETS, seed: int = 0, scorer: Optional[Callable] = None,
+    name: str,
+    explainer,
+    dataset,
+    frontend: Frontend,
+    classifier: AudioClassifier,
+    mask_domain: str,
+    batch_size: int,
+    ranks: Sequence[int] = (2, 3),
+    budgets: Sequence[float] = BUDGETS,
+    seed: int = 0,
+    scorer: Optional[Callable] = None,
 ) -> List[Dict]:
     """Rows of the ``targeted`` set: each item's ``ranks``-th most probable classes explained and scored.
 
@@ -63,12 +72,21 @@ def targeted_rows(
             seconds = (time.perf_counter() - start) / len(items)
             with torch.no_grad():
                 kept = model(apply(logmag, mask)).softmax(dim=-1).gather(1, target[:, None])[:, 0]
-                curves = budget_curves(model, logmag, ranking(explainer, mask, logmag), target, apply, budgets, "bins", seed,
-                                       full=False)
+                curves = budget_curves(
+                    model, logmag, ranking(explainer, mask, logmag), target, apply, budgets, "bins", seed, full=False
+                )
             before = probs.gather(1, target[:, None])[:, 0]
             ins, dele = (normalized_auc(curves[part], budgets) for part in ("insertion", "deletion"))
             for i, item in enumerate(items):
-                rows.append({"set": "targeted", "method": name, "item": f"{item[0]}#{r}",
-                             "Rise": float(kept[i] - before[i]), "Ins AUC": float(ins[i]), "Del AUC": float(dele[i]),
-                             "sec/clip": seconds})
+                rows.append(
+                    {
+                        "set": "targeted",
+                        "method": name,
+                        "item": f"{item[0]}#{r}",
+                        "Rise": float(kept[i] - before[i]),
+                        "Ins AUC": float(ins[i]),
+                        "Del AUC": float(dele[i]),
+                        "sec/clip": seconds,
+                    }
+                )
     return rows

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmac_brain.explain.targets import Target, resolve_target
 from lmac_brain.models.classifier import AudioClassifier
 from lmac_brain.models.frontend import Frontend
-from lmac_brain.explain.targets import Target, resolve_target
 
 
 class SpectrogramClassifier(torch.nn.Module):
@@ -186,8 +186,13 @@ class SmoothGrad(Explainer):
             with seeded(self.seed):
                 masks.append(
                     tunnel.attribute(
-                        x, nt_type="smoothgrad", nt_samples=self.n_samples, nt_samples_batch_size=self.batch_size,
-                        stdevs=sigma, target=target[i : i + 1], abs=True,
+                        x,
+                        nt_type="smoothgrad",
+                        nt_samples=self.n_samples,
+                        nt_samples_batch_size=self.batch_size,
+                        stdevs=sigma,
+                        target=target[i : i + 1],
+                        abs=True,
                     )
                 )
         return torch.cat(masks)
@@ -239,8 +244,11 @@ class GradientSHAP(Explainer):
             with seeded(self.seed):
                 out.append(
                     shap.attribute(
-                        logmag[i : i + 1], baselines=torch.zeros_like(logmag[:1]), target=target[i : i + 1],
-                        n_samples=self.n_samples, stdevs=self.stdev,
+                        logmag[i : i + 1],
+                        baselines=torch.zeros_like(logmag[:1]),
+                        target=target[i : i + 1],
+                        n_samples=self.n_samples,
+                        stdevs=self.stdev,
                     )
                 )
         return torch.cat(out)
@@ -319,10 +327,23 @@ class RISE(Explainer):
     """
 
     def __init__(
-        self, frontend, classifier, n_masks: int = 256, grid=(8, 8), p_keep: float = 0.5, batch_size: int = 32, seed: int = 0
+        self,
+        frontend,
+        classifier,
+        n_masks: int = 256,
+        grid=(8, 8),
+        p_keep: float = 0.5,
+        batch_size: int = 32,
+        seed: int = 0,
     ):
         super().__init__(frontend, classifier)
-        self.n_masks, self.grid, self.p_keep, self.batch_size, self.seed = n_masks, tuple(grid), p_keep, batch_size, seed
+        self.n_masks, self.grid, self.p_keep, self.batch_size, self.seed = (
+            n_masks,
+            tuple(grid),
+            p_keep,
+            batch_size,
+            seed,
+        )
 
     def random_masks(self, n_frames: int, n_freqs: int) -> torch.Tensor:
         """``[n_masks, T, F]`` smooth random masks in ``[0, 1]`` (same for every call with this seed)."""

@@ -58,7 +58,11 @@ def rank_bins(mask: torch.Tensor, seed: int = 0) -> torch.Tensor:
 
 
 def keep_top(
-    mask: torch.Tensor, q: float, by: str = "bins", logmag: torch.Tensor = None, seed: int = 0,
+    mask: torch.Tensor,
+    q: float,
+    by: str = "bins",
+    logmag: torch.Tensor = None,
+    seed: int = 0,
 ) -> torch.Tensor:
     """Binary mask ``[B, T, F]`` keeping the top ``q`` of each item's bins in the ranking of ``mask``.
 
@@ -94,7 +98,11 @@ def keep_top(
 
 
 def keep_top_many(
-    mask: torch.Tensor, budgets: Sequence[float], by: str = "bins", logmag: torch.Tensor = None, seed: int = 0,
+    mask: torch.Tensor,
+    budgets: Sequence[float],
+    by: str = "bins",
+    logmag: torch.Tensor = None,
+    seed: int = 0,
     order: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """:func:`keep_top` at several budgets from one ranking: ``[Q*B, T, F]``, budget-major.

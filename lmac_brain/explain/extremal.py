@@ -25,12 +25,12 @@ from typing import Callable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
+from lmac_brain.explain.budget_masks import soft_keep_top
+from lmac_brain.explain.objective import budget_loss, lmac_loss
+from lmac_brain.explain.refine import optimize_mask_logits
+from lmac_brain.explain.targets import Target, resolve_target
 from lmac_brain.models.classifier import AudioClassifier
 from lmac_brain.models.frontend import Frontend
-from lmac_brain.explain.budget_masks import soft_keep_top
-from lmac_brain.explain.refine import optimize_mask_logits
-from lmac_brain.explain.objective import budget_loss, lmac_loss
-from lmac_brain.explain.targets import Target, resolve_target
 
 
 class OptimizedMask:
@@ -63,8 +63,14 @@ class OptimizedMask:
     """
 
     def __init__(
-        self, frontend: Frontend, classifier: AudioClassifier, steps: int = 100, lr: float = 0.1,
-        area: float = 0.2, area_weight: float = 50.0, mask_domain: str = "log1p",
+        self,
+        frontend: Frontend,
+        classifier: AudioClassifier,
+        steps: int = 100,
+        lr: float = 0.1,
+        area: float = 0.2,
+        area_weight: float = 50.0,
+        mask_domain: str = "log1p",
     ):
         self.frontend = frontend
         self.classifier = classifier.eval()
@@ -97,7 +103,12 @@ class OptimizedMask:
         for p in self.classifier.parameters():
             p.requires_grad_(False)
         logits = optimize_mask_logits(
-            self._classify, self._apply, logmag, torch.zeros_like(logmag), self._objective(logmag, target), self.steps,
+            self._classify,
+            self._apply,
+            logmag,
+            torch.zeros_like(logmag),
+            self._objective(logmag, target),
+            self.steps,
             self.lr,
         )
         return torch.sigmoid(logits)
@@ -149,10 +160,19 @@ class ObjectiveOptimum(OptimizedMask):
     """
 
     def __init__(
-        self, frontend: Frontend, classifier: AudioClassifier, loss_weights: dict, budget_weight: float = 4.0,
-        budget_w_del: float = 16.0, budgets: Sequence[float] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
-        temperature: float = 0.1, rank_power: Optional[float] = 2.0, steps: int = 100, lr: float = 0.1,
-        mask_domain: str = "log1p", seed: int = 0,
+        self,
+        frontend: Frontend,
+        classifier: AudioClassifier,
+        loss_weights: dict,
+        budget_weight: float = 4.0,
+        budget_w_del: float = 16.0,
+        budgets: Sequence[float] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
+        temperature: float = 0.1,
+        rank_power: Optional[float] = 2.0,
+        steps: int = 100,
+        lr: float = 0.1,
+        mask_domain: str = "log1p",
+        seed: int = 0,
     ):
         super().__init__(frontend, classifier, steps, lr, mask_domain=mask_domain)
         self.loss_weights, self.budget_weight, self.budget_w_del = dict(loss_weights), budget_weight, budget_w_del
@@ -176,7 +196,9 @@ class ObjectiveOptimum(OptimizedMask):
                 scores = self.rank_power * scores + log_energy
             kept = soft_keep_top(scores, self.budgets[next(draws)], self.temperature)
             budget, _ = budget_loss(
-                self._classify(self._apply(logmag, kept)), self._classify(self._apply(logmag, 1.0 - kept)), target,
+                self._classify(self._apply(logmag, kept)),
+                self._classify(self._apply(logmag, 1.0 - kept)),
+                target,
                 self.budget_w_del,
             )
             return loss + self.budget_weight * budget

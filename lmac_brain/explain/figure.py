@@ -55,8 +55,8 @@ def plot_interpretation(
 
     matplotlib.use("Agg")
     import librosa.display
-    import matplotlib.ticker
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     n_fft = 2 * (logmag.shape[-1] - 1)
     data = (logmag, mask, masked_logmag)
@@ -69,8 +69,16 @@ def plot_interpretation(
     for ax, (name, _), values in zip(axes, PANELS, data):
         limits = (0.0, 1.0) if name == "mask" else (0.0, vmax)
         image = librosa.display.specshow(
-            values.detach().cpu().numpy().T, sr=sample_rate, hop_length=hop_length, n_fft=n_fft,
-            x_axis="s", y_axis="log", ax=ax, vmin=limits[0], vmax=limits[1], cmap="magma" if name != "mask" else "viridis",
+            values.detach().cpu().numpy().T,
+            sr=sample_rate,
+            hop_length=hop_length,
+            n_fft=n_fft,
+            x_axis="s",
+            y_axis="log",
+            ax=ax,
+            vmin=limits[0],
+            vmax=limits[1],
+            cmap="magma" if name != "mask" else "viridis",
         )
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))  # readable at this panel width
         ax.set_title(name)

@@ -17,9 +17,9 @@ import zlib
 
 import torch
 
+from lmac_brain.explain.targets import Target
 from lmac_brain.models.classifier import AudioClassifier
 from lmac_brain.models.frontend import Frontend
-from lmac_brain.explain.targets import Target
 
 
 class Energy:

@@ -20,7 +20,12 @@ from lmac_brain.models.frontend import Frontend
 
 
 def listenable(
-    frontend: Frontend, logmag: torch.Tensor, phase: torch.Tensor, mask: torch.Tensor, length: int, domain: str = "log1p"
+    frontend: Frontend,
+    logmag: torch.Tensor,
+    phase: torch.Tensor,
+    mask: torch.Tensor,
+    length: int,
+    domain: str = "log1p",
 ) -> torch.Tensor:
     """Waveforms ``[B, length]`` of what the mask lets through.
 

@@ -237,7 +237,9 @@ class LMAC(torch.nn.Module):
         n, k = classes.shape
         directions, biases = self.classifier.class_directions(classes.reshape(-1))
         condition = (directions.view(n, k, -1), biases.view(n, k))
-        masks = self._binarise(gated_mask(*self.decoder.class_factors(reps, logmag, condition), overwrite=True))  # [B, K, T, F]
+        masks = self._binarise(
+            gated_mask(*self.decoder.class_factors(reps, logmag, condition), overwrite=True)
+        )  # [B, K, T, F]
         return {"logmag": logmag, "phase": phase, "logits": logits, "classes": classes, "masks": masks.transpose(0, 1)}
 
     def forward(self, wavs: torch.Tensor, target: Union[Target, Callable] = None) -> Dict[str, torch.Tensor]:
@@ -255,7 +257,10 @@ class LMAC(torch.nn.Module):
         return out
 
     def budget_logits(
-        self, out: Dict[str, torch.Tensor], budgets: Sequence[float], temperature: float = 0.1,
+        self,
+        out: Dict[str, torch.Tensor],
+        budgets: Sequence[float],
+        temperature: float = 0.1,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Logits of the kept and of the removed part at each budget, for the matched-budget objective.
 

@@ -104,7 +104,9 @@ def lmac_loss(
     tv = tv_term(mask) if w_tv else torch.zeros_like(l1)
     area_dev = (l1 - area).pow(2) if w_area else torch.zeros_like(l1)  # l1 is the mean of M (M >= 0)
     per_sample = w_in * ce_in - w_out * ce_out + reg * (w_l1 * l1 + w_tv * tv + w_area * area_dev)
-    terms = {name: value.detach().mean() for name, value in (("ce_in", ce_in), ("ce_out", ce_out), ("l1", l1), ("tv", tv))}
+    terms = {
+        name: value.detach().mean() for name, value in (("ce_in", ce_in), ("ce_out", ce_out), ("l1", l1), ("tv", tv))
+    }
     if w_area:
         terms["area"] = area_dev.detach().mean()
     return per_sample.mean(), terms
@@ -172,7 +174,10 @@ def ft_guidance(
 
 
 def budget_loss(
-    logits_in: torch.Tensor, logits_out: torch.Tensor, target: torch.Tensor, w_del: float = 1.0,
+    logits_in: torch.Tensor,
+    logits_out: torch.Tensor,
+    target: torch.Tensor,
+    w_del: float = 1.0,
 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
     """Matched-budget objective: keep the class on the top-``q`` bins, lose it on the rest.
 

@@ -91,7 +91,9 @@ def optimize_mask_logits(
     return logits.detach()
 
 
-def refine_mask(lmac, logmag: torch.Tensor, init_logits: torch.Tensor, target: torch.Tensor, config: Refinement) -> torch.Tensor:
+def refine_mask(
+    lmac, logmag: torch.Tensor, init_logits: torch.Tensor, target: torch.Tensor, config: Refinement
+) -> torch.Tensor:
     """Mask ``[B, T, F]`` for classes ``target`` ``[B]``, refined from the mask logits ``init_logits``.
 
     Arguments
@@ -112,6 +114,7 @@ def refine_mask(lmac, logmag: torch.Tensor, init_logits: torch.Tensor, target: t
     torch.Tensor
         ``[B, T, F]`` in ``[0, 1]``.
     """
+
     def objective(logits_in, logits_out, mask):
         return lmac_loss(logits_in, logits_out, target, mask, config.w_in, config.w_out, config.w_l1)[0]
 
@@ -124,7 +127,11 @@ def refine_mask(lmac, logmag: torch.Tensor, init_logits: torch.Tensor, target: t
 
 @torch.no_grad()
 def targeted_masks(
-    lmac, wavs: torch.Tensor, target: Target = None, config: Optional[Refinement] = None, refine: Optional[bool] = None,
+    lmac,
+    wavs: torch.Tensor,
+    target: Target = None,
+    config: Optional[Refinement] = None,
+    refine: Optional[bool] = None,
     phase: bool = True,
 ) -> Dict[str, torch.Tensor]:
     """What :meth:`~lmac_brain.explain.lmac.LMAC.mask_of` returns, with the mask explaining ``target``.
@@ -171,6 +178,8 @@ def targeted_masks(
     if refined.any():
         idx = refined.nonzero().squeeze(1)
         out["mask"] = out["mask"].clone()
-        out["mask"][idx] = refine_mask(lmac, out["logmag"][idx], out["mask_logits"][idx], target[idx], config or Refinement())
+        out["mask"][idx] = refine_mask(
+            lmac, out["logmag"][idx], out["mask_logits"][idx], target[idx], config or Refinement()
+        )
     out["target"], out["refined"] = target, refined
     return out

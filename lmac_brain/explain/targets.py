@@ -58,5 +58,7 @@ def resolve_target(target: Target, logits: torch.Tensor) -> torch.Tensor:
         if out.numel() != batch:
             raise ValueError(f"target has {out.numel()} entries for a batch of {batch}; give one class per example.")
     if ((out < 0) | (out >= n_classes)).any():
-        raise ValueError(f"target {out.tolist()} out of range: the classifier has {n_classes} classes (0..{n_classes - 1}).")
+        raise ValueError(
+            f"target {out.tolist()} out of range: the classifier has {n_classes} classes (0..{n_classes - 1})."
+        )
     return out

@@ -34,14 +34,19 @@ from tqdm import tqdm
 from lmac_brain.atomic import write_text
 from lmac_brain.data.audio import AudioLoadError, load_audio
 from lmac_brain.data.files import list_audio_files
-from lmac_brain.interface.listening_page import RECORD_SUFFIX, REPORT_NAME, write_report
 from lmac_brain.explain.figure import plot_interpretation
 from lmac_brain.explain.listen import write_wav
+from lmac_brain.interface.listening_page import RECORD_SUFFIX, REPORT_NAME, write_report
 from lmac_brain.models.sources import SourceNotFoundError, check_source
 
 logger = logging.getLogger(__name__)
 
-OUTPUTS = {"input": "_input.wav", "interpretation": "_interpretation.wav", "masked_out": "_masked_out.wav", "figure": ".png"}
+OUTPUTS = {
+    "input": "_input.wav",
+    "interpretation": "_interpretation.wav",
+    "masked_out": "_masked_out.wav",
+    "figure": ".png",
+}
 
 SHIPPED_MODEL = "lmac_cnn14_cpu_esc50"
 
@@ -122,23 +127,40 @@ def write_explanation(out_dir: str, name: str, source: str, explanation, interp)
     written = []
     try:
         wav = explanation.input[0]
-        for key, audio in (("input", wav), ("interpretation", explanation.interpretation[0]), ("masked_out", explanation.masked_out[0])):
+        for key, audio in (
+            ("input", wav),
+            ("interpretation", explanation.interpretation[0]),
+            ("masked_out", explanation.masked_out[0]),
+        ):
             written.append(write_wav(os.path.join(out_dir, files[key]), audio, fe.sample_rate))
         probs = explanation.probs[0]
         top = probs.topk(min(5, probs.numel()))
         class_names = [encoder.decode_ndim(i) for i in range(probs.numel())]
-        written.append(plot_interpretation(
-            os.path.join(out_dir, files["figure"]), explanation.logmag[0], explanation.mask[0],
-            lmac.apply_mask(explanation.logmag, explanation.mask)[0], fe.sample_rate, fe.hop_length,
-            title=f"{name}: {explanation.labels[0]} ({float(probs.max()):.2f}); mask explains {explanation.targets[0]}",
-            class_names=class_names, probs=probs,
-        ))
+        written.append(
+            plot_interpretation(
+                os.path.join(out_dir, files["figure"]),
+                explanation.logmag[0],
+                explanation.mask[0],
+                lmac.apply_mask(explanation.logmag, explanation.mask)[0],
+                fe.sample_rate,
+                fe.hop_length,
+                title=f"{name}: {explanation.labels[0]} ({float(probs.max()):.2f}); mask explains {explanation.targets[0]}",
+                class_names=class_names,
+                probs=probs,
+            )
+        )
         record = {
-            "lmac_explanation": 1, "name": name, "source": os.path.abspath(source),
-            "duration_s": wav.shape[-1] / fe.sample_rate, "label": explanation.labels[0], "prob": float(probs.max()),
-            "target": explanation.targets[0], "refined": bool(explanation.refined[0]),
+            "lmac_explanation": 1,
+            "name": name,
+            "source": os.path.abspath(source),
+            "duration_s": wav.shape[-1] / fe.sample_rate,
+            "label": explanation.labels[0],
+            "prob": float(probs.max()),
+            "target": explanation.targets[0],
+            "refined": bool(explanation.refined[0]),
             "top_classes": [[class_names[int(i)], float(v)] for v, i in zip(top.values, top.indices)],
-            "segments": [vars(seg) for seg in explanation.segments[0]], "files": files,
+            "segments": [vars(seg) for seg in explanation.segments[0]],
+            "files": files,
             "budget": explanation.budget,
         }
         path = os.path.join(out_dir, f"{name}{RECORD_SUFFIX}")
@@ -153,8 +175,14 @@ def write_explanation(out_dir: str, name: str, source: str, explanation, interp)
 
 
 def explain_files(
-    interp, files: List[str], out_dir: str, overwrite: bool = False, target: Optional[str] = None,
-    top_k: Optional[int] = None, budget: Optional[float] = None, refine: Optional[bool] = None,
+    interp,
+    files: List[str],
+    out_dir: str,
+    overwrite: bool = False,
+    target: Optional[str] = None,
+    top_k: Optional[int] = None,
+    budget: Optional[float] = None,
+    refine: Optional[bool] = None,
 ) -> int:
     """Explain each file and write its outputs; returns the number of files that failed (reported, skipped)."""
     stems = [os.path.splitext(os.path.basename(path))[0] for path in files]
@@ -182,7 +210,9 @@ def explain_files(
         out = interp.interpret_batch(wav.unsqueeze(0), target=target, top_k=top_k, budget=budget, refine=refine)
         ranked = list(enumerate(out, start=1)) if top_k else [(None, out)]
         for rank, explanation in ranked:
-            write_explanation(out_dir, output_names(stem, explanation, rank, target is not None), path, explanation, interp)
+            write_explanation(
+                out_dir, output_names(stem, explanation, rank, target is not None), path, explanation, interp
+            )
     return failed
 
 
@@ -192,7 +222,9 @@ def _load(source: str, savedir: Optional[str]):
 
     try:
         source = check_source(
-            source, "interpreter folder", option="--source",
+            source,
+            "interpreter folder",
+            option="--source",
             hint=f"(The shipped model is installed with the package, or is the checkout's pretrained/{SHIPPED_MODEL} folder.)",
         )
         return LMACInterpreter.from_hparams(source=source, savedir=savedir)
@@ -207,20 +239,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     explain = sub.add_parser("explain", help="explain audio files or folders")
     explain.add_argument("inputs", nargs="+", help="audio files or folders")
-    explain.add_argument("--source", default=DEFAULT_SOURCE, help="interpreter folder or hub id (default: the shipped model)")
-    explain.add_argument("--savedir", default=None, help="folder to link the model's files into (default: none; never replaces files it did not create)")
+    explain.add_argument(
+        "--source", default=DEFAULT_SOURCE, help="interpreter folder or hub id (default: the shipped model)"
+    )
+    explain.add_argument(
+        "--savedir",
+        default=None,
+        help="folder to link the model's files into (default: none; never replaces files it did not create)",
+    )
     explain.add_argument("--out", required=True, help="output folder")
     which = explain.add_mutually_exclusive_group()
     which.add_argument("--target", default=None, help="explain this class (name or index) instead of the decision")
     which.add_argument("--top-k", type=int, default=None, help="explain the k most probable classes of each file")
     explain.add_argument(
-        "--budget", type=float, default=None, metavar="Q",
+        "--budget",
+        type=float,
+        default=None,
+        metavar="Q",
         help="keep only the top Q share of the time-frequency bins (e.g. 0.1: the 10%% that matters most) as a binary mask",
     )
     explain.add_argument(
-        "--refine", action="store_true", default=None,
+        "--refine",
+        action="store_true",
+        default=None,
         help="refine the masks of classes other than the decision on the L-MAC objective (always done for a "
-             "decoder that is not class-conditional; with a conditional one it starts from its mask)",
+        "decoder that is not class-conditional; with a conditional one it starts from its mask)",
     )
     explain.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     explain.add_argument("--no-report", action="store_true", help=f"do not (re)write {REPORT_NAME}")
@@ -244,7 +287,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if interp is None:
         return 2
     try:
-        failed = explain_files(interp, files, args.out, args.overwrite, args.target, args.top_k, args.budget, args.refine)
+        failed = explain_files(
+            interp, files, args.out, args.overwrite, args.target, args.top_k, args.budget, args.refine
+        )
     except ValueError as err:  # unknown target, clashing names, bad top-k or budget
         logger.error("%s", err)
         return 2

@@ -24,9 +24,9 @@ from speechbrain.lobes.models.ECAPA_TDNN import Classifier as SBClassifierHead
 
 from lmac_brain.atomic import atomic_folder, atomic_path, write_text
 from lmac_brain.data.audio import INPUT_NORMALIZATIONS
+from lmac_brain.evaluation.metrics import METRIC_NAMES
 from lmac_brain.models.classifier import Cnn14
 from lmac_brain.models.frontend import Frontend
-from lmac_brain.evaluation.metrics import METRIC_NAMES
 
 #: The checked-in templates of exported ``hyperparams.yaml`` files.
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -100,12 +100,19 @@ def _model_yaml(frontend: Frontend, embedding_model: Cnn14, head: torch.nn.Modul
         return_reps=True,
     )
     return render_template(
-        "model", sample_rate=frontend.sample_rate, frontend_args=_yaml_args(fe_args), embedding_args=_yaml_args(emb_args),
-        head_class=head_class, head_args=_yaml_args(head_args), logit_scale=json.dumps(logit_scale),
+        "model",
+        sample_rate=frontend.sample_rate,
+        frontend_args=_yaml_args(fe_args),
+        embedding_args=_yaml_args(emb_args),
+        head_class=head_class,
+        head_args=_yaml_args(head_args),
+        logit_scale=json.dumps(logit_scale),
     )
 
 
-def classifier_hparams_yaml(frontend: Frontend, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float) -> str:
+def classifier_hparams_yaml(
+    frontend: Frontend, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float
+) -> str:
     """The ``hyperparams.yaml`` text of an exported classifier folder (template ``templates/classifier.yaml``).
 
     Example
@@ -226,7 +233,9 @@ def interpreter_hparams_yaml(lmac, input_normalization: str = "peak") -> str:
     return render_template(
         "interpreter",
         input_normalization=input_normalization,
-        model=_model_yaml(lmac.frontend, lmac.classifier.embedding_model, lmac.classifier.head, lmac.classifier.logit_scale),
+        model=_model_yaml(
+            lmac.frontend, lmac.classifier.embedding_model, lmac.classifier.head, lmac.classifier.logit_scale
+        ),
         decoder_args=_yaml_args(decoder.config()),
         mask_domain=lmac.mask_domain,
         threshold=json.dumps(lmac.threshold),
@@ -293,8 +302,8 @@ def model_card(title: str, description: str, metrics: Mapping[str, Any], command
     return (
         f"# {title}\n\n{description}\n\n"
         "Load it with:\n\n```python\nfrom lmac_brain.interface.interpreter import LMACInterpreter\n"
-        "interp = LMACInterpreter.from_hparams(source=\"<this folder>\")\n"
-        "out = interp.interpret_file(\"clip.wav\")  # out.interpretation: what the classifier listened to\n```\n\n"
+        'interp = LMACInterpreter.from_hparams(source="<this folder>")\n'
+        'out = interp.interpret_file("clip.wav")  # out.interpretation: what the classifier listened to\n```\n\n'
         f"## Metrics\n\n| metric | value |\n|---|---|\n{rows}\n\n"
         f"## Produced by\n\n```bash\n{command}\n```\n"
     )
@@ -314,7 +323,9 @@ def export_lmac_run(hparams: dict, results: dict) -> str:
         The export folder.
     """
     card = model_card(
-        results["title"], results["description"], {k: v for k, v in results["test"].items() if k in METRIC_NAMES},
+        results["title"],
+        results["description"],
+        {k: v for k, v in results["test"].items() if k in METRIC_NAMES},
         results["command"],
     )
     label_file = os.path.join(hparams["save_folder"], "classifier", "label_encoder.ckpt")  # the collected copy

@@ -318,4 +318,3 @@ def load_checked(pretrainer) -> None:
             collected = os.path.join(str(pretrainer.collect_in), f"{name}.ckpt")
             check_state_dict_fits(loadable, collected, str(pretrainer.paths[name]))
     pretrainer.load_collected()
-

@@ -35,13 +35,13 @@ from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
 from lmac_brain.data.audio import INPUT_NORMALIZATIONS, load_audio, normalize_input
 from lmac_brain.explain.budget_masks import keep_top
+from lmac_brain.explain.listen import listenable
+from lmac_brain.explain.longform import Segment, explain_long, long_spectrogram_and_audio
+from lmac_brain.explain.refine import Refinement, targeted_masks
 from lmac_brain.interface.folder_checks import check_interpreter_folder, check_state_dict_fits
 from lmac_brain.interface.interpretation import Interpretation
 from lmac_brain.interface.savedir import claim_savedir
 from lmac_brain.models.sources import check_source
-from lmac_brain.explain.listen import listenable
-from lmac_brain.explain.longform import Segment, explain_long, long_spectrogram_and_audio
-from lmac_brain.explain.refine import Refinement, targeted_masks
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,9 @@ class LMACInterpreter(Pretrained):
             )
         lmac = self.mods.lmac
         with torch.no_grad():  # one forward of silence gives the classifier's number of classes
-            n_classes = lmac.classify(lmac.analyse(torch.zeros(1, lmac.frontend.hop_length * 40, device=self.device))[0])[0].shape[1]
+            n_classes = lmac.classify(
+                lmac.analyse(torch.zeros(1, lmac.frontend.hop_length * 40, device=self.device))[0]
+            )[0].shape[1]
         if len(self.hparams.label_encoder) != n_classes:
             raise ValueError(
                 f"The label encoder lists {len(self.hparams.label_encoder)} classes but the classifier outputs "
@@ -205,10 +207,14 @@ class LMACInterpreter(Pretrained):
             close = difflib.get_close_matches(target, names, n=3)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
             shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
-            raise ValueError(f"Unknown target class {target!r}.{hint} The classifier knows {len(names)} classes: {shown}.")
+            raise ValueError(
+                f"Unknown target class {target!r}.{hint} The classifier knows {len(names)} classes: {shown}."
+            )
         index = int(target)
         if not 0 <= index < len(names):
-            raise ValueError(f"Target class index {index} out of range: the classifier has {len(names)} classes (0..{len(names) - 1}).")
+            raise ValueError(
+                f"Target class index {index} out of range: the classifier has {len(names)} classes (0..{len(names) - 1})."
+            )
         return index
 
     def _targets(self, target, batch: int) -> Optional[torch.Tensor]:
@@ -247,10 +253,12 @@ class LMACInterpreter(Pretrained):
             masks.append(out["mask"])
             probs.append(out["probs"])
             refined.append(torch.cat(flags).any())
-            segments.append([
-                Segment(int(s) / rate, (int(s) + window) / rate, names.decode_ndim(int(p.argmax())), float(p.max()))
-                for s, p in zip(out["starts"], out["window_probs"])
-            ])
+            segments.append(
+                [
+                    Segment(int(s) / rate, (int(s) + window) / rate, names.decode_ndim(int(p.argmax())), float(p.max()))
+                    for s, p in zip(out["starts"], out["window_probs"])
+                ]
+            )
         return torch.stack(masks), torch.stack(probs), torch.stack(refined), segments
 
     @torch.no_grad()
@@ -323,20 +331,41 @@ class LMACInterpreter(Pretrained):
         if lmac.conditional and not refine and wavs.shape[1] <= window:  # one pass for all k classes
             out = lmac.masks_for_classes(wavs, lambda logits: logits.topk(top_k, dim=-1).indices)
             probs, rate = out["logits"].softmax(dim=-1), self.hparams.sample_rate
-            segments = [[Segment(0.0, wavs.shape[1] / rate, self.hparams.label_encoder.decode_ndim(int(p.argmax())), float(p.max()))]
-                        for p in probs]
+            segments = [
+                [
+                    Segment(
+                        0.0,
+                        wavs.shape[1] / rate,
+                        self.hparams.label_encoder.decode_ndim(int(p.argmax())),
+                        float(p.max()),
+                    )
+                ]
+                for p in probs
+            ]
             unrefined = torch.zeros(wavs.shape[0], dtype=torch.bool)
-            return [self._interpretation_of(wavs, out["classes"][:, r] if r else None, window, budget,
-                                            (out["masks"][r], probs, unrefined, segments), (out["logmag"], out["phase"]))
-                    for r in range(top_k)]
+            return [
+                self._interpretation_of(
+                    wavs,
+                    out["classes"][:, r] if r else None,
+                    window,
+                    budget,
+                    (out["masks"][r], probs, unrefined, segments),
+                    (out["logmag"], out["phase"]),
+                )
+                for r in range(top_k)
+            ]
         first = self._interpretation(wavs, None, window, refinement, budget, refine)
         ranked = first.probs.topk(top_k, dim=-1).indices
         if wavs.shape[1] > window:  # long inputs: rank 1 is the file-level best class in every window
             return [self._interpretation(wavs, ranked[:, r], window, refinement, budget, refine) for r in range(top_k)]
-        return [first] + [self._interpretation(wavs, ranked[:, r], window, refinement, budget, refine) for r in range(1, top_k)]
+        return [first] + [
+            self._interpretation(wavs, ranked[:, r], window, refinement, budget, refine) for r in range(1, top_k)
+        ]
 
     def _interpretation(self, wavs, target, window, refinement, budget=None, refine=None) -> Interpretation:
-        return self._interpretation_of(wavs, target, window, budget, self._explain(wavs, target, window, refinement, refine))
+        return self._interpretation_of(
+            wavs, target, window, budget, self._explain(wavs, target, window, refinement, refine)
+        )
 
     def _interpretation_of(self, wavs, target, window, budget, explained, spectrum=None) -> Interpretation:
         """An :class:`Interpretation` from ``explained`` = (masks, probabilities, refined, segments);
@@ -352,12 +381,16 @@ class LMACInterpreter(Pretrained):
             audio_in = listenable(lmac.frontend, logmag, phase, mask, n, lmac.mask_domain)
             audio_out = listenable(lmac.frontend, logmag, phase, 1 - mask, n, lmac.mask_domain)
         else:  # chunk by chunk: memory stays that of one window
-            parts = [long_spectrogram_and_audio(lmac.frontend, w, m, window, lmac.mask_domain) for w, m in zip(wavs, mask)]
+            parts = [
+                long_spectrogram_and_audio(lmac.frontend, w, m, window, lmac.mask_domain) for w, m in zip(wavs, mask)
+            ]
             logmag, audio_in, audio_out = (torch.stack(p) for p in zip(*parts))
         decode = self.hparams.label_encoder.decode_ndim
         labels = [decode(int(i)) for i in probs.argmax(dim=-1)]
         targets = labels if target is None else [decode(int(i)) for i in target]
-        return Interpretation(mask, audio_in, audio_out, labels, probs, logmag, targets, refined, segments, input=wavs, budget=budget)
+        return Interpretation(
+            mask, audio_in, audio_out, labels, probs, logmag, targets, refined, segments, input=wavs, budget=budget
+        )
 
     def interpret_file(self, path: str, **kwargs) -> Union[Interpretation, List[Interpretation]]:
         """Explain one audio file (any format soundfile reads; mixed to mono, resampled to ``sample_rate``).

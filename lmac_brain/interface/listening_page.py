@@ -77,19 +77,24 @@ def _section(folder: str, record: Dict) -> str:
     rows = "".join(
         f'<tr><td>{esc(title)}</td><td><audio controls preload="auto" src="{_data_uri(os.path.join(folder, files[key]), "audio/wav")}">'
         "</audio></td></tr>"
-        for key, title in (("input", "input (as the classifier hears it)"), ("interpretation", "interpretation: what it listened to"), ("masked_out", "masked out"))
+        for key, title in (
+            ("input", "input (as the classifier hears it)"),
+            ("interpretation", "interpretation: what it listened to"),
+            ("masked_out", "masked out"),
+        )
     )
     segments = ""
     if len(record["segments"]) > 1:
         items = "".join(
-            f"<li>{s['start_s']:.1f}-{s['end_s']:.1f} s: {esc(s['label'])} ({s['prob']:.2f})</li>" for s in record["segments"]
+            f"<li>{s['start_s']:.1f}-{s['end_s']:.1f} s: {esc(s['label'])} ({s['prob']:.2f})</li>"
+            for s in record["segments"]
         )
         segments = f"<details><summary>{len(record['segments'])} windows</summary><ul>{items}</ul></details>"
     return (
         f'<section id="{esc(record["name"])}"><h2>{esc(record["name"])}</h2>'
         f'<p class="meta">file: {esc(record["source"])} &middot; {record["duration_s"]:.2f} s</p>'
         f"<p>decision: <b>{esc(record['label'])}</b> ({record['prob']:.2f}) &middot; mask explains: <b>{explained}</b></p>"
-        f"<p class=\"meta\">top classes: {probs}</p>"
+        f'<p class="meta">top classes: {probs}</p>'
         f'<table class="audio">{rows}</table>{segments}'
         f'<img alt="spectrogram, mask and masked spectrogram of {esc(record["name"])}" '
         f'src="{_data_uri(os.path.join(folder, files["figure"]), "image/png")}">'
@@ -117,12 +122,12 @@ def write_report(folder: str, title: str = "L-MAC explanations") -> str:
             skipped.append(record["name"])
     body = "".join(sections) or "<p>There are no explanations in this folder yet (run <code>lmac explain</code>).</p>"
     if skipped:
-        body += f"<p class=\"meta\">Left out (files missing): {html.escape(', '.join(skipped))}</p>"
+        body += f'<p class="meta">Left out (files missing): {html.escape(", ".join(skipped))}</p>'
     page = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title><link rel=\"icon\" href=\"data:,\"><style>{_STYLE}</style></head>"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<title>{html.escape(title)}</title><link rel="icon" href="data:,"><style>{_STYLE}</style></head>'
         f"<body><h1>{html.escape(title)}</h1>"
-        "<p class=\"meta\">Interpretation = the part of the input the classifier listened to (L-MAC mask applied); "
+        '<p class="meta">Interpretation = the part of the input the classifier listened to (L-MAC mask applied); '
         "masked out = the rest.</p>"
         f"{body}</body></html>\n"
     )

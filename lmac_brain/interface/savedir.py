@@ -89,4 +89,7 @@ def claim_savedir(savedir: str, source: str, names: Sequence[str]) -> None:
         )
     os.makedirs(savedir, exist_ok=True)
     files = sorted(set(owned) | set(names))
-    write_text(os.path.join(savedir, SAVEDIR_MARKER), json.dumps({"lmac_brain_savedir": 1, "source": source, "files": files}, indent=2))
+    write_text(
+        os.path.join(savedir, SAVEDIR_MARKER),
+        json.dumps({"lmac_brain_savedir": 1, "source": source, "files": files}, indent=2),
+    )

@@ -145,9 +145,7 @@ class Cnn14(torch.nn.Module):
             Only if ``return_reps``: outputs of blocks 6, 5, 4, 3, 2, 1, each ``[B, C, T', F']``.
         """
         if x.dim() != 3 or x.shape[-1] != self.mel_bins:
-            raise ValueError(
-                f"Cnn14 expects log-mel features [B, T, {self.mel_bins}], got {tuple(x.shape)}."
-            )
+            raise ValueError(f"Cnn14 expects log-mel features [B, T, {self.mel_bins}], got {tuple(x.shape)}.")
         if x.shape[1] < MIN_FRAMES:  # five 2x poolings need 32 frames: pad with silence (log-mel 0)
             x = F.pad(x, (0, 0, 0, MIN_FRAMES - x.shape[1]))
         x = self.norm0(x.unsqueeze(1).transpose(1, 3)).transpose(1, 3)  # norm over mel bins
@@ -245,7 +243,11 @@ class AudioClassifier(torch.nn.Module):
                 norm, linear = blocks[0], blocks[1]
                 direction = direction @ linear.w.weight  # back to the embedding space
                 bn = norm.norm
-                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else 1.0 / torch.sqrt(bn.running_var + bn.eps)
+                scale = (
+                    bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                    if bn.affine
+                    else 1.0 / torch.sqrt(bn.running_var + bn.eps)
+                )
                 direction = direction * scale
             return direction, direction.new_zeros(target.shape[0])
         raise TypeError(

@@ -82,9 +82,15 @@ def label_file(source: str) -> str:
     'label_encoder.txt'
     """
     source = check_source(source, "classifier folder")
-    path = os.path.join(source, "label_encoder.txt") if os.path.isdir(source) else str(fetch("label_encoder.txt", source=source))
+    path = (
+        os.path.join(source, "label_encoder.txt")
+        if os.path.isdir(source)
+        else str(fetch("label_encoder.txt", source=source))
+    )
     if not os.path.isfile(path):
-        raise ClassifierFolderError(f"{source}: no label_encoder.txt; export the classifier folder again (it names the classes).")
+        raise ClassifierFolderError(
+            f"{source}: no label_encoder.txt; export the classifier folder again (it names the classes)."
+        )
     return path
 
 
@@ -117,10 +123,14 @@ def read_architecture(source: str) -> Architecture:
     lmac_brain.models.sources.SourceNotFoundError: .../1234/clf: classifier folder not found (... has no 1234; ...
     """
     source = check_source(source, "classifier folder")
-    stamp = tuple(
-        os.stat(os.path.join(source, name)).st_mtime_ns if os.path.isfile(os.path.join(source, name)) else None
-        for name in ("embedding_model.ckpt", "classifier.ckpt")
-    ) if os.path.isdir(source) else None
+    stamp = (
+        tuple(
+            os.stat(os.path.join(source, name)).st_mtime_ns if os.path.isfile(os.path.join(source, name)) else None
+            for name in ("embedding_model.ckpt", "classifier.ckpt")
+        )
+        if os.path.isdir(source)
+        else None
+    )
     return _read_architecture(source, stamp)
 
 
@@ -147,9 +157,16 @@ def _read_architecture(source: str, stamp) -> Architecture:
         head_class, head_args = "torch.nn.Linear", {"in_features": emb_dim, "out_features": n_classes}
     elif "weight" in head and any(k.startswith("blocks.") for k in head):
         n_classes, lin_neurons = (int(n) for n in head["weight"].shape)
-        lin_blocks = (max(int(re.match(r"blocks\.(\d+)", k).group(1)) for k in head if k.startswith("blocks.")) + 1) // 2
+        lin_blocks = (
+            max(int(re.match(r"blocks\.(\d+)", k).group(1)) for k in head if k.startswith("blocks.")) + 1
+        ) // 2
         head_class = "speechbrain.lobes.models.ECAPA_TDNN.Classifier"
-        head_args = {"input_size": emb_dim, "lin_blocks": lin_blocks, "lin_neurons": lin_neurons, "out_neurons": n_classes}
+        head_args = {
+            "input_size": emb_dim,
+            "lin_blocks": lin_blocks,
+            "lin_neurons": lin_neurons,
+            "out_neurons": n_classes,
+        }
     else:
         raise ClassifierFolderError(
             f"{source}/classifier.ckpt holds neither a torch.nn.Linear nor a SpeechBrain Classifier head "

@@ -141,7 +141,9 @@ def gate_logits(gate: torch.Tensor, deepest: torch.Tensor, directions: torch.Ten
     torch.Size([2, 3, 40]) True
     """
     evidence = torch.einsum("bct,bkc->bkt", deepest.mean(dim=3), directions)
-    below = F.interpolate(evidence - evidence.amax(dim=2, keepdim=True), size=n_frames, mode="linear", align_corners=False)
+    below = F.interpolate(
+        evidence - evidence.amax(dim=2, keepdim=True), size=n_frames, mode="linear", align_corners=False
+    )
     return gate[0] * below + gate[1]
 
 
@@ -179,7 +181,9 @@ def code_logits(
     k, f = codes.shape[1], mel_to_linear.out_features
     bias = mel_to_linear.bias * (codes.sum(dim=-1) * scale)[..., None]  # [B, k, F]
     # mel -> linear with the bias added inside the product (one pass over the T x F output)
-    out = torch.baddbmm(bias.view(n * k, 1, f), mixed.reshape(n * k, t, m), mel_to_linear.weight.t().expand(n * k, m, f))
+    out = torch.baddbmm(
+        bias.view(n * k, 1, f), mixed.reshape(n * k, t, m), mel_to_linear.weight.t().expand(n * k, m, f)
+    )
     return out.view(n, k, t, f)
 
 

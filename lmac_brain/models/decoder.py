@@ -30,14 +30,30 @@ import torch.nn.functional as F
 
 from lmac_brain.models import warm_start as warm_starts
 from lmac_brain.models.conditioning import (
-    TIME_GATE_INIT, check_class_options, class_evidence, class_feature_layers, class_input, code_logits, film,
-    gate_logits, gated_logits, gated_mask,
+    TIME_GATE_INIT,
+    check_class_options,
+    class_evidence,
+    class_feature_layers,
+    class_input,
+    code_logits,
+    film,
+    gate_logits,
+    gated_logits,
+    gated_mask,
 )
 from lmac_brain.models.reference_decoder import ReferenceDecoder
 
-__all__ = ["LMACDecoder", "rep_channels", "PASS_BYTES", "TIME_GATE_INIT", "gated_logits", "gated_mask", "ReferenceDecoder"]
+__all__ = [
+    "LMACDecoder",
+    "rep_channels",
+    "PASS_BYTES",
+    "TIME_GATE_INIT",
+    "gated_logits",
+    "gated_mask",
+    "ReferenceDecoder",
+]
 
-PASS_BYTES = 24 * 2 ** 20
+PASS_BYTES = 24 * 2**20
 """Most bytes of the decoder's widest ``T x n_mels`` features (all items of a pass) computed at once; larger batches
 run in passes of fewer items. On a CPU, glibc's allocator maps every block above 32 MiB afresh on each call and its
 pages fault in on first touch: at batch 16 of 5 s clips (35 MiB of head features) that took longer than the
@@ -163,7 +179,9 @@ class LMACDecoder(torch.nn.Module):
         self.early_channels, self.coarse_blocks = early_channels, coarse_blocks
         self.use_spec_gain, self.conditional, self.class_code = spec_gain, conditional, class_code
         self.class_features, self.time_gate = class_features, time_gate
-        if conditional and class_features:  # the class evidence map joins the deepest lateral; FiLM of the top-down path
+        if (
+            conditional and class_features
+        ):  # the class evidence map joins the deepest lateral; FiLM of the top-down path
             self.evidence_lateral, self.film = class_feature_layers(self.rep_channels[0], hidden)
         self.lateral = torch.nn.ModuleList(torch.nn.Conv2d(c, hidden, 1) for c in self.rep_channels[:4])
         if early_channels:  # blocks 2 and 1 of the classifier
@@ -173,7 +191,8 @@ class LMACDecoder(torch.nn.Module):
         )
         self.coarse = torch.nn.ModuleList(
             torch.nn.Sequential(
-                torch.nn.Conv2d(hidden, hidden, 3, padding=2 ** i, dilation=2 ** i), torch.nn.ReLU(),
+                torch.nn.Conv2d(hidden, hidden, 3, padding=2**i, dilation=2**i),
+                torch.nn.ReLU(),
                 torch.nn.Conv2d(hidden, hidden, 1),
             )
             for i in range(coarse_blocks)
@@ -187,8 +206,10 @@ class LMACDecoder(torch.nn.Module):
         self.linear_to_mel = torch.nn.Linear(n_freqs, n_mels)
         if fine_channels:
             self.fine = torch.nn.Sequential(
-                torch.nn.Conv2d(1, fine_channels, 3, padding=1), torch.nn.ReLU(inplace=True),
-                torch.nn.Conv2d(fine_channels, fine_channels, 3, padding=1), torch.nn.ReLU(inplace=True),
+                torch.nn.Conv2d(1, fine_channels, 3, padding=1),
+                torch.nn.ReLU(inplace=True),
+                torch.nn.Conv2d(fine_channels, fine_channels, 3, padding=1),
+                torch.nn.ReLU(inplace=True),
             ).to(memory_format=torch.channels_last)
         self.head = torch.nn.Sequential(
             torch.nn.Conv2d(out_channels + 1 + fine_channels + early_channels, out_channels, 3, padding=1),
@@ -205,7 +226,11 @@ class LMACDecoder(torch.nn.Module):
 
     def conditioning_parameters(self) -> List[torch.nn.Parameter]:
         """The parameters that only a conditional decoder has (its class inputs)."""
-        return list(self.evidence_lateral.parameters()) + list(self.film.parameters()) if self.conditional and self.class_features else []
+        return (
+            list(self.evidence_lateral.parameters()) + list(self.film.parameters())
+            if self.conditional and self.class_features
+            else []
+        )
 
     def warm_start(self, state: dict) -> None:
         """Load the weights ``state`` of a decoder without some of this one's optional inputs, which start as no-ops
@@ -219,15 +244,26 @@ class LMACDecoder(torch.nn.Module):
     def config(self) -> dict:
         """The constructor arguments: what an exported folder needs to rebuild this decoder."""
         return {
-            "rep_channels": list(self.rep_channels), "n_mels": self.n_mels, "n_freqs": self.n_freqs,
-            "hidden": self.hidden, "out_channels": self.out_channels, "fine_channels": self.fine_channels,
-            "early_channels": self.early_channels, "coarse_blocks": self.coarse_blocks, "spec_gain": self.use_spec_gain,
-            "conditional": self.conditional, "class_code": self.class_code, "class_features": self.class_features,
+            "rep_channels": list(self.rep_channels),
+            "n_mels": self.n_mels,
+            "n_freqs": self.n_freqs,
+            "hidden": self.hidden,
+            "out_channels": self.out_channels,
+            "fine_channels": self.fine_channels,
+            "early_channels": self.early_channels,
+            "coarse_blocks": self.coarse_blocks,
+            "spec_gain": self.use_spec_gain,
+            "conditional": self.conditional,
+            "class_code": self.class_code,
+            "class_features": self.class_features,
             "time_gate": self.time_gate,
         }
 
     def forward(
-        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        self,
+        reps: Sequence[torch.Tensor],
+        logmag: torch.Tensor,
+        condition: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
     ) -> torch.Tensor:
         """Mask logits (apply a sigmoid to get the mask, or take it from :meth:`mask`).
 
@@ -249,14 +285,20 @@ class LMACDecoder(torch.nn.Module):
         return gated_logits(*self.factors(reps, logmag, condition))
 
     def mask(
-        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        self,
+        reps: Sequence[torch.Tensor],
+        logmag: torch.Tensor,
+        condition: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
     ) -> torch.Tensor:
         """The mask ``[B, T, F]``, ``sigmoid`` of :meth:`forward`'s logits, from the two factors (:func:`gated_mask`):
         equal up to float rounding, without the full-resolution softplus of the gated product's logits."""
         return gated_mask(*self.factors(reps, logmag, condition), overwrite=not torch.is_grad_enabled())
 
     def factors(
-        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        self,
+        reps: Sequence[torch.Tensor],
+        logmag: torch.Tensor,
+        condition: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The mask's two factors as logits: ``l`` ``[B, T, F]`` and the time gate's ``g`` ``[B, T]`` (None without a
         gate); the mask is ``sigmoid(l) * sigmoid(g)``. Arguments as :meth:`forward`.
@@ -274,11 +316,17 @@ class LMACDecoder(torch.nn.Module):
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         hidden = self._head_hidden(reps, logmag, condition if self.class_features else None)
         if self.class_code:
-            logits = code_logits(hidden, self.code(class_input(*condition)).unsqueeze(1), self.head[2], self.mel_to_linear)[:, 0]
+            logits = code_logits(
+                hidden, self.code(class_input(*condition)).unsqueeze(1), self.head[2], self.mel_to_linear
+            )[:, 0]
         else:
             h = self.mel_to_linear(self.head[2](hidden).squeeze(1))  # [B, T, F]
             logits = h + self.spec_gain * logmag if self.use_spec_gain else h
-        gate = gate_logits(self.gate, reps[0], condition[0].unsqueeze(1), logmag.shape[1])[:, 0] if self.time_gate else None
+        gate = (
+            gate_logits(self.gate, reps[0], condition[0].unsqueeze(1), logmag.shape[1])[:, 0]
+            if self.time_gate
+            else None
+        )
         return logits, gate
 
     def class_logits(
@@ -316,10 +364,14 @@ class LMACDecoder(torch.nn.Module):
         directions, biases = condition
         n, k = biases.shape
         codes = self.code(class_input(directions.reshape(n * k, -1), biases.reshape(-1)))
-        logits = code_logits(self._head_hidden(reps, logmag, None), codes.view(n, k, -1), self.head[2], self.mel_to_linear)
+        logits = code_logits(
+            self._head_hidden(reps, logmag, None), codes.view(n, k, -1), self.head[2], self.mel_to_linear
+        )
         return logits, gate_logits(self.gate, reps[0], directions, logmag.shape[1]) if self.time_gate else None
 
-    def _in_passes(self, fn, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def _in_passes(
+        self, fn, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """``fn(reps, logmag, condition)`` on slices of the batch whose ``T x n_mels`` features (the head's widest)
         take at most :data:`PASS_BYTES`, its two outputs concatenated."""
         n, widest = logmag.shape[0], max(self.out_channels, 1 + self.fine_channels + self.early_channels)
@@ -329,8 +381,11 @@ class LMACDecoder(torch.nn.Module):
             return fn(reps, logmag, condition)
         step = -(-n // passes)
         parts = [
-            fn([r[i: i + step] for r in reps], logmag[i: i + step],
-               None if condition is None else tuple(c[i: i + step] for c in condition))
+            fn(
+                [r[i : i + step] for r in reps],
+                logmag[i : i + step],
+                None if condition is None else tuple(c[i : i + step] for c in condition),
+            )
             for i in range(0, n, step)
         ]
         return tuple(None if outs[0] is None else torch.cat(outs) for outs in zip(*parts))
@@ -382,7 +437,9 @@ class LMACDecoder(torch.nn.Module):
             h = h + block(h)
         h = self.reduce(h)  # [B, c, T/8, M/8]
         h = F.interpolate(
-            h.contiguous(memory_format=torch.channels_last), size=(logmag.shape[1], self.n_mels), mode="bilinear",
+            h.contiguous(memory_format=torch.channels_last),
+            size=(logmag.shape[1], self.n_mels),
+            mode="bilinear",
             align_corners=False,
         )
         # [B, 1, T, M] with channels-last strides. The convolutions at T x n_mels run in that layout: 2-3x

@@ -258,6 +258,4 @@ class Frontend(torch.nn.Module):
 
     def _check_freqs(self, spec: torch.Tensor) -> None:
         if spec.dim() != 3 or spec.shape[-1] != self.n_freqs:
-            raise ValueError(
-                f"Expected a spectrogram [B, T, F={self.n_freqs}], got shape {tuple(spec.shape)}."
-            )
+            raise ValueError(f"Expected a spectrogram [B, T, F={self.n_freqs}], got shape {tuple(spec.shape)}.")

@@ -190,8 +190,11 @@ def check_source(
     elif is_hub_id(source):
         return source
     path = os.path.expanduser(source)
-    kind, advice = ("file", "an existing file, or a hub path owner/name/FILE") if file else (
-        "folder", "an existing folder, or a hub id of the form owner/name")
+    kind, advice = (
+        ("file", "an existing file, or a hub path owner/name/FILE")
+        if file
+        else ("folder", "an existing folder, or a hub id of the form owner/name")
+    )
     give = f"Give {option} {advice}." if option else f"Give {advice}."
     if file and os.path.isdir(path):
         problem = f"is a folder; {what} must be a file"

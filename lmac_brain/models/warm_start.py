@@ -101,7 +101,7 @@ def warm_start(decoder: "LMACDecoder", state: Dict[str, torch.Tensor]) -> None:
         if n and key not in state:
             parts.append(head.new_zeros(head.shape[0], n, *head.shape[2:]))
         elif n:
-            parts.append(old[:, at: at + n])
+            parts.append(old[:, at : at + n])
             at += n
     state["head.0.weight"] = torch.cat(parts, dim=1)
     decoder.load_state_dict(state, strict=False)

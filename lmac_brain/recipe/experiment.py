@@ -86,9 +86,17 @@ def start_experiment(argv: List[str]) -> Tuple[dict, dict]:
 
 
 #: YAML keys that the data preparations read: argument name -> hparams key.
-ESC50_KEYS = {key: key for key in ("data_folder", "save_folder", "train_folds", "valid_folds", "test_folds", "download")}
-CUSTOM_KEYS = {"data": "dataset", "save_folder": "save_folder", "valid_folds": "valid_folds", "test_folds": "test_folds",
-               "split_ratios": "split_ratios", "seed": "split_seed"}
+ESC50_KEYS = {
+    key: key for key in ("data_folder", "save_folder", "train_folds", "valid_folds", "test_folds", "download")
+}
+CUSTOM_KEYS = {
+    "data": "dataset",
+    "save_folder": "save_folder",
+    "valid_folds": "valid_folds",
+    "test_folds": "test_folds",
+    "split_ratios": "split_ratios",
+    "seed": "split_seed",
+}
 
 
 def esc50_manifests(hparams: dict) -> Dict[str, str]:

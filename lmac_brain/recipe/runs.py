@@ -32,26 +32,31 @@ from typing import Dict, Optional, Tuple
 
 import speechbrain as sb
 import torch
-from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.data_utils import split_path
+from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig, fetch
 from speechbrain.utils.parameter_transfer import Pretrainer
 
-from lmac_brain.training.brain import LMACBrain, check_select_key, check_stage_folder
-from lmac_brain.recipe.experiment import command_line
-from lmac_brain.interface.folder_checks import load_checked
-from lmac_brain.training.class_balance import balanced_sampler, class_counts, confusion_report, plot_confusion, use_balanced_sampling
-from lmac_brain.training.classifier_brain import ClassifierBrain
-from lmac_brain.training.rng import own_generator
 from lmac_brain.data.custom_data import check_classifier_classes
 from lmac_brain.data.dataio import classification_datasets, label_encoder_from_manifest
-
-from lmac_brain.interface.export import export_classifier, export_lmac_run, save_decoder
 from lmac_brain.data.event_mix import EventMixer
 from lmac_brain.data.manifests import read_table
 from lmac_brain.data.noise import NoiseMixer
+from lmac_brain.interface.export import export_classifier, export_lmac_run, save_decoder
+from lmac_brain.interface.folder_checks import load_checked
 from lmac_brain.models.classifier_folder import read_architecture
 from lmac_brain.models.sources import check_pretrainer_paths, check_source
+from lmac_brain.recipe.experiment import command_line
+from lmac_brain.training.brain import LMACBrain, check_select_key, check_stage_folder
+from lmac_brain.training.class_balance import (
+    balanced_sampler,
+    class_counts,
+    confusion_report,
+    plot_confusion,
+    use_balanced_sampling,
+)
+from lmac_brain.training.classifier_brain import ClassifierBrain
+from lmac_brain.training.rng import own_generator
 
 logger = logging.getLogger(__name__)
 
@@ -73,16 +78,23 @@ def _load_gate(hparams: dict) -> None:
     decoder = hparams["decoder"]
     source = check_source(hparams["gate_init"], "decoder checkpoint", option="--gate_init", file=True)
     if not decoder.time_gate:
-        raise ValueError(f"gate_init: {source} sets the time gate's (a, b); the decoder has no gate. "
-                         "Set time_gate: True or gate_init: null.")
+        raise ValueError(
+            f"gate_init: {source} sets the time gate's (a, b); the decoder has no gate. "
+            "Set time_gate: True or gate_init: null."
+        )
     folder, filename = split_path(source)
-    kwargs = {"savedir": f"{hparams['save_folder']}/gate_init", "save_filename": "gate_init.ckpt",
-              "fetch_config": FetchConfig(overwrite=True)}
+    kwargs = {
+        "savedir": f"{hparams['save_folder']}/gate_init",
+        "save_filename": "gate_init.ckpt",
+        "fetch_config": FetchConfig(overwrite=True),
+    }
     run_on_main(fetch, args=[filename, folder], kwargs=kwargs)
     state = torch.load(fetch(filename, folder, **kwargs), map_location="cpu", weights_only=True)
     if "gate" not in state:
-        raise ValueError(f"gate_init: {source} holds no time gate (no 'gate' entry among {sorted(state)[:6]}...); "
-                         "point it at the decoder.ckpt of a decoder trained with time_gate: True.")
+        raise ValueError(
+            f"gate_init: {source} holds no time gate (no 'gate' entry among {sorted(state)[:6]}...); "
+            "point it at the decoder.ckpt of a decoder trained with time_gate: True."
+        )
     with torch.no_grad():
         decoder.gate.copy_(state["gate"])
     logger.info("time gate (a, b) = %s from %s", [round(v, 4) for v in decoder.gate.tolist()], source)
@@ -91,11 +103,15 @@ def _load_gate(hparams: dict) -> None:
 def _set_gate(decoder, values) -> None:
     """Set the time gate ``(a, b)`` of ``decoder`` to ``values`` (two finite numbers, ``a >= 0``)."""
     if not decoder.time_gate:
-        raise ValueError(f"gate_values: {values} sets the time gate's (a, b); the decoder has no gate. "
-                         "Set time_gate: True or gate_values: null.")
+        raise ValueError(
+            f"gate_values: {values} sets the time gate's (a, b); the decoder has no gate. "
+            "Set time_gate: True or gate_values: null."
+        )
     if len(values) != 2 or not all(math.isfinite(float(v)) for v in values) or float(values[0]) < 0:
-        raise ValueError(f"gate_values must be [a, b] with a >= 0 (the slope over the class evidence) and b finite, "
-                         f"e.g. [1.0, 2.3]; got {values!r}.")
+        raise ValueError(
+            f"gate_values must be [a, b] with a >= 0 (the slope over the class evidence) and b finite, "
+            f"e.g. [1.0, 2.3]; got {values!r}."
+        )
     with torch.no_grad():
         decoder.gate.copy_(torch.tensor([float(v) for v in values]))
     logger.info("time gate (a, b) set to %s", [float(v) for v in values])
@@ -117,8 +133,12 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
 
     noise, _ = _noise(hparams, tuple(hparams["noise_snr_db"]))
     datasets = classification_datasets(
-        manifests, label_encoder, hparams["sample_rate"], train_crop_s=hparams["train_crop_s"],
-        train_noise=noise, train_noise_prob=hparams["noise_prob"],
+        manifests,
+        label_encoder,
+        hparams["sample_rate"],
+        train_crop_s=hparams["train_crop_s"],
+        train_noise=noise,
+        train_noise_prob=hparams["noise_prob"],
     )
     with datasets["train"].output_keys_as(["label"]):
         train_labels = [item["label"] for item in datasets["train"]]
@@ -138,15 +158,21 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
         load_checked(hparams["pretrainer"])
 
     brain = ClassifierBrain(
-        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts,
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
     # SpeechBrain calls set_epoch on brain.train_sampler (so each epoch draws anew) only for samplers it
     # makes itself; under DDP it wraps this one and forwards set_epoch.
     brain.train_sampler = sampler
     brain.fit(
-        hparams["epoch_counter"], datasets["train"], datasets["valid"],
-        train_loader_kwargs=train_loader_kwargs, valid_loader_kwargs=hparams["valid_dataloader_opts"],
+        hparams["epoch_counter"],
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=train_loader_kwargs,
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
     epochs_trained = hparams["epoch_counter"].current
     selected = brain.checkpointer.find_checkpoint(max_key="bal_acc")
@@ -178,7 +204,11 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
     }
     if sb.utils.distributed.if_main_process():
         export_classifier(
-            hparams["export_folder"], hparams["frontend"], hparams["classifier"], label_file, metrics,
+            hparams["export_folder"],
+            hparams["frontend"],
+            hparams["classifier"],
+            label_file,
+            metrics,
             overwrite=hparams["overwrite_export"],
         )
         plot_confusion(f"{hparams['export_folder']}/confusion_matrix.png", brain.test_confusion, classes)
@@ -201,7 +231,9 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     # overwrite=True: the collected files follow classifier_source even if an earlier run in this folder
     # collected another classifier.
     run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
-    check_classifier_classes(f"{hparams['save_folder']}/classifier/label_encoder.ckpt", manifests, hparams["classifier_source"])
+    check_classifier_classes(
+        f"{hparams['save_folder']}/classifier/label_encoder.ckpt", manifests, hparams["classifier_source"]
+    )
     load_checked(hparams["pretrainer"])
     # the folder's label encoder names every output of its head
     hparams["label_encoder"].expect_len(read_architecture(hparams["classifier_source"]).n_classes)
@@ -226,30 +258,54 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
         _set_gate(hparams["decoder"], hparams["gate_values"])
     if hparams["freeze_gate"]:
         if not hparams["decoder"].time_gate:
-            raise ValueError("freeze_gate: True keeps the time gate's (a, b) fixed; the decoder has no gate. "
-                             "Set time_gate: True (and --decoder_init a decoder with a trained gate) or freeze_gate: False.")
+            raise ValueError(
+                "freeze_gate: True keeps the time gate's (a, b) fixed; the decoder has no gate. "
+                "Set time_gate: True (and --decoder_init a decoder with a trained gate) or freeze_gate: False."
+            )
         hparams["decoder"].gate.requires_grad_(False)  # Adam skips a parameter without a gradient
 
     train_noise, eval_noise = _noise(
-        hparams, hparams["noise_snr_db"], event_share=hparams["noise_event_share"], event_s=tuple(hparams["noise_event_s"])
+        hparams,
+        hparams["noise_snr_db"],
+        event_share=hparams["noise_event_share"],
+        event_s=tuple(hparams["noise_event_s"]),
     )
     if hparams["event_mix_share"] > 0:  # a share of the clips over another training clip instead of noise
-        rows = read_table(manifests["train"], ["ID", "wav"], "the train manifest does not exist.", "Expected ID,wav columns.")
-        train_noise = EventMixer([r["wav"] for r in rows], train_noise, hparams["event_mix_share"],
-                                 tuple(hparams["event_mix_snr_db"]), hparams["sample_rate"], hparams["seed"],
-                                 ids=[r["ID"] for r in rows])
+        rows = read_table(
+            manifests["train"], ["ID", "wav"], "the train manifest does not exist.", "Expected ID,wav columns."
+        )
+        train_noise = EventMixer(
+            [r["wav"] for r in rows],
+            train_noise,
+            hparams["event_mix_share"],
+            tuple(hparams["event_mix_snr_db"]),
+            hparams["sample_rate"],
+            hparams["seed"],
+            ids=[r["ID"] for r in rows],
+        )
         hparams["checkpointer"].add_recoverable("train_event_mix", train_noise)
     datasets = classification_datasets(
-        manifests, hparams["label_encoder"], hparams["sample_rate"], train_crop_s=hparams["train_crop_s"],
-        train_noise=train_noise, train_noise_prob=1.0, eval_noise=eval_noise, with_clean=hparams["ft_weight"] > 0,
+        manifests,
+        hparams["label_encoder"],
+        hparams["sample_rate"],
+        train_crop_s=hparams["train_crop_s"],
+        train_noise=train_noise,
+        train_noise_prob=1.0,
+        eval_noise=eval_noise,
+        with_clean=hparams["ft_weight"] > 0,
     )
     brain = LMACBrain(
-        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams, run_opts=run_opts,
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
     start = time.time()
     brain.fit(
-        hparams["epoch_counter"], datasets["train"], datasets["valid"],
+        hparams["epoch_counter"],
+        datasets["train"],
+        datasets["valid"],
         train_loader_kwargs=own_generator(hparams["train_dataloader_opts"]),
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
@@ -258,13 +314,19 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     brain.evaluate(datasets["test"], min_key=hparams["select_key"], test_loader_kwargs=hparams["test_dataloader_opts"])
 
     condition = (
-        f"noise at {hparams['noise_snr_db']} dB from {hparams['noise_folder']}" if hparams["noise_folder"] else "clean clips"
+        f"noise at {hparams['noise_snr_db']} dB from {hparams['noise_folder']}"
+        if hparams["noise_folder"]
+        else "clean clips"
     )
     if hparams["noise_folder"] and hparams["noise_event_share"] > 0:
-        condition += f" ({hparams['noise_event_share']:g} of training clips placed as {hparams['noise_event_s']} s events)"
+        condition += (
+            f" ({hparams['noise_event_share']:g} of training clips placed as {hparams['noise_event_s']} s events)"
+        )
     if hparams["event_mix_share"] > 0:
-        condition += (f" ({hparams['event_mix_share']:g} of training clips mixed over another training clip at "
-                      f"{hparams['event_mix_snr_db']} dB instead)")
+        condition += (
+            f" ({hparams['event_mix_share']:g} of training clips mixed over another training clip at "
+            f"{hparams['event_mix_snr_db']} dB instead)"
+        )
     results = {
         **describe(condition),
         "stage": hparams["stage_name"],

@@ -40,12 +40,12 @@ from typing import Optional
 import speechbrain as sb
 import torch
 
-from lmac_brain.training.stage_values import StageValues
-from lmac_brain.training.distributed import CPUDistributedMixin, reduce_mean
+from lmac_brain.evaluation.metrics import all_metrics
 from lmac_brain.explain.figure import plot_interpretation
 from lmac_brain.explain.listen import listenable, write_wav
 from lmac_brain.explain.objective import budget_loss, ft_guidance, lmac_loss
-from lmac_brain.evaluation.metrics import all_metrics
+from lmac_brain.training.distributed import CPUDistributedMixin, reduce_mean
+from lmac_brain.training.stage_values import StageValues
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,9 @@ def check_target_sampling(shares: dict) -> None:
     names = ("decision", "top_k", "label", "random")
     unknown = sorted(set(shares) - set(names) - {"k"})
     if unknown or any(key not in shares for key in ("decision", "top_k", "random", "k")):
-        raise ValueError(f"target_sampling needs decision, top_k, k, random (and optionally label); got {dict(shares)}.")
+        raise ValueError(
+            f"target_sampling needs decision, top_k, k, random (and optionally label); got {dict(shares)}."
+        )
     values = [float(shares.get(name, 0.0)) for name in names]
     if min(values) < 0 or abs(sum(values) - 1.0) > 1e-6:
         raise ValueError(f"target_sampling shares ({', '.join(names)}) sum to {sum(values):g}, not 1: {dict(shares)}.")

@@ -49,7 +49,9 @@ class AtomicCheckpointer(Checkpointer):
     """
 
     def _save_checkpoint_metafile(self, fpath, meta_to_include={}, end_of_epoch=True):  # noqa: B006 (SpeechBrain's signature)
-        return super()._save_checkpoint_metafile(pathlib.Path(fpath).with_name(PENDING_META), meta_to_include, end_of_epoch)
+        return super()._save_checkpoint_metafile(
+            pathlib.Path(fpath).with_name(PENDING_META), meta_to_include, end_of_epoch
+        )
 
     def save_checkpoint(self, meta={}, end_of_epoch=True, name=None, verbosity=logging.INFO):  # noqa: B006
         """Save as SpeechBrain does, then publish ``CKPT.yaml`` and remove leftovers of interrupted saves."""

@@ -131,7 +131,9 @@ def use_balanced_sampling(counts: Dict[str, int], mode: str) -> bool:
     balance = mode == "on" or (mode == "auto" and imbalanced)
     if imbalanced:
         total = sum(counts.values())
-        shares = ", ".join(f"{name!r} {100 * n / total:.1f}%" for name, n in sorted(counts.items(), key=lambda x: -x[1]))
+        shares = ", ".join(
+            f"{name!r} {100 * n / total:.1f}%" for name, n in sorted(counts.items(), key=lambda x: -x[1])
+        )
         action = (
             "training draws every class equally often (class-balanced sampling)"
             if balance
@@ -140,7 +142,9 @@ def use_balanced_sampling(counts: Dict[str, int], mode: str) -> bool:
         logger.warning(
             "Imbalanced classes in the training manifest (largest share more than %.0f times the smallest): %s. "
             "%s; the checkpoint is selected on balanced accuracy.",
-            IMBALANCE_RATIO, shares, action,
+            IMBALANCE_RATIO,
+            shares,
+            action,
         )
     return balance
 
@@ -221,8 +225,15 @@ def plot_confusion(path: str, confusion: torch.Tensor, class_names: List[str], t
         for i in range(n):
             for j in range(n):
                 if counts[i, j] > 0:
-                    ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=font,
-                            color="white" if rates[i, j] > 0.5 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        int(counts[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=font,
+                        color="white" if rates[i, j] > 0.5 else "black",
+                    )
     summary = summarize_confusion(confusion)
     ax.set_title(title or f"accuracy {summary['acc']:.3f}, balanced accuracy {summary['bal_acc']:.3f}")
     return save_figure(fig, path, dpi=100)

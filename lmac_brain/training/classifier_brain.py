@@ -67,9 +67,7 @@ class ClassifierBrain(CPUDistributedMixin, sb.Brain):
         if stage == sb.Stage.TRAIN:
             if self.hparams.spec_augment is not None:
                 feats = self.hparams.spec_augment(feats)
-            feats, soft_targets = mixup_batch(
-                feats, targets, self.hparams.n_classes, self.hparams.mixup_alpha
-            )
+            feats, soft_targets = mixup_batch(feats, targets, self.hparams.n_classes, self.hparams.mixup_alpha)
         logits, _ = self.modules.classifier(feats)
         return logits, soft_targets
 

@@ -34,7 +34,9 @@ def main(argv):
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
     if not differences:
-        parser.exit(2, f"error: {args.results[0]} and {args.results[1]} share no scored item of these methods and metrics.\n")
+        parser.exit(
+            2, f"error: {args.results[0]} and {args.results[1]} share no scored item of these methods and metrics.\n"
+        )
     print(paired_markdown(differences, *args.names), end="")
 
 

@@ -31,20 +31,26 @@ import torch
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 
+from lmac_brain.data.files import list_audio_files
 from lmac_brain.evaluation.budget_figure import plot_budget_curves
 from lmac_brain.evaluation.evalsets import esc50_clip_classes, esc50_evaluation_sets
 from lmac_brain.evaluation.evaluate import (
-    budget_rows, check_sections, faithfulness_rows, listening_rows, localization_rows, sanity_rows, scoring_model,
+    budget_rows,
+    check_sections,
+    faithfulness_rows,
+    listening_rows,
+    localization_rows,
+    sanity_rows,
+    scoring_model,
     select_methods,
 )
-from lmac_brain.recipe.experiment import command_line, start_experiment
-from lmac_brain.data.files import list_audio_files
 from lmac_brain.evaluation.localization import LocalizationSet
-from lmac_brain.models.classifier_folder import label_file
-from lmac_brain.models.sources import check_pretrainer_paths, check_source
+from lmac_brain.evaluation.sharding import Shard, gather_rows, leave_group, rank_and_world
 from lmac_brain.evaluation.tables import write_results
 from lmac_brain.evaluation.targeted import targeted_rows
-from lmac_brain.evaluation.sharding import Shard, gather_rows, leave_group, rank_and_world
+from lmac_brain.models.classifier_folder import label_file
+from lmac_brain.models.sources import check_pretrainer_paths, check_source
+from lmac_brain.recipe.experiment import command_line, start_experiment
 
 
 def main(argv):
@@ -57,14 +63,23 @@ def main(argv):
     rate, domain, bs = hparams["sample_rate"], hparams["mask_domain"], hparams["batch_size"]
 
     sets = esc50_evaluation_sets(
-        hparams["data_folder"], rate, hparams["noise_folder"], hparams["speech_folder"],
-        test_fold=hparams["test_fold"], n_per_clip=hparams["n_per_clip"], seed=hparams["seed"],
+        hparams["data_folder"],
+        rate,
+        hparams["noise_folder"],
+        hparams["speech_folder"],
+        test_fold=hparams["test_fold"],
+        n_per_clip=hparams["n_per_clip"],
+        seed=hparams["seed"],
         max_clips=hparams["max_clips"],
     )
     clips = sets["in_domain"].clips
     loc = LocalizationSet(  # each event explained for its own class (the classifier's label of its category)
-        clips, list_audio_files(hparams["noise_folder"], kind="noise"), rate,
-        event_s=hparams["localization_event_s"], snr_db=hparams["localization_snr_db"], seed=hparams["seed"],
+        clips,
+        list_audio_files(hparams["noise_folder"], kind="noise"),
+        rate,
+        event_s=hparams["localization_event_s"],
+        snr_db=hparams["localization_snr_db"],
+        seed=hparams["seed"],
         targets=esc50_clip_classes(
             hparams["data_folder"], [c for c, _ in clips], label_file(hparams["classifier_source"])
         ),
@@ -95,38 +110,78 @@ def main(argv):
         explainer = factory(fe, clf)
         if "budget" in sections:
             for set_name, dataset in shard.items():
-                rows += gather_rows(budget_rows(
-                    name, explainer, set_name, dataset, fe, clf, domain, bs, hparams["budgets"], hparams["seed"], scorer,
-                    decisions[set_name],
-                ))
+                rows += gather_rows(
+                    budget_rows(
+                        name,
+                        explainer,
+                        set_name,
+                        dataset,
+                        fe,
+                        clf,
+                        domain,
+                        bs,
+                        hparams["budgets"],
+                        hparams["seed"],
+                        scorer,
+                        decisions[set_name],
+                    )
+                )
         if "listening" in sections:
             for set_name, dataset in shard.items():
-                rows += gather_rows(listening_rows(
-                    name, explainer, set_name, dataset, fe, clf, domain, bs, hparams["listening_budgets"], hparams["seed"],
-                    scorer,
-                ))
+                rows += gather_rows(
+                    listening_rows(
+                        name,
+                        explainer,
+                        set_name,
+                        dataset,
+                        fe,
+                        clf,
+                        domain,
+                        bs,
+                        hparams["listening_budgets"],
+                        hparams["seed"],
+                        scorer,
+                    )
+                )
         if "faithfulness" in sections:
             for set_name, dataset in shard.items():
                 rows += gather_rows(faithfulness_rows(name, explainer, set_name, dataset, fe, clf, domain, bs, scorer))
         if "localization" in sections:
-            rows += gather_rows(localization_rows(
-                name, explainer, Shard(loc, rank, world), fe, domain, bs, hparams["localization_threshold"], scorer
-            ))
+            rows += gather_rows(
+                localization_rows(
+                    name, explainer, Shard(loc, rank, world), fe, domain, bs, hparams["localization_threshold"], scorer
+                )
+            )
         if "sanity" in sections:
             rows += gather_rows(sanity(name, factory))
         if "targeted" in sections:  # the 2nd and 3rd classes of every in-domain item
-            rows += gather_rows(targeted_rows(
-                name, explainer, shard["in_domain"], fe, clf, domain, bs, hparams["targeted_ranks"], hparams["budgets"],
-                hparams["seed"], scorer,
-            ))
+            rows += gather_rows(
+                targeted_rows(
+                    name,
+                    explainer,
+                    shard["in_domain"],
+                    fe,
+                    clf,
+                    domain,
+                    bs,
+                    hparams["targeted_ranks"],
+                    hparams["budgets"],
+                    hparams["seed"],
+                    scorer,
+                )
+            )
         if rank == 0:  # the results so far, so that a run stopped later keeps every finished method
             write_results(hparams["output_folder"], rows, header + f"\n(partial: methods up to {name})")
     if rank == 0:
         summary = write_results(hparams["output_folder"], rows, header)
         if "budget" in sections:  # one figure of the insertion/deletion curves per set
             for set_name in sets:
-                plot_budget_curves(summary[set_name], hparams["budgets"],
-                                   os.path.join(hparams["output_folder"], f"budget_curves_{set_name}.png"), set_name)
+                plot_budget_curves(
+                    summary[set_name],
+                    hparams["budgets"],
+                    os.path.join(hparams["output_folder"], f"budget_curves_{set_name}.png"),
+                    set_name,
+                )
         print(open(os.path.join(hparams["output_folder"], "summary.md"), encoding="utf-8").read())
     leave_group()
 

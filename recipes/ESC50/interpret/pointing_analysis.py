@@ -26,7 +26,13 @@ import torch
 
 from lmac_brain.data.files import list_audio_files
 from lmac_brain.evaluation.evalsets import esc50_clip_classes
-from lmac_brain.evaluation.localization import LocalizationSet, matched_time_iou, pointing_game, span_frames, time_profile
+from lmac_brain.evaluation.localization import (
+    LocalizationSet,
+    matched_time_iou,
+    pointing_game,
+    span_frames,
+    time_profile,
+)
 from lmac_brain.interface.interpreter import LMACInterpreter
 from lmac_brain.models.sources import SourceNotFoundError, check_source
 
@@ -52,9 +58,18 @@ def main(argv):
         interp = LMACInterpreter.from_hparams(source=args.interpreter, savedir=cache)
     lmac = interp.mods.lmac.eval()
     clips = [(os.path.splitext(os.path.basename(p))[0], p) for p in paths]
-    targets = esc50_clip_classes(args.data_folder, [c for c, _ in clips], os.path.join(args.interpreter, "label_encoder.txt"))
-    loc = LocalizationSet(clips, list_audio_files(args.noise_folder, kind="noise"), lmac.frontend.sample_rate,
-                          event_s=1.0, snr_db=0.0, seed=args.seed, targets=targets)
+    targets = esc50_clip_classes(
+        args.data_folder, [c for c, _ in clips], os.path.join(args.interpreter, "label_encoder.txt")
+    )
+    loc = LocalizationSet(
+        clips,
+        list_audio_files(args.noise_folder, kind="noise"),
+        lmac.frontend.sample_rate,
+        event_s=1.0,
+        snr_db=0.0,
+        seed=args.seed,
+        targets=targets,
+    )
     hits = {g: [] for g in POWERS}
     ious = {g: [] for g in POWERS}
     heard, inside, outside, distance = [], [], [], []
@@ -84,13 +99,17 @@ def main(argv):
     for g in POWERS:
         hit = torch.tensor(hits[g])
         name = "M" if g is None else f"M**{g:g} * log1p\\|X\\|"  # pipes escaped for the Markdown table
-        print(f"| {name} | {100 * hit.mean():.1f} | {100 * hit[heard].mean():.1f} / {100 * hit[~heard].mean():.1f} "
-              f"| {torch.tensor(ious[g]).mean():.3f} |")
+        print(
+            f"| {name} | {100 * hit.mean():.1f} | {100 * hit[heard].mean():.1f} / {100 * hit[~heard].mean():.1f} "
+            f"| {torch.tensor(ious[g]).mean():.3f} |"
+        )
     distance, inside, outside = torch.tensor(distance), torch.tensor(inside), torch.tensor(outside)
     own = f"the interpreter's ranking (rank_power {lmac.rank_power})"
     for name, chosen in (("hits", distance == 0), ("misses", distance > 0)):
-        print(f"{name} of {own}: {int(chosen.sum())}; mask time profile inside / outside the span "
-              f"{inside[chosen].mean():.2f} / {outside[chosen].mean():.2f}")
+        print(
+            f"{name} of {own}: {int(chosen.sum())}; mask time profile inside / outside the span "
+            f"{inside[chosen].mean():.2f} / {outside[chosen].mean():.2f}"
+        )
     missed = distance[distance > 0]
     if missed.numel():
         print(f"misses: median distance {int(missed.median())} frames, {int((missed <= 20).sum())} within 20 frames")

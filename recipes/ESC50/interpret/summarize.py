@@ -37,7 +37,9 @@ def main(argv):
         first = open(summary, encoding="utf-8").read().split("\n\n")[0] if os.path.isfile(summary) else ""
         headers.append(f"- {path}" + (":\n  " + first.replace("\n", "\n  ") if first else ""))
     header = (
-        "Combined by: " + shlex.join(["python", *sys.argv]) + "\n(a later source replaces the same set and method of earlier ones)\n"
+        "Combined by: "
+        + shlex.join(["python", *sys.argv])
+        + "\n(a later source replaces the same set and method of earlier ones)\n"
         + "\n".join(headers)
     )
     os.makedirs(args.out, exist_ok=True)

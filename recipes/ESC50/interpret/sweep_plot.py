@@ -57,10 +57,18 @@ def main(argv):
             for floor in FLOORS:
                 if floor in methods and (set_name, floor) not in rows:
                     rows[(set_name, floor)] = methods[floor]
-    lines = [f"Matched-budget AUCs of {args.method} per configuration (floors: {', '.join(FLOORS)}).",
-             "Command: " + shlex.join(["python", *sys.argv]), ""]
+    lines = [
+        f"Matched-budget AUCs of {args.method} per configuration (floors: {', '.join(FLOORS)}).",
+        "Command: " + shlex.join(["python", *sys.argv]),
+        "",
+    ]
     for set_name in sets:
-        lines += [f"### {set_name}", "", "| configuration | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+        lines += [
+            f"### {set_name}",
+            "",
+            "| configuration | " + " | ".join(COLUMNS) + " |",
+            "|---" * (len(COLUMNS) + 1) + "|",
+        ]
         for (s, label), stats in rows.items():
             if s == set_name:
                 lines.append(f"| {label} | " + " | ".join(_cell(stats.get(c)) for c in COLUMNS) + " |")

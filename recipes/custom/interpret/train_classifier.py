@@ -32,7 +32,9 @@ def main(argv):
     manifests = custom_manifests(hparams)
     data_info = {
         "dataset": hparams["dataset"],
-        "split": split_description(hparams["valid_folds"], hparams["test_folds"], hparams["split_ratios"], hparams["split_seed"]),
+        "split": split_description(
+            hparams["valid_folds"], hparams["test_folds"], hparams["split_ratios"], hparams["split_seed"]
+        ),
         "pretrained_source": hparams["pretrained_source"],
     }
     train_classifier(hparams, run_opts, manifests, data_info)

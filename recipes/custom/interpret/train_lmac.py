@@ -31,7 +31,9 @@ from lmac_brain.recipe.runs import train_lmac
 def main(argv):
     hparams, run_opts = start_experiment(argv)
     manifests = custom_manifests(hparams)
-    split = split_description(hparams["valid_folds"], hparams["test_folds"], hparams["split_ratios"], hparams["split_seed"])
+    split = split_description(
+        hparams["valid_folds"], hparams["test_folds"], hparams["split_ratios"], hparams["split_seed"]
+    )
 
     def describe(condition):
         return {
