@@ -34,7 +34,7 @@ import torch
 
 from lmac_brain.explain import baselines as bl
 from lmac_brain.explain.refine import targeted_masks
-from lmac_brain.models import decoder as decoder_module
+from lmac_brain.models import passes
 from lmac_brain.models.sources import SourceNotFoundError, check_source
 
 
@@ -84,7 +84,7 @@ def main():
         return lmac.to_mask(lmac.mask_logits(reps, logmag, logits.argmax(-1)))
 
     def one_pass(w):  # the decoder on the whole batch at once, however large its T x n_mels features
-        with mock.patch.object(decoder_module, "PASS_BYTES", 2**62):
+        with mock.patch.object(passes, "PASS_BYTES", 2**62):
             return lmac.explain(w)
 
     methods = {

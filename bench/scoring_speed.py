@@ -3,7 +3,7 @@
 
 The matched-budget evaluation spends most of its time classifying masked ``log1p|X|`` (25 passes per
 clip and method). This script times the eager :class:`~lmac_brain.explain.baselines.SpectrogramClassifier`
-and the compiled one of :func:`lmac_brain.evaluation.evaluate.scoring_model` in this one process, alternating,
+and the compiled one of :func:`lmac_brain.evaluation.scoring.scoring_model` in this one process, alternating,
 on the same batch of 5 s inputs, after the compilation (whose cost it prints separately), and prints
 the largest difference of their logits. With several ``--batch`` sizes it times both models at each size,
 interleaved in the same rounds, and prints each compiled size's time relative to the fastest: the
@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from lmac_brain.evaluation.evaluate import scoring_model
+from lmac_brain.evaluation.scoring import scoring_model
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.frontend import Frontend
 

@@ -154,7 +154,8 @@ def test_curves_explain_the_decision_without_a_target():
 @pytest.mark.slow
 def test_compiled_scorer_gives_the_same_rows_as_the_eager_one():
     """eval.py's --compile_scorer: same budget rows (the compiled classifier differs by float rounding only)."""
-    from lmac_brain.evaluation.evaluate import budget_rows, scoring_model
+    from lmac_brain.evaluation.evaluate import budget_rows
+    from lmac_brain.evaluation.scoring import scoring_model
     from lmac_brain.models.classifier import AudioClassifier, Cnn14
 
     torch.manual_seed(0)
@@ -184,7 +185,7 @@ def test_compiled_scorer_is_frozen():
     """--compile_scorer's speed comes from inductor's freezing (weights folded and pre-packed as
     constants). Frozen, the compiled scorer keeps the weights it was compiled with; without freezing
     (weights as graph inputs, what ``torch.compile(options={"freezing": True})`` gave) it follows them."""
-    from lmac_brain.evaluation.evaluate import scoring_model
+    from lmac_brain.evaluation.scoring import scoring_model
     from lmac_brain.models.classifier import AudioClassifier, Cnn14
 
     torch.manual_seed(0)
@@ -203,7 +204,8 @@ def test_compiled_scorer_is_frozen():
 def test_shared_decisions_give_the_same_rows_with_one_whole_input_pass_fewer():
     """eval.py's decisions cache: a second method reads each item's decision and p(full) instead of
     classifying the whole input again, with the same rows as without the cache."""
-    from lmac_brain.evaluation.evaluate import budget_rows, scoring_model
+    from lmac_brain.evaluation.evaluate import budget_rows
+    from lmac_brain.evaluation.scoring import scoring_model
     from lmac_brain.models.classifier import AudioClassifier, Cnn14
 
     torch.manual_seed(0)

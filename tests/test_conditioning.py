@@ -158,6 +158,7 @@ def test_batches_decoded_in_passes_equal_one_pass(monkeypatch, kind):
     """Batches whose T x n_mels features exceed PASS_BYTES run in passes of fewer items: the same logits, gate and
     masks as one pass (also for k classes per item), and gradients reach the decoder through every pass."""
     import lmac_brain.models.decoder as decoder_module
+    import lmac_brain.models.passes as passes
 
     lmac, wavs = conditional_lmac(**KINDS[kind]), torch.randn(5, 16000) * 0.3
     with torch.no_grad():
@@ -173,7 +174,7 @@ def test_batches_decoded_in_passes_equal_one_pass(monkeypatch, kind):
         decoder_module.LMACDecoder, "_head_hidden", lambda self, r, *a: calls.append(len(r[0])) or original(self, r, *a)
     )
     # two items' features per pass
-    monkeypatch.setattr(decoder_module, "PASS_BYTES", 2 * logmag.shape[1] * 80 * 4 * 4)
+    monkeypatch.setattr(passes, "PASS_BYTES", 2 * logmag.shape[1] * 80 * 4 * 4)
     passes = lmac.mask_factors(reps, logmag, classes[:, 0]), lmac.decoder.class_factors(reps, logmag, condition)
     assert calls[:3] == [2, 2, 1]  # five items in passes of two: 2 + 2 + 1
     for a, b in zip(one, passes):

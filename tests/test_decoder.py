@@ -107,10 +107,10 @@ def test_coarse_blocks_start_as_identity_then_learn_and_widen_the_context():
 
     def reach(dec):
         with torch.no_grad():
-            base = dec._maps(reps, logmag, None)
+            base = dec.head[2](dec._head_hidden(reps, logmag, None))
             moved = [r.clone() for r in reps]
             moved[3][..., 0, 0] += 5.0  # the finest coarse grid's first cell
-            diff = (dec._maps(moved, logmag, None) - base).abs().sum(dim=(0, 1, 3))
+            diff = (dec.head[2](dec._head_hidden(moved, logmag, None)) - base).abs().sum(dim=(0, 1, 3))
         return int((diff > 1e-6).nonzero().max())  # last frame that moves
 
     assert reach(deep) > reach(plain)

@@ -11,18 +11,16 @@ Authors
 from __future__ import annotations
 
 import logging
-import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from tqdm import tqdm
 
 from lmac_brain.data.audio import peak_normalize
 from lmac_brain.evaluation.budget import BUDGETS, budget_curves, normalized_auc
 from lmac_brain.evaluation.localization import matched_time_iou, pointing_game, si_sdr, span_frames, time_iou
 from lmac_brain.evaluation.metrics import all_metrics
 from lmac_brain.evaluation.sanity import randomization_test
-from lmac_brain.explain.baselines import SpectrogramClassifier
+from lmac_brain.evaluation.scoring import explained, ranking, scoring_model
 from lmac_brain.explain.budget_masks import keep_top, rank_bins
 from lmac_brain.explain.listen import listenable
 from lmac_brain.explain.lmac import LMAC
@@ -48,7 +46,7 @@ def check_sections(sections: Sequence[str]) -> List[str]:
     >>> check_sections(["sanity", "speed"])
     Traceback (most recent call last):
     ...
-    ValueError: Unknown evaluation sections ['speed']; choose from budget, listening, faithfulness, localization, sanity, targeted.
+    ValueError: Unknown evaluation sections ['speed']; choose from budget, listening, ...
     """
     sections = list(sections)
     if not sections:
@@ -101,100 +99,6 @@ def lmac_explainer(
     return LMAC(frontend, classifier, decoder, mask_domain, rank_power=rank_power).eval()
 
 
-def ranking(explainer, mask: torch.Tensor, logmag: torch.Tensor) -> torch.Tensor:
-    """What the matched-budget metrics rank an explainer's bins by: ``explainer.rank_scores(mask,
-    logmag)`` where it defines one (L-MAC, :meth:`~lmac_brain.explain.lmac.LMAC.rank_scores`), else its mask.
-
-    Example
-    -------
-    >>> from lmac_brain.explain.floors import Energy
-    >>> mask = torch.rand(1, 4, 513)
-    >>> torch.equal(ranking(Energy(Frontend()), mask, torch.rand(1, 4, 513)), mask)
-    True
-    """
-    rank_scores = getattr(explainer, "rank_scores", None)
-    return mask if rank_scores is None else rank_scores(mask, logmag)
-
-
-def scoring_model(frontend: Frontend, classifier: AudioClassifier, compile: bool = False) -> Callable:
-    """The classifier seen from ``log1p|X|`` that scores masked inputs, optionally compiled.
-
-    With ``compile=True`` the model goes through ``torch.compile`` with inductor's *freezing* (weights
-    become constants: batch norms are folded into the convolutions, each convolution is fused with its
-    ReLU and its weights are pre-packed for oneDNN), about twice as fast per clip on a CPU as eager,
-    same logits up to float rounding. Freezing is switched on around each call
-    (``torch._inductor.config.patch``), since inductor compiles at the first call of each input shape:
-    passed as ``torch.compile(options={"freezing": True})`` it is not applied (torch 2.14: the weights
-    stay graph inputs and the convolutions unfused; the 400-clip matched-budget run of the recipe
-    README took 13% longer). Every new input shape compiles once (tens of seconds), so it
-    pays off on full evaluation runs, not on a handful of clips. The classifier must not change
-    afterwards: the compiled scorer keeps the weights it was compiled with (the sanity check builds
-    its own).
-
-    Example
-    -------
-    >>> from lmac_brain.models.classifier import Cnn14
-    >>> clf = AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)).eval()
-    >>> print(scoring_model(Frontend(), clf)(torch.rand(2, 50, 513)).shape)
-    torch.Size([2, 2])
-    """
-    model = SpectrogramClassifier(frontend, classifier).eval()
-    if not compile:
-        return model
-    compiled = torch.compile(model, dynamic=False)
-
-    def score(logmag: torch.Tensor) -> torch.Tensor:
-        # freezing applies to inference only, and is read when a shape compiles (inside the call)
-        with torch.no_grad(), torch._inductor.config.patch(freezing=True):
-            return compiled(logmag)
-
-    return score
-
-
-def _batches(dataset, batch_size: int):
-    """Consecutive items in batches of at most ``batch_size`` that share one length (no padding, which
-    would change what is explained)."""
-    batch = []
-    for i in range(len(dataset)):
-        item = dataset[i]
-        if batch and (len(batch) == batch_size or batch[0][1].numel() != item[1].numel()):
-            yield batch
-            batch = []
-        batch.append(item)
-    if batch:
-        yield batch
-
-
-def _explained(
-    name: str,
-    explainer,
-    set_name: str,
-    dataset,
-    frontend: Frontend,
-    batch_size: int,
-    phase: bool = True,
-    target_of: Optional[Callable] = None,
-):
-    """Per batch of :func:`_batches`: ``(items, wavs, mask, seconds per clip to explain, logmag, phase)``
-    (``phase`` None unless asked for). ``target_of(item)``: the class to explain for an item (None: the
-    classifier's decision on every item of the batch)."""
-    for items in tqdm(list(_batches(dataset, batch_size)), desc=f"{name} / {set_name}", leave=False):
-        wavs = torch.stack([it[1] for it in items])
-        targets = None if target_of is None else [target_of(it) for it in items]
-        start = time.perf_counter()
-        if targets is None or None in targets:
-            mask = explainer.explain(wavs)
-        else:
-            mask = explainer.explain(wavs, torch.tensor(targets))
-        seconds = (time.perf_counter() - start) / len(items)
-        with torch.no_grad():
-            if phase:
-                logmag, angle = frontend.log_magnitude_phase(wavs)
-            else:
-                logmag, angle = frontend.log_magnitude(wavs), None
-        yield items, wavs, mask, seconds, logmag, angle
-
-
 def faithfulness_rows(
     name: str,
     explainer,
@@ -222,7 +126,7 @@ def faithfulness_rows(
     """
     model = scorer or scoring_model(frontend, classifier)
     rows = []
-    for items, _, mask, seconds, logmag, _ in _explained(name, explainer, set_name, dataset, frontend, batch_size):
+    for items, _, mask, seconds, logmag, _ in explained(name, explainer, set_name, dataset, frontend, batch_size):
         with torch.no_grad():
             metrics = all_metrics(
                 model(logmag),
@@ -257,10 +161,10 @@ def budget_rows(
     ``Del AUC (energy)`` (budget = share of the energy), ``p(full)`` (the class's probability on the
     whole input), the points of the bin curves ``Ins@q`` / ``Del@q``, and ``sec/clip`` (the time to
     explain, per clip of the batch). The class explained is the
-    classifier's decision on the input; bins are ranked by :func:`ranking`. ``scorer`` (default :func:`scoring_model`, not compiled)
-    classifies the masked inputs. ``decisions`` (item id -> decision and its probability on the whole
-    input) is read and filled in, so that runs of several methods over one set classify each whole
-    input once.
+    classifier's decision on the input; bins are ranked by :func:`ranking`. ``scorer`` (default
+    :func:`scoring_model`, not compiled) classifies the masked inputs. ``decisions`` (item id -> decision and
+    its probability on the whole input) is read and filled in, so that runs of several methods over one set
+    classify each whole input once.
 
     Example
     -------
@@ -277,7 +181,7 @@ def budget_rows(
         return frontend.apply_mask(logmag, binary, mask_domain)
 
     rows = []
-    batches = _explained(name, explainer, f"{set_name} (budget)", dataset, frontend, batch_size, phase=False)
+    batches = explained(name, explainer, f"{set_name} (budget)", dataset, frontend, batch_size, phase=False)
     for items, _, mask, seconds, logmag, _ in batches:
         with torch.no_grad():
             scores = ranking(explainer, mask, logmag)
@@ -324,10 +228,10 @@ def listening_rows(
 ) -> List[Dict]:
     """What a user hears at a budget, classified again: ``Listen@q`` for every item of a set.
 
-    The top ``q`` of the explanation's bins (:func:`~lmac_brain.explain.budget_masks.keep_top` of :func:`ranking`) become listenable
-    audio (ISTFT with the input phase, :func:`~lmac_brain.explain.listen.listenable`), which goes through the
-    interpreter's path again (peak normalisation, front end, classifier); ``Listen@q`` is the explained
-    class's probability on it. The round trip through the waveform smears isolated bins back into
+    The top ``q`` of the explanation's bins (:func:`~lmac_brain.explain.budget_masks.keep_top` of
+    :func:`ranking`) become listenable audio (ISTFT with the input phase,
+    :func:`~lmac_brain.explain.listen.listenable`), which goes through the interpreter's path again (peak
+    normalisation, front end, classifier); ``Listen@q`` is the explained class's probability on it. The round trip through the waveform smears isolated bins back into
     their neighbours, so a scattered set of bins does not carry the class the way it does as a
     spectrogram mask. ``scorer`` (default :func:`scoring_model`, not compiled) classifies the audio.
 
@@ -341,7 +245,7 @@ def listening_rows(
     """
     model = scorer or scoring_model(frontend, classifier)
     rows = []
-    for items, wavs, mask, _, logmag, phase in _explained(
+    for items, wavs, mask, _, logmag, phase in explained(
         name, explainer, f"{set_name} (listening)", dataset, frontend, batch_size
     ):
         with torch.no_grad():
@@ -393,7 +297,7 @@ def localization_rows(
     0.23 True
     """
     rows = []
-    batches = _explained(name, explainer, "localization", dataset, frontend, batch_size, target_of=lambda it: it[4])
+    batches = explained(name, explainer, "localization", dataset, frontend, batch_size, target_of=lambda it: it[4])
     for items, wavs, mask, _, logmag, phase in batches:
         events = torch.stack([it[2] for it in items])
         spans = [span_frames(*it[3], frontend.hop_length, mask.shape[1]) for it in items]
@@ -438,7 +342,8 @@ def sanity_rows(
     Example
     -------
     >>> from lmac_brain.explain.baselines import Saliency
-    >>> row = sanity_rows("Saliency", Saliency, Frontend(), getfixture("tiny_lmac").classifier, torch.randn(1, 8000), ["a"])[0]
+    >>> clf = getfixture("tiny_lmac").classifier
+    >>> row = sanity_rows("Saliency", Saliency, Frontend(), clf, torch.randn(1, 8000), ["a"])[0]
     >>> print(row["set"], -1.0 <= row["Spearman (head)"] <= 1.0, -1.0 <= row["Spearman (all)"] <= 1.0)
     sanity True True
     """

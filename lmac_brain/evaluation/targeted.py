@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from lmac_brain.evaluation.budget import BUDGETS, budget_curves, normalized_auc
-from lmac_brain.evaluation.evaluate import _batches, ranking, scoring_model
+from lmac_brain.evaluation.scoring import batches, ranking, scoring_model
 from lmac_brain.models.classifier import AudioClassifier
 from lmac_brain.models.frontend import Frontend
 
@@ -57,7 +57,7 @@ def targeted_rows(
         return frontend.apply_mask(logmag, mask, mask_domain)
 
     rows = []
-    for items in _batches(dataset, batch_size):
+    for items in batches(dataset, batch_size):
         wavs = torch.stack([it[1] for it in items])
         with torch.no_grad():
             logmag = frontend.log_magnitude(wavs)

@@ -10,7 +10,8 @@ absent, as in the recipes), so the same audio gets the same decision and mask at
 folder is read in place and hub files stay in the Hugging Face cache. With a ``savedir``, SpeechBrain
 links ``hyperparams.yaml`` and one ``<name>.ckpt`` per loaded file into it. The library never deletes
 or replaces a file it did not create there: it records the names it links in ``.lmac_brain_savedir.json``
-and refuses (:class:`~lmac_brain.interface.savedir.SavedirError`) when a file of a needed name exists that it did not create.
+and refuses (:class:`~lmac_brain.interface.savedir.SavedirError`) when a file of a needed name exists that it
+did not create.
 Stale caches: SpeechBrain keeps a file that already exists in ``savedir``, so loading a *different*
 source into a ``savedir`` used before would silently reuse the old ``hyperparams.yaml``; here the
 library's own links are re-made on every load (``FetchConfig(overwrite=True)``), so they always point
@@ -23,7 +24,6 @@ Authors
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 import os
 from typing import List, Optional, Sequence, Union
@@ -38,6 +38,7 @@ from lmac_brain.explain.budget_masks import keep_top
 from lmac_brain.explain.listen import listenable
 from lmac_brain.explain.longform import Segment, explain_long, long_spectrogram_and_audio
 from lmac_brain.explain.refine import Refinement, targeted_masks
+from lmac_brain.explain.targets import ClassRef, class_index, class_indices
 from lmac_brain.interface.folder_checks import check_interpreter_folder, check_state_dict_fits
 from lmac_brain.interface.interpretation import Interpretation
 from lmac_brain.interface.savedir import claim_savedir
@@ -48,8 +49,6 @@ logger = logging.getLogger(__name__)
 #: Input normalisation of interpreter folders exported before ``input_normalization`` was stored:
 #: peak normalisation, what the recipes (and so the shipped model) were trained with.
 DEFAULT_INPUT_NORMALIZATION = "peak"
-
-ClassRef = Union[int, str]
 
 
 class LMACInterpreter(Pretrained):
@@ -199,32 +198,13 @@ class LMACInterpreter(Pretrained):
         ...
         ValueError: Unknown target class 'dgo'. Did you mean: dog? The classifier knows 2 classes: dog, rain.
         """
-        encoder = self.hparams.label_encoder
-        names = [encoder.decode_ndim(i) for i in range(len(encoder))]
-        if isinstance(target, str) and not target.isdigit():
-            if target in names:
-                return names.index(target)
-            close = difflib.get_close_matches(target, names, n=3)
-            hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
-            raise ValueError(
-                f"Unknown target class {target!r}.{hint} The classifier knows {len(names)} classes: {shown}."
-            )
-        index = int(target)
-        if not 0 <= index < len(names):
-            raise ValueError(
-                f"Target class index {index} out of range: the classifier has {len(names)} classes (0..{len(names) - 1})."
-            )
-        return index
+        return class_index(target, self.class_names)
 
-    def _targets(self, target, batch: int) -> Optional[torch.Tensor]:
-        if target is None:
-            return None
-        many = isinstance(target, (list, tuple, torch.Tensor))
-        refs = list(target.tolist() if isinstance(target, torch.Tensor) else target) if many else [target] * batch
-        if len(refs) != batch:
-            raise ValueError(f"{len(refs)} targets for a batch of {batch}; give one target, or one per item.")
-        return torch.tensor([self.class_index(r) for r in refs], dtype=torch.long)
+    @property
+    def class_names(self) -> List[str]:
+        """The classifier's classes, in index order."""
+        encoder = self.hparams.label_encoder
+        return [encoder.decode_ndim(i) for i in range(len(encoder))]
 
     def _explain_windows(self, wavs: torch.Tensor, target: Optional[torch.Tensor], refinement: Refinement, refine=None):
         out = targeted_masks(self.mods.lmac, wavs, target, refinement, refine)
@@ -324,7 +304,9 @@ class LMACInterpreter(Pretrained):
             raise ValueError(f"budget={budget} out of range: give the share of time-frequency bins to keep, in (0, 1].")
         wavs = self.normalize(wavs.to(self.device))
         if top_k is None:
-            return self._interpretation(wavs, self._targets(target, wavs.shape[0]), window, refinement, budget, refine)
+            return self._interpretation(
+                wavs, class_indices(target, self.class_names, wavs.shape[0]), window, refinement, budget, refine
+            )
         n_classes = len(self.hparams.label_encoder)
         if not 1 <= top_k <= n_classes:
             raise ValueError(f"top_k={top_k} out of range: the classifier has {n_classes} classes.")
@@ -396,8 +378,8 @@ class LMACInterpreter(Pretrained):
         """Explain one audio file (any format soundfile reads; mixed to mono, resampled to ``sample_rate``).
 
         The waveform is normalised by :meth:`interpret_batch` (:meth:`normalize`), so a file and its
-        samples given to :meth:`interpret_batch` get the same explanation. Keyword arguments
-        (``target``, ``top_k``, ``window_s``, ``refinement``, ``budget``, ``refine``) are those of :meth:`interpret_batch`.
+        samples given to :meth:`interpret_batch` get the same explanation. Keyword arguments (``target``,
+        ``top_k``, ``window_s``, ``refinement``, ``budget``, ``refine``) are those of :meth:`interpret_batch`.
         """
         wav = load_audio(path, self.hparams.sample_rate, normalize=False)
         return self.interpret_batch(wav.unsqueeze(0), **kwargs)

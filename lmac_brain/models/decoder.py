@@ -41,23 +41,7 @@ from lmac_brain.models.conditioning import (
     gated_logits,
     gated_mask,
 )
-from lmac_brain.models.reference_decoder import ReferenceDecoder
-
-__all__ = [
-    "LMACDecoder",
-    "rep_channels",
-    "PASS_BYTES",
-    "TIME_GATE_INIT",
-    "gated_logits",
-    "gated_mask",
-    "ReferenceDecoder",
-]
-
-PASS_BYTES = 24 * 2**20
-"""Most bytes of the decoder's widest ``T x n_mels`` features (all items of a pass) computed at once; larger batches
-run in passes of fewer items. On a CPU, glibc's allocator maps every block above 32 MiB afresh on each call and its
-pages fault in on first touch: at batch 16 of 5 s clips (35 MiB of head features) that took longer than the
-decoder's arithmetic; below that size, freed blocks are reused."""
+from lmac_brain.models.passes import in_passes
 
 
 def rep_channels(embedding_model: torch.nn.Module) -> List[int]:
@@ -93,10 +77,9 @@ class LMACDecoder(torch.nn.Module):
         ``T x n_mels`` resolution, whose features join the head: capacity to decide at the input's own
         resolution rather than at the classifier's 1/8 grid (0: none, the original decoder).
     early_channels : int
-        Channels of a path from the classifier's own first two blocks (at 1/4 and 1/2 of the
-        ``T x n_mels`` grid: 1x1 laterals, the coarser one added to the finer, a ReLU), upsampled to
-        ``T x n_mels`` and joining the head: the features the classifier itself computes at fine
-        resolution, where the top-down path starts at 1/8 (0: none). Needs six ``rep_channels``.
+        Channels of a path from the classifier's first two blocks (at 1/4 and 1/2 of the ``T x n_mels`` grid: 1x1
+        laterals, the coarser added to the finer, a ReLU), upsampled to ``T x n_mels`` and joining the head: the
+        classifier's own fine-resolution features (0: none). Needs six ``rep_channels``.
     coarse_blocks : int
         Residual blocks on the top-down path at its finest grid (1/8 of ``T x n_mels``, 1/64 of its cells:
         cheap), after its 3x3 convolution: each adds ``conv1x1(relu(conv3x3(h)))`` to ``h``, the ``i``-th 3x3
@@ -107,12 +90,10 @@ class LMACDecoder(torch.nn.Module):
         (the original decoder's only full-resolution term; it makes masks follow loudness).
     conditional : bool
         Class-conditional decoder: ``forward`` also takes the explained class as the classifier's head
-        sees it (:meth:`~lmac_brain.models.classifier.AudioClassifier.class_directions`: a direction ``w_c``
-        in embedding space and a bias ``b_c``). Two inputs carry it: the class's evidence map over the
-        deepest block as an extra lateral of the top-down path
-        (:func:`~lmac_brain.models.conditioning.class_evidence`) and a FiLM modulation of the top-down path
-        (:func:`~lmac_brain.models.conditioning.film`), initialised to the identity. False: the decoder of
-        the paper, which explains the decision it is not told about.
+        sees it (:meth:`~lmac_brain.models.classifier.AudioClassifier.class_directions`: a direction ``w_c`` in
+        embedding space and a bias ``b_c``), through the class's evidence map as an extra lateral of the top-down path
+        and a FiLM modulation of it (:mod:`~lmac_brain.models.conditioning`), or only through a class code (below).
+        False: the decoder of the paper, which explains the decision it is not told about.
     class_code : int
         Conditional decoder only: 0 (default) or ``K > 0``, a class-code head: ``K`` feature maps whose dot
         product with a code ``k_c`` of the class gives the mask logits
@@ -142,9 +123,6 @@ class LMACDecoder(torch.nn.Module):
     >>> cond = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True)
     >>> print(cond(reps, torch.rand(2, 187, 513), (torch.randn(2, 64), torch.zeros(2))).shape)
     torch.Size([2, 187, 513])
-    >>> coded = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, class_code=8, spec_gain=False)
-    >>> print(coded(reps, torch.rand(2, 187, 513), (torch.randn(2, 64), torch.zeros(2))).shape)
-    torch.Size([2, 187, 513])
     >>> free = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, class_code=8, spec_gain=False,
     ...                    class_features=False)
     >>> print(free.class_logits(reps, torch.rand(2, 187, 513), (torch.randn(2, 3, 64), torch.zeros(2, 3))).shape)
@@ -168,6 +146,8 @@ class LMACDecoder(torch.nn.Module):
         time_gate: bool = False,
     ):
         super().__init__()
+        self._config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}  # the arguments
+        self._config["rep_channels"] = list(rep_channels)
         check_class_options(conditional, class_code, class_features, time_gate, spec_gain)
         if early_channels and len(rep_channels) < 6:
             raise ValueError(
@@ -179,9 +159,7 @@ class LMACDecoder(torch.nn.Module):
         self.early_channels, self.coarse_blocks = early_channels, coarse_blocks
         self.use_spec_gain, self.conditional, self.class_code = spec_gain, conditional, class_code
         self.class_features, self.time_gate = class_features, time_gate
-        if (
-            conditional and class_features
-        ):  # the class evidence map joins the deepest lateral; FiLM of the top-down path
+        if conditional and class_features:  # the class evidence map joins the deepest lateral; FiLM of the top-down
             self.evidence_lateral, self.film = class_feature_layers(self.rep_channels[0], hidden)
         self.lateral = torch.nn.ModuleList(torch.nn.Conv2d(c, hidden, 1) for c in self.rep_channels[:4])
         if early_channels:  # blocks 2 and 1 of the classifier
@@ -243,21 +221,7 @@ class LMACDecoder(torch.nn.Module):
 
     def config(self) -> dict:
         """The constructor arguments: what an exported folder needs to rebuild this decoder."""
-        return {
-            "rep_channels": list(self.rep_channels),
-            "n_mels": self.n_mels,
-            "n_freqs": self.n_freqs,
-            "hidden": self.hidden,
-            "out_channels": self.out_channels,
-            "fine_channels": self.fine_channels,
-            "early_channels": self.early_channels,
-            "coarse_blocks": self.coarse_blocks,
-            "spec_gain": self.use_spec_gain,
-            "conditional": self.conditional,
-            "class_code": self.class_code,
-            "class_features": self.class_features,
-            "time_gate": self.time_gate,
-        }
+        return dict(self._config)
 
     def forward(
         self,
@@ -303,8 +267,8 @@ class LMACDecoder(torch.nn.Module):
         """The mask's two factors as logits: ``l`` ``[B, T, F]`` and the time gate's ``g`` ``[B, T]`` (None without a
         gate); the mask is ``sigmoid(l) * sigmoid(g)``. Arguments as :meth:`forward`.
 
-        Batches whose ``T x n_mels`` features exceed :data:`PASS_BYTES` run in passes of fewer items (the same
-        numbers up to float rounding).
+        Large batches run in passes of fewer items (:mod:`~lmac_brain.models.passes`; the same numbers up to float
+        rounding).
         """
         self._check(reps, logmag)
         if self.conditional and condition is None:
@@ -372,23 +336,9 @@ class LMACDecoder(torch.nn.Module):
     def _in_passes(
         self, fn, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """``fn(reps, logmag, condition)`` on slices of the batch whose ``T x n_mels`` features (the head's widest)
-        take at most :data:`PASS_BYTES`, its two outputs concatenated."""
-        n, widest = logmag.shape[0], max(self.out_channels, 1 + self.fine_channels + self.early_channels)
-        per_item = logmag.shape[1] * self.n_mels * widest * logmag.element_size()
-        passes = min(n, -(-n * per_item // PASS_BYTES))
-        if passes <= 1:
-            return fn(reps, logmag, condition)
-        step = -(-n // passes)
-        parts = [
-            fn(
-                [r[i : i + step] for r in reps],
-                logmag[i : i + step],
-                None if condition is None else tuple(c[i : i + step] for c in condition),
-            )
-            for i in range(0, n, step)
-        ]
-        return tuple(None if outs[0] is None else torch.cat(outs) for outs in zip(*parts))
+        """:func:`~lmac_brain.models.passes.in_passes` over the head's widest ``T x n_mels`` features."""
+        widest = max(self.out_channels, 1 + self.fine_channels + self.early_channels)
+        return in_passes(fn, reps, logmag, condition, logmag.shape[1] * self.n_mels * widest * logmag.element_size())
 
     def _check(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> None:
         needed = 6 if self.early_channels else 4
@@ -396,13 +346,6 @@ class LMACDecoder(torch.nn.Module):
             raise ValueError(f"Expected at least {needed} block outputs (deepest first), got {len(reps)}.")
         if logmag.dim() != 3 or logmag.shape[-1] != self.n_freqs:
             raise ValueError(f"Expected log-magnitude [B, T, {self.n_freqs}], got {tuple(logmag.shape)}.")
-
-    def _maps(
-        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]]
-    ) -> torch.Tensor:
-        """The head's output at ``T x n_mels``, ``[B, K or 1, T, n_mels]``; ``condition`` shapes the features
-        (the evidence map and FiLM) when given."""
-        return self.head[2](self._head_hidden(reps, logmag, condition))
 
     def _head_hidden(
         self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]]

@@ -41,10 +41,10 @@ from lmac_brain.evaluation.evaluate import (
     listening_rows,
     localization_rows,
     sanity_rows,
-    scoring_model,
     select_methods,
 )
 from lmac_brain.evaluation.localization import LocalizationSet
+from lmac_brain.evaluation.scoring import scoring_model
 from lmac_brain.evaluation.sharding import Shard, gather_rows, leave_group, rank_and_world
 from lmac_brain.evaluation.tables import write_results
 from lmac_brain.evaluation.targeted import targeted_rows
