@@ -231,9 +231,10 @@ def listening_rows(
     The top ``q`` of the explanation's bins (:func:`~lmac_brain.explain.budget_masks.keep_top` of
     :func:`ranking`) become listenable audio (ISTFT with the input phase,
     :func:`~lmac_brain.explain.listen.listenable`), which goes through the interpreter's path again (peak
-    normalisation, front end, classifier); ``Listen@q`` is the explained class's probability on it. The round trip through the waveform smears isolated bins back into
-    their neighbours, so a scattered set of bins does not carry the class the way it does as a
-    spectrogram mask. ``scorer`` (default :func:`scoring_model`, not compiled) classifies the audio.
+    normalisation, front end, classifier); ``Listen@q`` is the explained class's probability on it. The round
+    trip through the waveform smears isolated bins back into their neighbours, so a scattered set of bins does
+    not carry the class the way it does as a spectrogram mask. ``scorer`` (default :func:`scoring_model`, not
+    compiled) classifies the audio.
 
     Example
     -------
