@@ -44,7 +44,8 @@ setup(
         "eval": ["captum>=0.7"],
         # selenium drives Debian's chromium in the report test; Quantus's Pixel-Flipping cross-checks the
         # matched-budget curves (tests/test_quantus_crosscheck.py)
-        "test": ["captum>=0.7", "pytest>=7", "selenium>=4.10", "quantus>=0.6,<0.7"],
+        # ruff: the formatter and linter that .ci/run checks before the tests (pinned: formatting is per version)
+        "test": ["captum>=0.7", "pytest>=7", "selenium>=4.10", "quantus>=0.6,<0.7", "ruff==0.17.6"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",
