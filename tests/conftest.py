@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import pytest
 import soundfile as sf
+from limits import HANG_S
 
 # (target, category) of the two tiny classes; targets are not 0..1 on purpose, so that a test can
 # tell the csv's class index from a re-enumeration.
@@ -204,7 +205,7 @@ TOY_CLASSIFIER_ARGS = (
 
 def run_recipe(cmd: list, cwd: Path) -> str:
     """Run a recipe command line; fail with its output's tail unless it exits with 0; returns the output."""
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from limits import HANG_S
 
 from lmac_brain.training.class_balance import (
     class_counts,
@@ -155,7 +156,7 @@ def test_default_finetuning_on_imbalanced_data_balances_and_reports(repo_root, t
         "--number_of_epochs",
         "3",
     ]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Imbalanced classes in the training manifest" in proc.stderr + proc.stdout
     assert "'hum' 84.0%, 'hiss' 8.0%, 'whistle' 8.0%" in proc.stderr + proc.stdout

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from limits import HANG_S
 
 from lmac_brain.data.custom_data import OPTIONS_FILE, prepare_custom_dataset
 from lmac_brain.data.labelled_files import count_classes, read_labelled_csv, scan_class_folders
@@ -224,7 +225,7 @@ def _run(repo_root, cwd, script, config, args):
         *TINY,
         *args,
     ]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=HANG_S)
 
 
 def _ok(proc):

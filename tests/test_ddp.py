@@ -18,6 +18,7 @@ import sys
 
 import pytest
 import torch
+from limits import HANG_S
 
 from lmac_brain.interface.export import export_classifier
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
@@ -79,7 +80,7 @@ def test_two_process_run_reduces_metrics_and_checkpoints_once(tiny_esc50, noise_
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG_S,
         env=env,
     )
     assert ddp.returncode == 0, ddp.stdout[-4000:] + ddp.stderr[-4000:]
@@ -92,7 +93,7 @@ def test_two_process_run_reduces_metrics_and_checkpoints_once(tiny_esc50, noise_
     assert len(checkpoints) == 1 and (checkpoints[0] / "decoder.ckpt").is_file()
     assert (out / "interpreter" / "decoder.ckpt").is_file()
 
-    one = subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    one = subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S, env=env)
     assert one.returncode == 0, one.stdout[-4000:] + one.stderr[-4000:]
     single = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert single["epochs"] == 2 and "Going into epoch" not in one.stdout + one.stderr  # re-tested only
@@ -148,7 +149,7 @@ def test_ranks_list_the_same_checkpoints_when_the_main_process_publishes_late(tm
         for r in (0, 1)
     ]
     try:
-        outs = [p.communicate(timeout=60)[0] for p in procs]
+        outs = [p.communicate(timeout=HANG_S)[0] for p in procs]
     except subprocess.TimeoutExpired:
         for p in procs:
             p.kill()

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 import torch
+from limits import HANG_S
 
 from lmac_brain.interface.export import export_classifier, save_decoder
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
@@ -81,7 +82,7 @@ def test_two_process_evaluation_equals_one_process(tiny_esc50, noise_folder, rep
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG_S,
         env=env,
     )
     assert one.returncode == 0, one.stdout[-3000:] + one.stderr[-3000:]
@@ -101,7 +102,7 @@ def test_two_process_evaluation_equals_one_process(tiny_esc50, noise_folder, rep
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG_S,
         env=env,
     )
     assert two.returncode == 0, two.stdout[-3000:] + two.stderr[-3000:]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from limits import HANG_S
 
 from lmac_brain.data.audio import peak_normalize
 from lmac_brain.explain.lmac import LMAC
@@ -243,7 +244,9 @@ def test_explaining_does_not_import_captum(tmp_path):
         "import lmac_brain.explain.baselines\n"
         "print('after baselines:', 'captum' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=HANG_S
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "after explain: []" in result.stdout
     assert "after baselines: True" in result.stdout  # the check sees Captum when it is imported

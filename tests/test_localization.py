@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from limits import HANG_S
 
 from lmac_brain.evaluation.localization import LocalizationSet, pointing_game, si_sdr, span_frames, time_iou
 from lmac_brain.explain.listen import listenable
@@ -141,7 +142,7 @@ def test_pointing_analysis_script_reports_every_ranking(tmp_path, noise_folder, 
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_S,
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from limits import HANG_S
 
 from lmac_brain.interface.folder_checks import referenced_files
 
@@ -44,7 +45,7 @@ def _build_wheel(repo_root: Path, tmp_path: Path) -> Path:
         str(dist),
         str(src),
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=HANG_S)
     assert result.returncode == 0, result.stderr[-3000:]
     (wheel,) = dist.glob("lmac_brain-*.whl")
     return wheel
@@ -78,7 +79,7 @@ def test_wheel_carries_the_shipped_model_and_the_cli_defaults_to_it(repo_root, t
     )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path), "PYTHONNOUSERSITE": "1"}
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=HANG_S
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (

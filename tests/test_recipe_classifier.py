@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from limits import HANG_S
 
 pytestmark = pytest.mark.slow  # recipe runs in subprocesses
 
@@ -52,7 +53,7 @@ def _command(repo_root, data, out, epochs, extra=()):
 
 
 def _run(cmd, cwd):
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
@@ -103,7 +104,7 @@ def test_resume_after_kill(tiny_esc50, repo_root, tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:] + killed.stderr[-3000:]
     assert not (out / "classifier").exists(), "killed run must not have exported"

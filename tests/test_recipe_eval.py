@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from limits import HANG_S
 
 from lmac_brain.interface.export import export_classifier, save_decoder
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
@@ -88,7 +89,7 @@ def test_eval_writes_every_method_on_every_set(tiny_esc50, noise_folder, repo_ro
         "--targeted_ranks",
         "[2]",
     ]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(out / "results.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

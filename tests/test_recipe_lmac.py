@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from limits import HANG_S
 
 from lmac_brain.interface.export import export_classifier
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
@@ -44,7 +45,7 @@ def _run(repo_root, tmp_path, args, config="lmac_cnn14_cpu.yaml"):
         *TINY,
         *args,
     ]
-    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S)
 
 
 def _ok(proc):
@@ -92,7 +93,7 @@ def test_lmac_learns_to_explain_a_trained_classifier(toy_classifier_run, repo_ro
         "--classifier_source",
         str(toy_classifier_run["out"] / "classifier"),
     ]
-    _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S))
     losses = _train_losses(out / "train_log.txt")
     assert len(losses) == 3 and losses[-1] < 0.5 * losses[0], f"the L-MAC objective did not fall: {losses}"
 
@@ -157,7 +158,7 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
         "--export_folder",
         str(exported),
     ]
-    _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S))
     again = LMACInterpreter.from_hparams(source=str(exported), savedir=str(tmp_path / "cache2"))
     wav = torch.randn(2, 12000) * 0.3
     assert (again.interpret_batch(wav).mask - interp.interpret_batch(wav).mask).abs().max() < 1e-5
@@ -169,7 +170,7 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode != 0 and "holds no finished run" in proc.stderr
 
@@ -255,7 +256,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
         "--spec_gain",
         "False",
     ]
-    _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300))
+    _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S))
     losses = _train_losses(out / "train_log.txt")
     assert len(losses) == 3 and losses[-1] < 0.5 * losses[0], f"the L-MAC objective did not fall: {losses}"
     lmac = LMACInterpreter.from_hparams(source=str(out / "interpreter")).mods.lmac.eval()
@@ -287,7 +288,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
             cwd=tmp_path,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=HANG_S,
         )
     )
     results = json.loads((tmp_path / "cond_ft" / "results.json").read_text(encoding="utf-8"))
@@ -317,7 +318,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
             cwd=tmp_path,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=HANG_S,
         )
     )
     condition = json.loads((tmp_path / "cond_frozen" / "results.json").read_text(encoding="utf-8"))["condition"]
@@ -342,7 +343,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert bad.returncode != 0 and f"{out / 'decoder.ckpt'} holds no time gate" in bad.stdout + bad.stderr
     # gate_values sets (a, b) by hand; with 0 epochs the run only tests and exports that decoder
@@ -364,7 +365,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
             cwd=tmp_path,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=HANG_S,
         )
     )
     before = torch.load(tmp_path / "cond_frozen" / "decoder.ckpt", weights_only=True)
@@ -386,7 +387,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert both.returncode != 0 and "give one of them" in both.stdout + both.stderr
     # without a gate, freezing it is an error that says what to do
@@ -396,7 +397,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert bad.returncode != 0 and "Set time_gate: True" in bad.stdout + bad.stderr
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from limits import HANG_S
 
 from lmac_brain.interface.export import export_classifier
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
@@ -66,17 +67,17 @@ def _kill_mid_epoch_then_resume(cmd, out, cwd):
     """Run ``cmd`` (``[python, recipe, args...]``) under ``tests/kill_point.py``, which kills it with SIGKILL
     right after its first intra-epoch checkpoint of epoch 2, then start the same command again."""
     killed = subprocess.run(
-        [cmd[0], str(KILL_POINT), "mid-epoch-2", *cmd[1:]], cwd=cwd, capture_output=True, text=True, timeout=300
+        [cmd[0], str(KILL_POINT), "mid-epoch-2", *cmd[1:]], cwd=cwd, capture_output=True, text=True, timeout=HANG_S
     )
     assert killed.returncode == -signal.SIGKILL, killed.stdout[-3000:] + killed.stderr[-3000:]
     assert _intra_epoch_checkpoint_after_epoch_1(out)
-    resumed = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=HANG_S)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     return resumed.stdout + resumed.stderr
 
 
 def _run(cmd, cwd):
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 

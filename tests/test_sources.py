@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from hyperpyyaml import load_hyperpyyaml
+from limits import HANG_S
 
 from lmac_brain.models.sources import SourceNotFoundError, check_pretrainer_paths, check_source, is_hub_id
 
@@ -262,7 +263,7 @@ def test_lmac_recipe_with_a_mistyped_classifier_source_exits_with_the_clear_erro
         "out",
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(cmd, cwd=trained_here, capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(cmd, cwd=trained_here, capture_output=True, text=True, timeout=HANG_S, env=env)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     parent = trained_here / "results" / "finetune_classifier_cpu"

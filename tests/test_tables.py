@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from limits import HANG_S
 
 from lmac_brain.evaluation.tables import mean_ci, merge_results, read_results, write_results
 
@@ -92,7 +93,7 @@ def test_summarize_script_combines_and_reports_bad_input(tmp_path, repo_root):
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -106,6 +107,6 @@ def test_summarize_script_combines_and_reports_bad_input(tmp_path, repo_root):
         [sys.executable, script, str(tmp_path / "nope.csv"), "--out", str(out)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_S,
     )
     assert bad.returncode == 2 and "nope.csv" in bad.stderr and "Traceback" not in bad.stderr
