@@ -4,7 +4,8 @@
     python bench/figure_time.py [--repeats 3]
 
 Prints (1) the time of the first figure in a fresh interpreter (matplotlib imported; for librosa this
-includes importing ``librosa.display`` and whatever it loads on first use), median of ``--repeats``, (2) the time to draw and save every example's figure with
+includes importing ``librosa.display`` and whatever it loads on first use), median of ``--repeats``,
+(2) the time to draw and save every example's figure with
 :func:`lmac_brain.explain.figure.plot_interpretation` (librosa ``specshow``, log-frequency axis in Hz)
 and with a plain matplotlib ``imshow`` of the same three panels on a linear axis (what the figures were
 before), and (3) the extra seconds for the whole example folder and their ratio. The acceptance is an

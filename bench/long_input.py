@@ -83,10 +83,13 @@ def main():
         )
     if len(rows) > 2:
         ref, last = rows[-2], rows[-1]
+        added_rss = (last["peak_rss_mb"] - last["baseline_rss_mb"]) / max(
+            ref["peak_rss_mb"] - ref["baseline_rss_mb"], 1
+        )
         print(
             f"\n{last['seconds']:g} s vs {ref['seconds']:g} s: length x{last['seconds'] / ref['seconds']:.1f}, "
             f"time x{last['time_s'] / ref['time_s']:.2f}, added RSS "
-            f"x{(last['peak_rss_mb'] - last['baseline_rss_mb']) / max(ref['peak_rss_mb'] - ref['baseline_rss_mb'], 1):.2f}"
+            f"x{added_rss:.2f}"
         )
 
 

@@ -1,4 +1,5 @@
-"""Tests of the matched-budget metrics (lmac_brain.evaluation.budget) and the floors (lmac_brain.explain.floors) on hand-made cases."""
+"""Tests of the matched-budget metrics (lmac_brain.evaluation.budget) and the floors (lmac_brain.explain.floors) on
+hand-made cases."""
 
 import pytest
 import torch
@@ -233,7 +234,8 @@ def test_shared_decisions_give_the_same_rows_with_one_whole_input_pass_fewer():
 
 
 def test_budget_objective_under_rank_power_reaches_the_decoder():
-    """With rank_power the training ranking is log(M**g * log1p|X|): its exact top-q forward, gradients to the decoder."""
+    """With rank_power the training ranking is log(M**g * log1p|X|): its exact top-q forward, gradients to the
+    decoder."""
     from lmac_brain.explain.lmac import LMAC
     from lmac_brain.models.classifier import AudioClassifier, Cnn14
     from lmac_brain.models.decoder import LMACDecoder, rep_channels

@@ -115,7 +115,7 @@ def test_lmac_paper_config_builds_and_loads_the_hub_classifier_files(tmp_path, r
     assert mask.shape == (1, 87, 513)
 
 
-# --------------------------------------------------------------------------- the classifier folder as the source of its shape
+# --------------------------------------------------------------------- the classifier folder as the source of its shape
 
 
 def _export(tmp_path, emb, head, n_classes):

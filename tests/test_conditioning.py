@@ -48,7 +48,7 @@ def test_class_free_features_decode_once_for_any_number_of_classes():
     wavs, classes = torch.randn(2, 16000) * 0.3, torch.tensor([[1, 3, 0, 2], [2, 2, 1, 0]])
     for name, kind in KINDS.items():
         lmac, calls = conditional_lmac(**kind), []
-        lmac.decoder.head[1].register_forward_hook(lambda module, args, out: calls.append(out.shape[0]))
+        lmac.decoder.head[1].register_forward_hook(lambda module, args, out, calls=calls: calls.append(out.shape[0]))
         lmac.masks_for_classes(wavs, classes)
         # the head sees the batch once (class-free features) or once per class (features shaped by the class)
         assert calls == ([2] if kind.get("class_features") is False else [8]), name
@@ -201,9 +201,9 @@ def test_explain_computes_the_gated_mask_from_its_factors():
     lmac.decoder.time_gate = False
     assert (lmac.explain(wavs, 2) - full["mask"]).abs().max() > 0.1  # the gate matters here
     lmac.decoder.time_gate = True
-    l, g = torch.randn(2, 4, 5, requires_grad=True), torch.randn(2, 4)
+    logits, g = torch.randn(2, 4, 5, requires_grad=True), torch.randn(2, 4)
     with pytest.raises(ValueError, match="without gradients"):
-        gated_mask(l, g, overwrite=True)
-    kept = l.detach().clone()
-    assert torch.equal(gated_mask(kept, g, overwrite=True), gated_mask(l, g).detach())
-    assert torch.allclose(gated_mask(l, g), torch.sigmoid(gated_logits(l, g)), atol=1e-6)
+        gated_mask(logits, g, overwrite=True)
+    kept = logits.detach().clone()
+    assert torch.equal(gated_mask(kept, g, overwrite=True), gated_mask(logits, g).detach())
+    assert torch.allclose(gated_mask(logits, g), torch.sigmoid(gated_logits(logits, g)), atol=1e-6)

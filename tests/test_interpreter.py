@@ -239,7 +239,8 @@ def test_explaining_does_not_import_captum(tmp_path):
     script = (
         "import sys\n"
         "from lmac_brain.interface.cli import main\n"
-        f"assert main(['explain', {str(tmp_path / 'a.wav')!r}, '--source', {folder!r}, '--out', {str(tmp_path / 'o')!r}]) == 0\n"
+        f"assert main(['explain', {str(tmp_path / 'a.wav')!r}, '--source', {folder!r}, "
+        f"'--out', {str(tmp_path / 'o')!r}]) == 0\n"
         "print('after explain:', sorted(m for m in sys.modules if m.split('.')[0] == 'captum'))\n"
         "import lmac_brain.explain.baselines\n"
         "print('after baselines:', 'captum' in sys.modules)\n"

@@ -73,9 +73,9 @@ def test_each_event_is_explained_for_its_own_class(tmp_path, loc_set):
             self.asked.append(target)
             return torch.ones(wavs.shape[0], fe.n_frames(wavs.shape[1]), fe.n_freqs)
 
-    always_0 = lambda logmag: torch.tensor([[1.0, 0.0, 0.0]]).expand(
-        logmag.shape[0], 3
-    )  # a classifier deciding class 0
+    def always_0(logmag):  # a classifier deciding class 0
+        return torch.tensor([[1.0, 0.0, 0.0]]).expand(logmag.shape[0], 3)
+
     rows = localization_rows("rec", Recorder(), labelled, fe, "log1p", 2, scorer=always_0)
     assert [t.tolist() for t in Recorder.asked] == [[2, 0], [1]]
     assert [r["Heard (%)"] for r in rows] == [0.0, 100.0, 0.0]  # the decision is the event's class for the 2nd only

@@ -75,7 +75,8 @@ def test_wheel_carries_the_shipped_model_and_the_cli_defaults_to_it(repo_root, t
         "import lmac_brain.interface.cli as cli\n"
         "print('module:', cli.__file__)\n"
         "print('default:', cli.DEFAULT_SOURCE)\n"
-        f"assert cli.main(['explain', {str(tmp_path / 'clip.wav')!r}, '--out', {str(tmp_path / 'out')!r}, '--no-report']) == 0\n"
+        f"assert cli.main(['explain', {str(tmp_path / 'clip.wav')!r}, '--out', {str(tmp_path / 'out')!r}, "
+        "'--no-report']) == 0\n"
     )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path), "PYTHONNOUSERSITE": "1"}
     result = subprocess.run(

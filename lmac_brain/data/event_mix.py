@@ -66,7 +66,8 @@ class EventMixer(SeededMixer):
     >>> clip = torch.sin(torch.arange(8000) * 0.05)
     >>> mixture, clean = mixer.mix(clip, "bird")
     >>> other = mixture - clean  # the dog, 12 dB under the clip
-    >>> print(round(float(10 * torch.log10(clean.pow(2).sum() / other.pow(2).sum())), 2), round(float(mixture.abs().max()), 4))
+    >>> snr_db = 10 * torch.log10(clean.pow(2).sum() / other.pow(2).sum())
+    >>> print(round(float(snr_db), 2), round(float(mixture.abs().max()), 4))
     12.0 1.0
     """
 

@@ -41,9 +41,9 @@ class NoiseMixer(SeededMixer):
     """Mix clips with real background noise from a folder, at a fixed or random SNR.
 
     Every audio file under ``noise_folder`` (:func:`lmac_brain.data.files.list_audio_files`: recursive,
-    sorted by relative path, so the order is the same on every machine) is loaded once at construction (mono, at ``sample_rate``, not
-    normalised) and kept in memory: noise sets are small. Each call picks a noise file and a
-    random crop as long as the clip (a shorter noise is tiled), mixes it at ``snr_db`` with
+    sorted by relative path, so the order is the same on every machine) is loaded once at construction
+    (mono, at ``sample_rate``, not normalised) and kept in memory: noise sets are small. Each call picks a
+    noise file and a random crop as long as the clip (a shorter noise is tiled), mixes it at ``snr_db`` with
     :func:`mix_at_snr` and peak-normalises the result.
 
     With ``deterministic=True`` the file, the crop offset and the SNR depend only on
@@ -119,7 +119,8 @@ class NoiseMixer(SeededMixer):
             )
         if len(event_s) != 2 or not 0.0 < float(event_s[0]) <= float(event_s[1]):
             raise ValueError(
-                f"event_s must be a (low, high) range of seconds with 0 < low <= high, e.g. (0.5, 2.0); got {event_s!r}."
+                "event_s must be a (low, high) range of seconds with 0 < low <= high, e.g. (0.5, 2.0); "
+                f"got {event_s!r}."
             )
         self.event_share, self.event_s = float(event_share), (float(event_s[0]), float(event_s[1]))
         self.noise_folder = os.path.abspath(os.fspath(noise_folder))

@@ -42,7 +42,8 @@ def plot_budget_curves(methods: Mapping[str, Mapping], budgets: Sequence[float],
     Example
     -------
     >>> stat = lambda v: {"mean": v, "ci95": 0.01, "n": 2, "undefined": 0}
-    >>> curves = {m: {f"{k}@{q:g}": stat(v * q) for k in ("Ins", "Del") for q in (0.1, 0.5)} for m, v in (("L-MAC", 1.0), ("Energy", 0.5))}
+    >>> curves = {m: {f"{k}@{q:g}": stat(v * q) for k in ("Ins", "Del") for q in (0.1, 0.5)}
+    ...           for m, v in (("L-MAC", 1.0), ("Energy", 0.5))}
     >>> out = plot_budget_curves(curves, [0.1, 0.5], str(getfixture("tmpdir") / "curves.png"), "in_domain")
     >>> open(out, "rb").read(4) == b"\\x89PNG"
     True

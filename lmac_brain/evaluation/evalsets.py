@@ -222,7 +222,8 @@ def esc50_clip_classes(data_folder: str, clip_ids: Sequence[str], label_file: st
     >>> tmp = getfixture("tmpdir")
     >>> _ = tmp.mkdir("meta").join("esc50.csv").write(
     ...     "filename,fold,target,category\\n5-1-A-0.wav,5,0,dog\\n5-2-A-14.wav,5,14,chirping_birds\\n")
-    >>> _ = tmp.join("labels.txt").write("'chirping_birds' => 0\\n'dog' => 1\\n================\\n'starting_index' => 0\\n")
+    >>> _ = tmp.join("labels.txt").write(
+    ...     "'chirping_birds' => 0\\n'dog' => 1\\n================\\n'starting_index' => 0\\n")
     >>> esc50_clip_classes(str(tmp), ["5-1-A-0", "5-2-A-14"], str(tmp / "labels.txt"))
     [1, 0]
     """

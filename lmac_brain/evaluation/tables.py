@@ -104,7 +104,8 @@ def summarize(rows: Iterable[Mapping[str, object]]) -> Dict[str, Dict[str, Dict[
 
     Example
     -------
-    >>> rows = [{"set": "s", "method": "m", "item": "a", "AI": 100.0}, {"set": "s", "method": "m", "item": "b", "AI": 0.0}]
+    >>> rows = [{"set": "s", "method": "m", "item": "a", "AI": 100.0},
+    ...         {"set": "s", "method": "m", "item": "b", "AI": 0.0}]
     >>> summarize(rows)["s"]["m"]["AI"]["mean"]
     50.0
     """
@@ -124,7 +125,8 @@ def _cell(stat: Mapping) -> str:
 
     Example
     -------
-    >>> _cell({"mean": 0.25, "ci95": 0.1, "n": 3, "undefined": 1}), _cell({"mean": None, "ci95": None, "n": 0, "undefined": 2})
+    >>> _cell({"mean": 0.25, "ci95": 0.1, "n": 3, "undefined": 1}), _cell(
+    ...     {"mean": None, "ci95": None, "n": 0, "undefined": 2})
     ('0.25 ± 0.1 (1 undefined)', 'undefined (2)')
     """
     if stat["mean"] is None:

@@ -47,7 +47,8 @@ def targeted_rows(
     -------
     >>> lmac = getfixture("tiny_lmac")  # an untrained LMAC of 3 classes
     >>> items = [("a", torch.randn(8000), None)]
-    >>> rows = targeted_rows("L-MAC", lmac, items, lmac.frontend, lmac.classifier, "log1p", 1, ranks=(2,), budgets=(0.1, 0.5))
+    >>> rows = targeted_rows("L-MAC", lmac, items, lmac.frontend, lmac.classifier, "log1p", 1,
+    ...                      ranks=(2,), budgets=(0.1, 0.5))
     >>> print(rows[0]["item"], sorted(k for k in rows[0] if "AUC" in k))
     a#2 ['Del AUC', 'Ins AUC']
     """

@@ -2,8 +2,9 @@
 
 The chain is split into steps that can be overridden one at a time (Asteroid style):
 :meth:`LMAC.analyse` (waveform -> ``log1p|X|``, phase), :meth:`LMAC.classify` (``log1p|X|`` -> logits
-and block outputs), :meth:`LMAC.mask_logits` (block outputs -> decoder output), :meth:`LMAC.to_mask` (sigmoid, optional threshold) and :meth:`LMAC.apply_mask`
-(mask -> masked ``log1p|X|``). :meth:`LMAC.explain` is the one verb every explainer of the project
+and block outputs), :meth:`LMAC.mask_logits` (block outputs -> decoder output), :meth:`LMAC.to_mask`
+(sigmoid, optional threshold) and :meth:`LMAC.apply_mask` (mask -> masked ``log1p|X|``).
+:meth:`LMAC.explain` is the one verb every explainer of the project
 shares: waveforms in, masks ``[B, T, F]`` in ``[0, 1]`` out.
 
 The classifier is frozen: its parameters never require gradients and it stays in eval mode even when
@@ -111,7 +112,8 @@ class LMAC(torch.nn.Module):
         self, reps, logmag: torch.Tensor, target: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The decoder's mask factors as logits: ``[B, T, F]`` and its time gate's ``[B, T]`` (None without a gate);
-        :meth:`mask_logits` are the logits of their product, :func:`~lmac_brain.models.conditioning.gated_mask` the mask."""
+        :meth:`mask_logits` are the logits of their product, :func:`~lmac_brain.models.conditioning.gated_mask`
+        the mask."""
         if not self.conditional:
             return self.decoder.factors(reps, logmag)
         return self.decoder.factors(reps, logmag, self.classifier.class_directions(target))
@@ -282,7 +284,8 @@ class LMAC(torch.nn.Module):
         >>> from lmac_brain.models.classifier import Cnn14
         >>> from lmac_brain.models.decoder import LMACDecoder, rep_channels
         >>> emb = Cnn14(80, 32, 0.125, return_reps=True)
-        >>> lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(32, 5)), LMACDecoder(rep_channels(emb), hidden=8, out_channels=4))
+        >>> decoder = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4)
+        >>> lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(32, 5)), decoder)
         >>> kept, removed = lmac.budget_logits(lmac.mask_of(torch.randn(2, 16000)), [0.1, 0.3])
         >>> print(kept.shape, kept.requires_grad)
         torch.Size([4, 5]) True
@@ -305,8 +308,8 @@ class LMAC(torch.nn.Module):
         wavs : torch.Tensor
             ``[B, N]`` waveforms at the front end's sample rate.
         target : int, sequence of int or torch.Tensor, optional
-            Class(es) to explain, one for all or one per item. None (default) explains the classifier's decision with one
-            decoder pass; other classes are explained by refining the decoder's mask on the L-MAC
+            Class(es) to explain, one for all or one per item. None (default) explains the classifier's decision
+            with one decoder pass; other classes are explained by refining the decoder's mask on the L-MAC
             objective (:mod:`lmac_brain.explain.refine`).
 
         Returns

@@ -93,7 +93,8 @@ def lmac_loss(
     >>> loss, terms = lmac_loss(logits, logits, torch.tensor([0, 1]), torch.full((2, 3, 5), 0.5))
     >>> print(round(float(loss), 4), round(float(terms["ce_in"]), 4))
     5.4679 1.3863
-    >>> loss_area, _ = lmac_loss(logits, logits, torch.tensor([0, 1]), torch.full((2, 3, 5), 0.5), w_area=50.0, area=0.25)
+    >>> loss_area, _ = lmac_loss(logits, logits, torch.tensor([0, 1]), torch.full((2, 3, 5), 0.5),
+    ...                          w_area=50.0, area=0.25)
     >>> print(round(float(loss_area - loss), 4))  # 50 * (0.5 - 0.25)^2
     3.125
     """
@@ -207,7 +208,7 @@ def budget_loss(
     -------
     >>> logits = torch.zeros(2, 4)  # p = 0.25 everywhere
     >>> loss, terms = budget_loss(logits, logits, torch.tensor([0, 1]))
-    >>> print(round(float(terms["budget_in"]), 4), round(float(terms["budget_out"]), 4), round(float(terms["budget"]), 4))
+    >>> print(*(round(float(terms[key]), 4) for key in ("budget_in", "budget_out", "budget")))
     1.3863 0.2877 1.674
     """
     ce_in = F.cross_entropy(logits_in, target, reduction="none")

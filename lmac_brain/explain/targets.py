@@ -93,7 +93,7 @@ def resolve_target(target: Target, logits: torch.Tensor) -> torch.Tensor:
     Example
     -------
     >>> logits = torch.tensor([[0.0, 1.0], [2.0, 0.0]])
-    >>> print(resolve_target(None, logits).tolist(), resolve_target(1, logits).tolist(), resolve_target([0, 1], logits).tolist())
+    >>> print(*(resolve_target(target, logits).tolist() for target in (None, 1, [0, 1])))
     [1, 0] [1, 1] [0, 1]
     >>> resolve_target(2, logits)
     Traceback (most recent call last):

@@ -1,15 +1,17 @@
 """``lmac`` command line: explain audio files with a trained L-MAC interpreter.
 
-    lmac explain FILE_OR_DIR [...] --out explanations/ [--source FOLDER_OR_HUB_ID] [--target CLASS | --top-k K] [--budget Q] [--refine]
+    lmac explain FILE_OR_DIR [...] --out explanations/ [--source FOLDER_OR_HUB_ID]
+                 [--target CLASS | --top-k K] [--budget Q] [--refine]
     lmac report explanations/
 
 For each input file ``lmac explain`` writes ``<name>_input.wav`` (the input as the classifier hears
 it: mono, resampled, with the interpreter's input normalisation), ``<name>_interpretation.wav``
 (what the classifier listened to), ``<name>_masked_out.wav`` (what the mask removed), ``<name>.png``
 (spectrogram, mask, masked spectrogram, class probabilities) and ``<name>.json`` (decision, explained
-class, windows), then one self-contained ``report.html`` for the whole folder (:mod:`lmac_brain.interface.listening_page`). With ``--target``
-the name is ``<file>_why_<class>``; with ``--top-k`` ``<file>_top<r>_<class>``. ``--budget 0.1`` makes
-every mask binary, keeping the top 10% of the time-frequency bins (the JSON and the page say so). Folders are searched
+class, windows), then one self-contained ``report.html`` for the whole folder
+(:mod:`lmac_brain.interface.listening_page`). With ``--target`` the name is ``<file>_why_<class>``; with
+``--top-k`` ``<file>_top<r>_<class>``. ``--budget 0.1`` makes every mask binary, keeping the top 10% of the
+time-frequency bins (the JSON and the page say so). Folders are searched
 recursively for audio files. A file that cannot be read is reported by name and skipped; nothing is
 half-written (atomic writes, and an item's files are removed if one of them fails), and existing outputs
 are kept unless ``--overwrite`` is given. ``lmac report DIR`` rebuilds the page. Without ``--source``
@@ -144,7 +146,8 @@ def write_explanation(out_dir: str, name: str, source: str, explanation, interp)
                 lmac.apply_mask(explanation.logmag, explanation.mask)[0],
                 fe.sample_rate,
                 fe.hop_length,
-                title=f"{name}: {explanation.labels[0]} ({float(probs.max()):.2f}); mask explains {explanation.targets[0]}",
+                title=f"{name}: {explanation.labels[0]} ({float(probs.max()):.2f}); "
+                f"mask explains {explanation.targets[0]}",
                 class_names=class_names,
                 probs=probs,
             )
@@ -225,7 +228,8 @@ def _load(source: str, savedir: Optional[str]):
             source,
             "interpreter folder",
             option="--source",
-            hint=f"(The shipped model is installed with the package, or is the checkout's pretrained/{SHIPPED_MODEL} folder.)",
+            hint="(The shipped model is installed with the package, "
+            f"or is the checkout's pretrained/{SHIPPED_MODEL} folder.)",
         )
         return LMACInterpreter.from_hparams(source=source, savedir=savedir)
     except (SourceNotFoundError, ValueError) as err:  # mistyped path; damaged or mismatched folder; savedir in use
@@ -256,7 +260,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         type=float,
         default=None,
         metavar="Q",
-        help="keep only the top Q share of the time-frequency bins (e.g. 0.1: the 10%% that matters most) as a binary mask",
+        help="keep only the top Q share of the time-frequency bins (e.g. 0.1: the 10%% that matters most) "
+        "as a binary mask",
     )
     explain.add_argument(
         "--refine",

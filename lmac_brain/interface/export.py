@@ -72,8 +72,8 @@ def render_template(name: str, **fields: Any) -> str:
 
     Example
     -------
-    >>> print(render_template("model", sample_rate=16000, frontend_args="", embedding_args="", head_class="torch.nn.Linear",
-    ...                       head_args="", logit_scale=1.0).splitlines()[0])
+    >>> print(render_template("model", sample_rate=16000, frontend_args="", embedding_args="",
+    ...                       head_class="torch.nn.Linear", head_args="", logit_scale=1.0).splitlines()[0])
     sample_rate: 16000
     """
     with open(os.path.join(TEMPLATES, f"{name}.yaml"), encoding="utf-8") as f:
@@ -200,7 +200,8 @@ def _write_json(path: str, obj: Mapping[str, Any]) -> None:
 
 
 def interpreter_hparams_yaml(lmac, input_normalization: str = "peak") -> str:
-    """``hyperparams.yaml`` of an exported L-MAC interpreter (template ``templates/interpreter.yaml``, read by :class:`~lmac_brain.interface.interpreter.LMACInterpreter`).
+    """``hyperparams.yaml`` of an exported L-MAC interpreter (template ``templates/interpreter.yaml``, read by
+    :class:`~lmac_brain.interface.interpreter.LMACInterpreter`).
 
     ``pretrained_path`` is where the checkpoints are fetched from; ``from_hparams`` sets it to the
     ``source`` it was given (a local folder or a hub id). ``input_normalization`` is the normalisation
@@ -272,8 +273,8 @@ def export_interpreter(
     >>> emb = Cnn14(80, 16, 0.0625, return_reps=True)
     >>> lmac = LMAC(Frontend(), AudioClassifier(emb, torch.nn.Linear(16, 2)), LMACDecoder(rep_channels(emb)))
     >>> out = export_interpreter(str(tmp / "interp"), lmac, str(enc), {}, "# card")
-    >>> print(sorted(os.listdir(out)))
-    ['README.md', 'classifier.ckpt', 'decoder.ckpt', 'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.txt', 'metrics.json']
+    >>> print(" ".join(sorted(os.listdir(out))))
+    README.md classifier.ckpt decoder.ckpt embedding_model.ckpt hyperparams.yaml label_encoder.txt metrics.json
     """
     hparams_text = interpreter_hparams_yaml(lmac, input_normalization)  # checks the arguments before any write
     with atomic_folder(out_dir, overwrite) as tmp_dir:

@@ -75,7 +75,8 @@ def _section(folder: str, record: Dict) -> str:
     if record.get("budget") is not None:  # records written before budgets have no key
         explained += f" &middot; binary mask: the top {100 * record['budget']:g}% of the time-frequency bins"
     rows = "".join(
-        f'<tr><td>{esc(title)}</td><td><audio controls preload="auto" src="{_data_uri(os.path.join(folder, files[key]), "audio/wav")}">'
+        f'<tr><td>{esc(title)}</td><td><audio controls preload="auto" '
+        f'src="{_data_uri(os.path.join(folder, files[key]), "audio/wav")}">'
         "</audio></td></tr>"
         for key, title in (
             ("input", "input (as the classifier hears it)"),
@@ -93,7 +94,8 @@ def _section(folder: str, record: Dict) -> str:
     return (
         f'<section id="{esc(record["name"])}"><h2>{esc(record["name"])}</h2>'
         f'<p class="meta">file: {esc(record["source"])} &middot; {record["duration_s"]:.2f} s</p>'
-        f"<p>decision: <b>{esc(record['label'])}</b> ({record['prob']:.2f}) &middot; mask explains: <b>{explained}</b></p>"
+        f"<p>decision: <b>{esc(record['label'])}</b> ({record['prob']:.2f}) &middot; "
+        f"mask explains: <b>{explained}</b></p>"
         f'<p class="meta">top classes: {probs}</p>'
         f'<table class="audio">{rows}</table>{segments}'
         f'<img alt="spectrogram, mask and masked spectrogram of {esc(record["name"])}" '

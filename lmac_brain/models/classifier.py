@@ -103,8 +103,10 @@ class Cnn14(torch.nn.Module):
     -------
     >>> net = Cnn14(mel_bins=80, emb_dim=64, width=0.125, return_reps=True)
     >>> emb, reps = net(torch.rand(2, 431, 80))
-    >>> print(emb.shape, [tuple(r.shape) for r in reps])
-    torch.Size([2, 1, 64]) [(2, 64, 13, 2), (2, 128, 13, 2), (2, 64, 26, 5), (2, 32, 53, 10), (2, 16, 107, 20), (2, 8, 215, 40)]
+    >>> print(emb.shape)
+    torch.Size([2, 1, 64])
+    >>> print([tuple(r.shape) for r in reps])
+    [(2, 64, 13, 2), (2, 128, 13, 2), (2, 64, 26, 5), (2, 32, 53, 10), (2, 16, 107, 20), (2, 8, 215, 40)]
     """
 
     def __init__(

@@ -6,7 +6,8 @@ fixes the CNN14 width, the embedding size, the mel bins, the head and the number
 configurations that load a classifier build it from the folder with these functions, so no YAML
 repeats (and no command line overrides) those numbers::
 
-    embedding_model: !apply:lmac_brain.models.classifier_folder.embedding_model [!ref <classifier_source>, !ref <n_mels>]
+    embedding_model: !apply:lmac_brain.models.classifier_folder.embedding_model
+        [!ref <classifier_source>, !ref <n_mels>]
     head: !apply:lmac_brain.models.classifier_folder.head [!ref <classifier_source>]
 
 The architecture is read off the parameter shapes of the checkpoints, so it works the same for a

@@ -219,8 +219,10 @@ def gated_mask(logits: torch.Tensor, gate: Optional[torch.Tensor] = None, overwr
     >>> l, g = torch.randn(2, 5, 7) * 9, torch.randn(2, 5) * 9
     >>> torch.allclose(gated_mask(l, g), torch.sigmoid(gated_logits(l, g)), atol=1e-6)
     True
-    >>> torch.equal(gated_mask(l), torch.sigmoid(l)), torch.equal(gated_mask(l, g), gated_mask(l.clone(), g, overwrite=True))
-    (True, True)
+    >>> torch.equal(gated_mask(l), torch.sigmoid(l))
+    True
+    >>> torch.equal(gated_mask(l, g), gated_mask(l.clone(), g, overwrite=True))
+    True
     """
     if overwrite and logits.requires_grad:
         raise ValueError("gated_mask(..., overwrite=True) needs logits without gradients.")

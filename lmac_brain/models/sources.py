@@ -178,7 +178,7 @@ def check_source(
     >>> check_source(str(folder / "1234" / "classifier"), "classifier folder", option="--classifier_source")
     Traceback (most recent call last):
     ...
-    lmac_brain.models.sources.SourceNotFoundError: .../1234/classifier: classifier folder not found (... has no 1234; it holds: classifier). Give --classifier_source an existing folder, or a hub id of the form owner/name.
+    lmac_brain.models.sources.SourceNotFoundError: ...1234/classifier: classifier folder not found (... has no 1234; ...
     """
     source = os.fspath(source)
     if is_url(source):
@@ -234,7 +234,7 @@ def check_pretrainer_paths(pretrainer, what: str = "checkpoint") -> None:
     >>> check_pretrainer_paths(SimpleNamespace(paths={"decoder": "results/cond/c37/decoder.ckpt"}), "decoder_init")
     Traceback (most recent call last):
     ...
-    lmac_brain.models.sources.SourceNotFoundError: results/cond/c37/decoder.ckpt: decoder_init (decoder) not found (...). Give an existing file, or a hub path owner/name/FILE.
+    lmac_brain.models.sources.SourceNotFoundError: results/cond/c37/decoder.ckpt: decoder_init (decoder) not found ...
     """
     paths: MutableMapping[str, object] = pretrainer.paths
     for name, path in list(paths.items()):

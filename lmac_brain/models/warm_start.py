@@ -30,7 +30,8 @@ def optional_parameters(decoder: "LMACDecoder") -> List[torch.nn.Parameter]:
     >>> from lmac_brain.models.decoder import LMACDecoder
     >>> len(optional_parameters(LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4)))
     0
-    >>> len(optional_parameters(LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, time_gate=True)))
+    >>> len(optional_parameters(LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4,
+    ...                                     conditional=True, time_gate=True)))
     5
     """
     optional = decoder.conditioning_parameters() + ([decoder.gate] if decoder.time_gate else [])
@@ -67,7 +68,8 @@ def warm_start(decoder: "LMACDecoder", state: Dict[str, torch.Tensor]) -> None:
     >>> gated = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, time_gate=True)
     >>> warm_start(gated, cond.state_dict()); gated.gate.tolist()
     [1.0, 2.0]
-    >>> fine = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, time_gate=True, fine_channels=2)
+    >>> fine = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, time_gate=True,
+    ...                    fine_channels=2)
     >>> warm_start(fine, gated.state_dict()); reps = [torch.rand(1, c, 3, 2) for c in (64, 32, 16, 8)]
     >>> x, cls = torch.rand(1, 20, 513), (torch.randn(1, 64), torch.zeros(1))
     >>> bool(torch.allclose(fine.eval()(reps, x, cls), gated.eval()(reps, x, cls), atol=1e-5))

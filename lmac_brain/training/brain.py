@@ -3,8 +3,9 @@
 Hooks only (SpeechBrain convention):
 
 * ``compute_forward`` runs :class:`~lmac_brain.explain.lmac.LMAC` (input, mask, masked-in and masked-out logits);
-* ``compute_objectives`` is one call to :func:`~lmac_brain.explain.objective.lmac_loss` (plus, when ``budget_weight > 0``,
-  the matched-budget objective :func:`~lmac_brain.explain.objective.budget_loss` on the relaxed top-``q`` masks of
+* ``compute_objectives`` is one call to :func:`~lmac_brain.explain.objective.lmac_loss` (plus, when
+  ``budget_weight > 0``, the matched-budget objective :func:`~lmac_brain.explain.objective.budget_loss` on the
+  relaxed top-``q`` masks of
   :meth:`~lmac_brain.explain.lmac.LMAC.budget_logits`, and when ``ft_weight > 0``, the FT guidance of
   :func:`~lmac_brain.explain.objective.ft_guidance` against the clean clip, for a conditional decoder only on the
   items whose sampled class is the clip's label: the clean clip is evidence for that class alone); in evaluation it also
@@ -133,7 +134,7 @@ def check_target_sampling(shares: dict) -> None:
     >>> check_target_sampling({"decision": 0.5, "top_k": 0.2, "k": 5, "random": 0.2})
     Traceback (most recent call last):
     ...
-    ValueError: target_sampling shares (decision, top_k, label, random) sum to 0.9, not 1: {'decision': 0.5, 'top_k': 0.2, 'k': 5, 'random': 0.2}.
+    ValueError: target_sampling shares (decision, top_k, label, random) sum to 0.9, not 1: {'decision': 0.5, ...}.
     """
     names = ("decision", "top_k", "label", "random")
     unknown = sorted(set(shares) - set(names) - {"k"})

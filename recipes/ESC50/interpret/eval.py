@@ -99,7 +99,8 @@ def main(argv):
 
     header = (
         f"Test fold {hparams['test_fold']}, {len(sets['in_domain'].clips)} clips x {hparams['n_per_clip']} "
-        f"contaminations per set, CNN14 width {hparams['embedding_model'].width}, seed {hparams['seed']}, mask domain {domain}.\n"
+        f"contaminations per set, CNN14 width {hparams['embedding_model'].width}, seed {hparams['seed']}, "
+        f"mask domain {domain}.\n"
         f"Command: {command_line()}"
     )
     sections = check_sections(hparams["sections"])

@@ -31,7 +31,10 @@ def main(argv):
 
     def describe(condition):
         return {
-            "title": f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['embedding_model'].width} on ESC-50",
+            "title": (
+                f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['embedding_model'].width} "
+                "on ESC-50"
+            ),
             "description": (
                 f"Classifier from {hparams['classifier_source']}; decoder trained on folds {hparams['train_folds']}, "
                 f"selected on fold {hparams['valid_folds']}; metrics on fold {hparams['test_folds']} with {condition}."

@@ -37,7 +37,10 @@ def main(argv):
 
     def describe(condition):
         return {
-            "title": f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['embedding_model'].width} on {hparams['dataset']}",
+            "title": (
+                f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['embedding_model'].width} "
+                f"on {hparams['dataset']}"
+            ),
             "description": (
                 f"Classifier from {hparams['classifier_source']}; decoder trained and tested on {hparams['dataset']} "
                 f"({split}), on {condition}. Classes: {', '.join(hparams['label_encoder'].lab2ind)}."
