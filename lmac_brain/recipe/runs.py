@@ -117,6 +117,17 @@ def _set_gate(decoder, values) -> None:
     logger.info("time gate (a, b) set to %s", [float(v) for v in values])
 
 
+def _brain(brain_class: type, hparams: dict, run_opts: dict):
+    """The recipe's Brain: ``brain_class`` over the YAML's modules, optimiser class and checkpointer."""
+    return brain_class(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+
+
 def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], data_info: dict) -> dict:
     """Train, select (best validation balanced accuracy), test and export a classifier; returns its metrics.
 
@@ -157,13 +168,7 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
         run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
         load_checked(hparams["pretrainer"])
 
-    brain = ClassifierBrain(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
+    brain = _brain(ClassifierBrain, hparams, run_opts)
     # SpeechBrain calls set_epoch on brain.train_sampler (so each epoch draws anew) only for samplers it
     # makes itself; under DDP it wraps this one and forwards set_epoch.
     brain.train_sampler = sampler
@@ -294,13 +299,7 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
         eval_noise=eval_noise,
         with_clean=hparams["ft_weight"] > 0,
     )
-    brain = LMACBrain(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
+    brain = _brain(LMACBrain, hparams, run_opts)
     start = time.time()
     brain.fit(
         hparams["epoch_counter"],
