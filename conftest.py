@@ -5,6 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
+# The tensors of the in-process tests and doctests are tiny: a second intra-op thread only adds
+# synchronisation (the fast tests took 48 s with two threads, 36 s with one, on 2 cores). Recipe
+# subprocesses are not affected: they use torch's default.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def tiny_interpreter_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
