@@ -279,12 +279,13 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     ft = [a if a != str(out) else str(tmp_path / "cond_ft") for a in cmd]
     ft[ft.index(str(repo_root / "hparams/lmac_cnn14_cpu.yaml"))] = str(repo_root / "hparams/lmac_ft_cnn14_cpu.yaml")
     ft[ft.index("--number_of_epochs") + 1] = "1"
-    # It also adds a time gate to the trained decoder (warm start: the gate starts at TIME_GATE_INIT and trains).
+    # It also adds a time gate and a coarse block to the trained decoder (warm start: the gate starts at
+    # TIME_GATE_INIT and trains; the block starts as the identity).
     from lmac_brain.models.conditioning import TIME_GATE_INIT
 
     _ok(
         subprocess.run(
-            ft + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True"],
+            ft + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True", "--coarse_blocks", "1"],
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -296,6 +297,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     assert "train ft_gate" in (tmp_path / "cond_ft" / "train_log.txt").read_text(encoding="utf-8")
     gated = LMACInterpreter.from_hparams(source=str(tmp_path / "cond_ft" / "interpreter")).mods.lmac.decoder
     assert gated.time_gate and gated.gate.tolist() != list(TIME_GATE_INIT)
+    assert gated.config()["coarse_blocks"] == 1  # the FT config takes the shipped kind's options too
 
     # gate_init takes the trained gate's (a, b) from another decoder (here the start has none, so without it
     # the gate would start at TIME_GATE_INIT); freeze_gate keeps them while the rest of the decoder trains on.
