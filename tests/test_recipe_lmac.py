@@ -59,7 +59,8 @@ def _train_losses(train_log: Path):
     return [float(line.split("train loss: ")[1].split(",")[0]) for line in lines]
 
 
-def test_lmac_learns_to_explain_a_trained_classifier(toy_classifier_run, repo_root, tmp_path):
+def test_paper_lmac_learns_to_explain_a_trained_classifier(toy_classifier_run, repo_root, tmp_path):
+    """The paper's decoder and objective (hparams/lmac_paper_cnn14_cpu.yaml)."""
     from lmac_brain.data.audio import load_audio
     from lmac_brain.data.noise import NoiseMixer
     from lmac_brain.interface.interpreter import LMACInterpreter
@@ -69,7 +70,7 @@ def test_lmac_learns_to_explain_a_trained_classifier(toy_classifier_run, repo_ro
     cmd = [
         sys.executable,
         str(repo_root / "recipes/ESC50/interpret/train_lmac.py"),
-        str(repo_root / "hparams/lmac_cnn14_cpu.yaml"),
+        str(repo_root / "hparams/lmac_paper_cnn14_cpu.yaml"),
         "--batch_size",
         "8",
         "--train_crop_s",
@@ -188,27 +189,27 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
     )
     assert proc.returncode != 0 and "holds checkpoints of stage 'lmac'" in proc.stdout + proc.stderr
 
-    # FT in a new folder starts from the trained decoder and trains (here half of its training clips
-    # placed as short events in the noise: the FT term then reads the event's track).
+    # FT in a new folder starts from the trained decoder (the default config's kind) and trains.
     ft_out = tmp_path / "ft"
-    events = ["--noise_event_share", "0.5", "--noise_event_s", "[0.1, 0.3]"]
     log = _ok(
         _run(
             repo_root,
             tmp_path,
-            common + ft + events + ["--output_folder", str(ft_out), "--number_of_epochs", "1"],
+            common + ft + ["--output_folder", str(ft_out), "--number_of_epochs", "1"],
             "lmac_ft_cnn14_cpu.yaml",
         )
     )
-    assert "train ft_gate" in log and "event_share=0.5" in log
+    assert "train ft_gate" in log
     results = json.loads((ft_out / "results.json").read_text(encoding="utf-8"))
-    assert results["stage"] == "ft" and results["condition"].endswith(
-        "(0.5 of training clips placed as [0.1, 0.3] s events)"
-    )
+    assert results["stage"] == "ft"
+    start = torch.load(out / "decoder.ckpt", weights_only=True)
+    tuned = torch.load(ft_out / "decoder.ckpt", weights_only=True)
+    assert start.keys() == tuned.keys() and any(not torch.equal(start[k], tuned[k]) for k in start)
 
 
 def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifier_run, repo_root, tmp_path):
-    """Trained through the recipe (here on the decision and the labelled class only: on this 2-class
+    """Trained through the recipe's default config (the shipped kind of decoder; its schedule here one
+    phase of 3 epochs at a high learning rate; on the decision and the labelled class only: on this 2-class
     toy, whose classifier cannot be made to hear the other class, runners-up and random classes only add
     noise in 3 epochs; the label share runs the batch's labels through the sampling), the conditional
     decoder learns as the paper's does (the objective falls, its mask of the decision keeps the decision)
@@ -226,16 +227,14 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
         "8",
         "--train_crop_s",
         "0.5",
-        "--lr",
-        "0.02",
+        "--schedule",
+        "[{epochs: 3, lr: 0.02}]",
         "--download",
         "False",
         "--n_listen_valid",
         "0",
         "--n_listen_test",
         "0",
-        "--number_of_epochs",
-        "3",
         "--data_folder",
         str(data),
         "--noise_folder",
@@ -244,17 +243,10 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
         str(out),
         "--classifier_source",
         str(toy_classifier_run["out"] / "classifier"),
-        "--conditional",
-        "True",
+        "--event_mix_share",
+        "0.5",
         "--target_sampling",
         "{decision: 0.5, top_k: 0.0, k: 2, label: 0.5, random: 0.0}",
-        # the shipped kind: the class reaches the mask only through its code
-        "--class_code",
-        "4",
-        "--class_features",
-        "False",
-        "--spec_gain",
-        "False",
     ]
     _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S))
     losses = _train_losses(out / "train_log.txt")
@@ -275,17 +267,17 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     assert kept_by_lmac >= kept_by_half + 0.25, (float(kept_by_lmac), float(kept_by_half))
     assert (other - chain["mask"]).abs().mean() > 0.01  # told the other class, it answers otherwise
 
+    condition = json.loads((out / "results.json").read_text(encoding="utf-8"))["condition"]
+    assert "of training clips mixed over another training clip" in condition
+
     # The FT stage continues the conditional decoder: guided only where the sampled class is the label.
     ft = [a if a != str(out) else str(tmp_path / "cond_ft") for a in cmd]
     ft[ft.index(str(repo_root / "hparams/lmac_cnn14_cpu.yaml"))] = str(repo_root / "hparams/lmac_ft_cnn14_cpu.yaml")
+    ft[ft.index("--schedule")] = "--number_of_epochs"
     ft[ft.index("--number_of_epochs") + 1] = "1"
-    # It also adds a time gate and a coarse block to the trained decoder (warm start: the gate starts at
-    # TIME_GATE_INIT and trains; the block starts as the identity).
-    from lmac_brain.models.conditioning import TIME_GATE_INIT
-
     _ok(
         subprocess.run(
-            ft + ["--decoder_init", str(out / "decoder.ckpt"), "--time_gate", "True", "--coarse_blocks", "1"],
+            ft + ["--decoder_init", str(out / "decoder.ckpt")],
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -295,134 +287,6 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     results = json.loads((tmp_path / "cond_ft" / "results.json").read_text(encoding="utf-8"))
     assert results["stage"] == "ft" and math.isfinite(results["test"]["loss"])
     assert "train ft_gate" in (tmp_path / "cond_ft" / "train_log.txt").read_text(encoding="utf-8")
-    gated = LMACInterpreter.from_hparams(source=str(tmp_path / "cond_ft" / "interpreter")).mods.lmac.decoder
-    assert gated.time_gate and gated.gate.tolist() != list(TIME_GATE_INIT)
-    assert gated.config()["coarse_blocks"] == 1  # the FT config takes the shipped kind's options too
-
-    # gate_init takes the trained gate's (a, b) from another decoder (here the start has none, so without it
-    # the gate would start at TIME_GATE_INIT); freeze_gate keeps them while the rest of the decoder trains on.
-    frozen_run = [a if a != str(tmp_path / "cond_ft") else str(tmp_path / "cond_frozen") for a in ft]
-    _ok(
-        subprocess.run(
-            frozen_run
-            + [
-                "--decoder_init",
-                str(out / "decoder.ckpt"),
-                "--time_gate",
-                "True",
-                "--gate_init",
-                str(tmp_path / "cond_ft" / "decoder.ckpt"),
-                "--freeze_gate",
-                "True",
-                "--event_mix_share",
-                "0.5",
-            ],  # half the clips over another training clip
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=HANG_S,
-        )
-    )
-    condition = json.loads((tmp_path / "cond_frozen" / "results.json").read_text(encoding="utf-8"))["condition"]
-    assert "0.5 of training clips mixed over another training clip" in condition
-    frozen = LMACInterpreter.from_hparams(source=str(tmp_path / "cond_frozen" / "interpreter")).mods.lmac.decoder
-    assert torch.equal(frozen.gate, gated.gate)
-    start = torch.load(out / "decoder.ckpt", weights_only=True)
-    moved = [n for n, p in start.items() if p.is_floating_point() and not torch.equal(p, frozen.state_dict()[n])]
-    assert moved, "nothing trained"
-    # a gate_init without a gate is an error that says which file and what to do
-    no_gate = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_nogate") for a in frozen_run]
-    bad = subprocess.run(
-        no_gate
-        + [
-            "--decoder_init",
-            str(out / "decoder.ckpt"),
-            "--time_gate",
-            "True",
-            "--gate_init",
-            str(out / "decoder.ckpt"),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=HANG_S,
-    )
-    assert bad.returncode != 0 and f"{out / 'decoder.ckpt'} holds no time gate" in bad.stdout + bad.stderr
-    # gate_values sets (a, b) by hand; with 0 epochs the run only tests and exports that decoder
-    regated = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_regated") for a in frozen_run]
-    regated[regated.index("--number_of_epochs") + 1] = "0"
-    _ok(
-        subprocess.run(
-            regated
-            + [
-                "--decoder_init",
-                str(tmp_path / "cond_frozen" / "decoder.ckpt"),
-                "--time_gate",
-                "True",
-                "--gate_values",
-                "[1.5, 2.0]",
-                "--freeze_gate",
-                "True",
-            ],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=HANG_S,
-        )
-    )
-    before = torch.load(tmp_path / "cond_frozen" / "decoder.ckpt", weights_only=True)
-    after = torch.load(tmp_path / "cond_regated" / "decoder.ckpt", weights_only=True)
-    assert after["gate"].tolist() == [1.5, 2.0]
-    assert all(torch.equal(before[k], after[k]) for k in before if k != "gate")
-    both = subprocess.run(
-        regated
-        + [
-            "--decoder_init",
-            str(tmp_path / "cond_frozen" / "decoder.ckpt"),
-            "--time_gate",
-            "True",
-            "--gate_values",
-            "[1.5, 2.0]",
-            "--gate_init",
-            str(tmp_path / "cond_ft" / "decoder.ckpt"),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=HANG_S,
-    )
-    assert both.returncode != 0 and "give one of them" in both.stdout + both.stderr
-    # without a gate, freezing it is an error that says what to do
-    bad_run = [a if a != str(tmp_path / "cond_frozen") else str(tmp_path / "cond_bad") for a in frozen_run]
-    bad = subprocess.run(
-        bad_run + ["--decoder_init", str(out / "decoder.ckpt"), "--freeze_gate", "True"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=HANG_S,
-    )
-    assert bad.returncode != 0 and "Set time_gate: True" in bad.stdout + bad.stderr
-
-
-def test_gate_values_are_checked():
-    from lmac_brain.models.decoder import LMACDecoder
-    from lmac_brain.recipe.runs import _set_gate
-
-    gated = LMACDecoder(
-        [64, 32, 16, 8],
-        hidden=8,
-        out_channels=4,
-        conditional=True,
-        class_code=4,
-        class_features=False,
-        spec_gain=False,
-        time_gate=True,
-    )
-    _set_gate(gated, [1.25, -0.5])
-    assert gated.gate.tolist() == [1.25, -0.5]
-    for bad in ([1.0], [-1.0, 2.0], [float("nan"), 2.0]):
-        with pytest.raises(ValueError, match=r"gate_values must be \[a, b\]"):
-            _set_gate(gated, bad)
-    plain = LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True)
-    with pytest.raises(ValueError, match="the decoder has no gate"):
-        _set_gate(plain, [1.0, 2.0])
+    tuned = LMACInterpreter.from_hparams(source=str(tmp_path / "cond_ft" / "interpreter")).mods.lmac.decoder
+    trained = LMACInterpreter.from_hparams(source=str(out / "interpreter")).mods.lmac.decoder
+    assert tuned.config() == trained.config() and tuned.time_gate and tuned.config()["coarse_blocks"] == 2

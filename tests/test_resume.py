@@ -137,7 +137,17 @@ def test_classifier_killed_mid_epoch_resumes_to_the_same_result(tiny_esc50, nois
     assert metrics[0]["test_acc"] == metrics[1]["test_acc"] and metrics[0]["epochs"] == metrics[1]["epochs"] == 3
 
 
-def test_lmac_killed_mid_epoch_resumes_to_the_same_result(tiny_esc50, noise_folder, repo_root, tmp_path):
+# The recipe's four phases, one or two epochs each: a kill in the middle of epoch 2 is in the middle of phase 2.
+SCHEDULE = (
+    "[{epochs: 1, lr: 0.001, budget_weight: 1.0, budget_w_del: 4.0, event_mix_share: 0.0, "
+    "target_sampling: {decision: 0.4, top_k: 0.45, k: 5, random: 0.15}}, "
+    "{epochs: 2, lr: 0.001}, {epochs: 1}, {epochs: 1, lr: 0.0001, gate_slope: 1.25}]"
+)
+
+
+def test_lmac_schedule_killed_mid_phase_2_resumes_to_the_same_result(tiny_esc50, noise_folder, repo_root, tmp_path):
+    """The default L-MAC config's schedule (every phase, shrunk to 5 epochs): killed in the middle of its
+    second phase, resumed by the same command, it ends where an uninterrupted run ends."""
     torch.manual_seed(0)
     clf = AudioClassifier(Cnn14(80, 32, 0.0625, return_reps=True), torch.nn.Linear(32, 2))
     labels = tmp_path / "label_encoder.txt"
@@ -157,8 +167,8 @@ def test_lmac_killed_mid_epoch_resumes_to_the_same_result(tiny_esc50, noise_fold
             source,
             "--output_folder",
             str(out),
-            "--number_of_epochs",
-            "3",
+            "--schedule",
+            SCHEDULE,
             "--ckpt_interval_minutes",
             "0",
             "--ckpt_interval_steps",
@@ -168,8 +178,15 @@ def test_lmac_killed_mid_epoch_resumes_to_the_same_result(tiny_esc50, noise_fold
 
     plain, killed = tmp_path / "plain", tmp_path / "killed"
     _run(command(plain), tmp_path)
+    lines = _epoch_lines(plain)
+    phases = [line.split("phase: ")[1].split(",")[0] for line in lines]
+    lrs = [line.split("lr: ")[1].split(" ")[0] for line in lines]
+    assert phases == ["1", "2", "2", "3", "4"] and lrs == ["1.00e-03"] * 3 + ["5.00e-04", "1.00e-04"], lines
     log = _kill_mid_epoch_then_resume(command(killed), killed, tmp_path)
-    assert "Loading a checkpoint" in log
+    assert "Loading a checkpoint" in log and "epoch 2: schedule phase 2 of 4" in log
     _compare(plain, killed, ["decoder.ckpt"])
     results = [json.loads((o / "results.json").read_text(encoding="utf-8")) for o in (plain, killed)]
     assert results[0]["test"] == results[1]["test"]
+    # the last phase held the time gate at slope 1.25; the test stage loaded a checkpoint of that phase
+    assert float(torch.load(plain / "decoder.ckpt", weights_only=True)["gate"][0]) == 1.25
+    assert results[0]["selected_epoch"] == 5

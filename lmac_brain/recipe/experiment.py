@@ -11,6 +11,7 @@ import os
 import shlex
 import shutil
 import sys
+import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import speechbrain as sb
@@ -19,6 +20,7 @@ from speechbrain.utils.distributed import run_on_main
 
 from lmac_brain.data.custom_data import prepare_custom_dataset
 from lmac_brain.data.esc50 import prepare_esc50
+from lmac_brain.recipe.variants import config_text
 
 
 def command_line(argv: Optional[Sequence[str]] = None) -> str:
@@ -49,7 +51,8 @@ def command_line(argv: Optional[Sequence[str]] = None) -> str:
 
 
 def start_experiment(argv: List[str]) -> Tuple[dict, dict]:
-    """Parse SpeechBrain arguments, join DDP if asked, load the YAML, create the experiment folder.
+    """Parse SpeechBrain arguments, join DDP if asked, load the YAML (a variant through its base:
+    :func:`~lmac_brain.recipe.variants.config_text`), create the experiment folder.
 
     Arguments
     ---------
@@ -73,11 +76,15 @@ def start_experiment(argv: List[str]) -> Tuple[dict, dict]:
     """
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides
-    )
+    text = config_text(hparams_file)  # a variant (base: ...) becomes its base with the variant's keys
+    hparams = load_hyperpyyaml(text, overrides)
+    with tempfile.TemporaryDirectory() as tmp:  # the run folder's hyperparams.yaml: the whole config
+        whole = os.path.join(tmp, os.path.basename(hparams_file))
+        with open(whole, "w", encoding="utf-8") as fout:
+            fout.write(text)
+        sb.create_experiment_directory(
+            experiment_directory=hparams["output_folder"], hyperparams_to_save=whole, overrides=overrides
+        )
     # SpeechBrain keeps a copy of the module that called it (this one); keep the recipe script too.
     script = os.path.abspath(sys.argv[0])
     if script.endswith(".py") and os.path.isfile(script) and sb.utils.distributed.if_main_process():

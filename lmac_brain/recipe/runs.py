@@ -12,7 +12,7 @@ the data; everything between the manifests and the exported folder is here, once
   validation and test), ``LMACBrain`` fit / test on the checkpoint of lowest validation ``select_key``, then
   ``decoder.ckpt``, ``results.json`` and the interpreter folder.
 
-Every model source (the classifier files, ``decoder_init``, ``gate_init``) is checked with
+Every model source (the classifier files, ``decoder_init``) is checked with
 :func:`lmac_brain.models.sources.check_source` before SpeechBrain fetches it, so a mistyped local path
 stops with its name rather than in ``huggingface_hub``.
 
@@ -32,9 +32,8 @@ from typing import Dict, Optional, Tuple
 
 import speechbrain as sb
 import torch
-from speechbrain.utils.data_utils import split_path
 from speechbrain.utils.distributed import run_on_main
-from speechbrain.utils.fetching import FetchConfig, fetch
+from speechbrain.utils.fetching import FetchConfig
 from speechbrain.utils.parameter_transfer import Pretrainer
 
 from lmac_brain.data.custom_data import check_classifier_classes
@@ -57,64 +56,19 @@ from lmac_brain.training.class_balance import (
 )
 from lmac_brain.training.classifier_brain import ClassifierBrain
 from lmac_brain.training.rng import own_generator
+from lmac_brain.training.schedule import Schedule
 
 logger = logging.getLogger(__name__)
 
 
-def _noise(hparams: dict, snr_db, **train_options) -> Tuple[Optional[NoiseMixer], Optional[NoiseMixer]]:
-    """Training and evaluation noise mixers of ``hparams["noise_folder"]`` (None, None without one);
-    ``train_options`` (e.g. ``event_share``) go to the training mixer only."""
+def _noise(hparams: dict, snr_db) -> Tuple[Optional[NoiseMixer], Optional[NoiseMixer]]:
+    """Training and evaluation noise mixers of ``hparams["noise_folder"]`` (None, None without one)."""
     folder = hparams["noise_folder"]
     if not folder:
         return None, None
-    train = NoiseMixer(folder, hparams["sample_rate"], snr_db, seed=hparams["seed"], **train_options)
+    train = NoiseMixer(folder, hparams["sample_rate"], snr_db, seed=hparams["seed"])
     hparams["checkpointer"].add_recoverable("train_noise", train)  # resumed runs draw the same noise
     return train, NoiseMixer(folder, hparams["sample_rate"], snr_db, seed=hparams["seed"], deterministic=True)
-
-
-def _load_gate(hparams: dict) -> None:
-    """Copy the time gate ``(a, b)`` of the decoder checkpoint ``hparams["gate_init"]`` (a local path, URL or
-    hub path, fetched as ``decoder_init`` is) into ``hparams["decoder"]``; a clear error if either has no gate."""
-    decoder = hparams["decoder"]
-    source = check_source(hparams["gate_init"], "decoder checkpoint", option="--gate_init", file=True)
-    if not decoder.time_gate:
-        raise ValueError(
-            f"gate_init: {source} sets the time gate's (a, b); the decoder has no gate. "
-            "Set time_gate: True or gate_init: null."
-        )
-    folder, filename = split_path(source)
-    kwargs = {
-        "savedir": f"{hparams['save_folder']}/gate_init",
-        "save_filename": "gate_init.ckpt",
-        "fetch_config": FetchConfig(overwrite=True),
-    }
-    run_on_main(fetch, args=[filename, folder], kwargs=kwargs)
-    state = torch.load(fetch(filename, folder, **kwargs), map_location="cpu", weights_only=True)
-    if "gate" not in state:
-        raise ValueError(
-            f"gate_init: {source} holds no time gate (no 'gate' entry among {sorted(state)[:6]}...); "
-            "point it at the decoder.ckpt of a decoder trained with time_gate: True."
-        )
-    with torch.no_grad():
-        decoder.gate.copy_(state["gate"])
-    logger.info("time gate (a, b) = %s from %s", [round(v, 4) for v in decoder.gate.tolist()], source)
-
-
-def _set_gate(decoder, values) -> None:
-    """Set the time gate ``(a, b)`` of ``decoder`` to ``values`` (two finite numbers, ``a >= 0``)."""
-    if not decoder.time_gate:
-        raise ValueError(
-            f"gate_values: {values} sets the time gate's (a, b); the decoder has no gate. "
-            "Set time_gate: True or gate_values: null."
-        )
-    if len(values) != 2 or not all(math.isfinite(float(v)) for v in values) or float(values[0]) < 0:
-        raise ValueError(
-            f"gate_values must be [a, b] with a >= 0 (the slope over the class evidence) and b finite, "
-            f"e.g. [1.0, 2.3]; got {values!r}."
-        )
-    with torch.no_grad():
-        decoder.gate.copy_(torch.tensor([float(v) for v in values]))
-    logger.info("time gate (a, b) set to %s", [float(v) for v in values])
 
 
 def _brain(brain_class: type, hparams: dict, run_opts: dict):
@@ -227,9 +181,10 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     ``title`` and ``description`` of the model card (``condition`` says which noise the metrics used).
     """
     # A mistyped local path stops here with its name, not in huggingface_hub (lmac_brain.models.sources).
-    for key in ("decoder_init", "gate_init"):
-        if hparams[key] is not None:
-            hparams[key] = check_source(hparams[key], "decoder checkpoint", option=f"--{key}", file=True)
+    if hparams["decoder_init"] is not None:
+        hparams["decoder_init"] = check_source(
+            hparams["decoder_init"], "decoder checkpoint", option="--decoder_init", file=True
+        )
     check_pretrainer_paths(hparams["pretrainer"], "classifier_source file")
     check_stage_folder(hparams["checkpointer"], hparams["stage_name"], hparams["number_of_epochs"])
     check_select_key(hparams)
@@ -255,27 +210,14 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
             decoder.warm_start(state)  # e.g. an unconditional decoder starts a conditional one, or one with a time gate
         else:
             load_checked(init)
-    if hparams["gate_init"] is not None and hparams["gate_values"] is not None:
-        raise ValueError("gate_init and gate_values both set the time gate's (a, b); give one of them.")
-    if hparams["gate_init"] is not None:
-        _load_gate(hparams)
-    if hparams["gate_values"] is not None:
-        _set_gate(hparams["decoder"], hparams["gate_values"])
-    if hparams["freeze_gate"]:
-        if not hparams["decoder"].time_gate:
-            raise ValueError(
-                "freeze_gate: True keeps the time gate's (a, b) fixed; the decoder has no gate. "
-                "Set time_gate: True (and --decoder_init a decoder with a trained gate) or freeze_gate: False."
-            )
-        hparams["decoder"].gate.requires_grad_(False)  # Adam skips a parameter without a gradient
-
-    train_noise, eval_noise = _noise(
-        hparams,
-        hparams["noise_snr_db"],
-        event_share=hparams["noise_event_share"],
-        event_s=tuple(hparams["noise_event_s"]),
-    )
-    if hparams["event_mix_share"] > 0:  # a share of the clips over another training clip instead of noise
+    train_noise, eval_noise = _noise(hparams, hparams["noise_snr_db"])
+    # a share of the clips over another training clip instead of noise (the config's share, or a phase's)
+    schedule = Schedule(hparams["schedule"]) if hparams.get("schedule") is not None else None
+    if (
+        schedule is not None
+        and schedule.needs("event_mix_share", hparams["event_mix_share"])
+        or (hparams["event_mix_share"] > 0)
+    ):
         rows = read_table(
             manifests["train"], ["ID", "wav"], "the train manifest does not exist.", "Expected ID,wav columns."
         )
@@ -300,6 +242,8 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
         with_clean=hparams["ft_weight"] > 0,
     )
     brain = _brain(LMACBrain, hparams, run_opts)
+    if isinstance(train_noise, EventMixer):
+        brain.event_mixer = train_noise  # a phase of the schedule may set its share
     start = time.time()
     brain.fit(
         hparams["epoch_counter"],
@@ -317,14 +261,10 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
         if hparams["noise_folder"]
         else "clean clips"
     )
-    if hparams["noise_folder"] and hparams["noise_event_share"] > 0:
+    if isinstance(train_noise, EventMixer):
+        share = f"{hparams['event_mix_share']:g}" if schedule is None else "a share (by schedule phase)"
         condition += (
-            f" ({hparams['noise_event_share']:g} of training clips placed as {hparams['noise_event_s']} s events)"
-        )
-    if hparams["event_mix_share"] > 0:
-        condition += (
-            f" ({hparams['event_mix_share']:g} of training clips mixed over another training clip at "
-            f"{hparams['event_mix_snr_db']} dB instead)"
+            f" ({share} of training clips mixed over another training clip at {hparams['event_mix_snr_db']} dB instead)"
         )
     results = {
         **describe(condition),

@@ -46,6 +46,7 @@ from lmac_brain.explain.figure import plot_interpretation
 from lmac_brain.explain.listen import listenable, write_wav
 from lmac_brain.explain.objective import budget_loss, ft_guidance, lmac_loss
 from lmac_brain.training.distributed import CPUDistributedMixin, reduce_mean
+from lmac_brain.training.schedule import PHASE_OPTIONS, Schedule
 from lmac_brain.training.stage_values import StageValues
 
 logger = logging.getLogger(__name__)
@@ -278,11 +279,73 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
         self.stage_values = StageValues()  # a run resumed mid-epoch logs the whole epoch's values
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("stage_values", self.stage_values)
+        phases = getattr(self.hparams, "schedule", None)
+        self.schedule = Schedule(phases) if phases is not None else None
+        # the config's values of what a phase may set; a phase overrides them for its epochs
+        self.defaults = {key: getattr(self.hparams, key) for key in PHASE_OPTIONS if key != "gate_slope"}
+        self.event_mixer = None  # the recipe's EventMixer, whose share a phase may set
+        self.held_gate = None  # the time gate (a, b) a phase holds (gate_slope)
 
     def on_stage_start(self, stage, epoch=None):
-        """Start the per-sample value store (the saved one, for a training stage resumed mid-epoch)."""
+        """Start the per-sample value store (the saved one, for a training stage resumed mid-epoch) and,
+        with a ``schedule``, put the epoch's phase in force (the test stage: the loaded checkpoint's)."""
         self.values = self.stage_values.start(stage)
         self.n_listened = 0
+        if self.schedule is not None:
+            self._apply_phase(epoch if epoch is not None else self.hparams.epoch_counter.current, stage)
+
+    def _apply_phase(self, epoch: int, stage) -> None:
+        """Set the objective's options of ``epoch``'s phase; in training also its learning rate, event-mix
+        share and held time gate (a function of the epoch: a resumed run puts the same phase in force)."""
+        settings = self.schedule.settings(epoch, self.defaults)
+        slope = settings.pop("gate_slope", None)
+        for key in ("budget_weight", "budget_w_del", "budget_train", "target_sampling"):
+            setattr(self.hparams, key, settings[key])
+        if stage != sb.Stage.TRAIN:
+            return
+        phase = self.schedule.phase(epoch)
+        logger.info("epoch %d: schedule phase %d of %d, %s", epoch, phase, len(self.schedule), settings)
+        sb.nnet.schedulers.update_learning_rate(self.optimizer, settings["lr"])
+        if self.event_mixer is not None:
+            self.event_mixer.share = float(settings["event_mix_share"])
+        elif settings["event_mix_share"] > 0:
+            raise ValueError(
+                f"schedule phase {phase} sets event_mix_share {settings['event_mix_share']} but the run has no "
+                "event mixer (the recipe builds one when the config or a phase sets event_mix_share > 0)."
+            )
+        self.held_gate = None
+        if slope is not None:
+            decoder = self.hparams.decoder
+            if not decoder.time_gate:
+                raise ValueError(
+                    f"schedule phase {phase} sets gate_slope {slope}; the decoder has no time gate. "
+                    "Set time_gate: True or remove gate_slope from the schedule."
+                )
+            with torch.no_grad():
+                decoder.gate[0] = slope
+            self.held_gate = decoder.gate.detach().clone()  # b as trained before the phase
+
+    @property
+    def phase(self) -> int:
+        """The schedule's phase (1-based) of the current epoch."""
+        return self.schedule.phase(self.hparams.epoch_counter.current)
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Hold the time gate where the phase set it (the optimiser's step would move it)."""
+        if self.held_gate is not None:
+            with torch.no_grad():
+                self.hparams.decoder.gate.copy_(self.held_gate)
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Load the best checkpoint; with a ``schedule``, the best of the last phase the run reached (earlier
+        phases train towards it under other options, and their validation loss is on another objective)."""
+        if self.schedule is None or self.checkpointer is None:
+            return super().on_evaluate_start(max_key=max_key, min_key=min_key)
+        phases = [c.meta["phase"] for c in self.checkpointer.list_checkpoints() if "phase" in c.meta]
+        last = max(phases, default=None)
+        self.checkpointer.recover_if_possible(
+            max_key=max_key, min_key=min_key, ckpt_predicate=lambda c: c.meta.get("phase") == last
+        )
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Summarise, schedule, log and checkpoint."""
@@ -292,15 +355,21 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
             self.train_stats = stats
             return
         if stage == sb.Stage.VALID:
-            old_lr, new_lr = self.hparams.lr_annealing([self.optimizer], epoch, stats["loss"])
-            sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
+            meta = {"epoch": epoch}
+            if self.schedule is None:  # the plateau scheduler on the validation loss
+                old_lr, new_lr = self.hparams.lr_annealing([self.optimizer], epoch, stats["loss"])
+                sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
+            else:  # the schedule's learning rate, set at the next epoch's start
+                old_lr, meta["phase"] = self.optimizer.param_groups[0]["lr"], self.phase
             self.hparams.train_logger.log_stats(
-                stats_meta={"epoch": epoch, "lr": old_lr},
-                train_stats=self.train_stats,
-                valid_stats=stats,
+                stats_meta=dict(meta, lr=old_lr), train_stats=self.train_stats, valid_stats=stats
             )
-            meta = dict(stats, stage=self.hparams.stage_name, epoch=epoch)
-            self.checkpointer.save_and_keep_only(meta=meta, min_keys=[self.hparams.select_key])
+            meta.update(stats, stage=self.hparams.stage_name)
+            # with a schedule, each phase keeps its own best (and latest) checkpoint
+            same_phase = None if self.schedule is None else (lambda c: c.meta.get("phase") == meta["phase"])
+            self.checkpointer.save_and_keep_only(
+                meta=meta, min_keys=[self.hparams.select_key], ckpt_predicate=same_phase
+            )
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats

@@ -1,0 +1,133 @@
+"""A training schedule: the phases of one L-MAC run, declared in the YAML and run in order.
+
+The shipped decoder's recipe is one run whose objective and learning rate change with the epoch: a
+warm-up on an easier objective, the matched-budget objective at a higher learning rate, then a lower one
+with the time gate held sharp (``hparams/lmac_cnn14_cpu.yaml``). Each phase names how many epochs it
+lasts and the options it sets; an option a phase does not name keeps the config's top-level value.
+The phase of an epoch is a function of the epoch alone, so a run killed in any phase resumes in it.
+
+Options a phase may set (:data:`PHASE_OPTIONS`):
+
+* ``lr``: the learning rate of the phase's epochs (constant within the phase);
+* ``budget_weight``, ``budget_w_del``, ``budget_train``, ``target_sampling``: the objective
+  (:class:`~lmac_brain.training.brain.LMACBrain`);
+* ``event_mix_share``: the share of training clips mixed over another clip
+  (:class:`~lmac_brain.data.event_mix.EventMixer`);
+* ``gate_slope``: the time gate's slope ``a`` is set to this value and the gate ``(a, b)`` is held
+  there for the phase (``b`` as trained before it): training otherwise softens the gate, and the
+  pointing with it (``docs/experiments.md``, runs c31-c36).
+
+Authors
+ * lmac_brain contributors 2026
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+PHASE_OPTIONS = (
+    "lr",
+    "budget_weight",
+    "budget_w_del",
+    "budget_train",
+    "target_sampling",
+    "event_mix_share",
+    "gate_slope",
+)
+"""The options a phase may set; ``epochs`` is required."""
+
+
+class Schedule:
+    """The phases of a training run, in order.
+
+    Arguments
+    ---------
+    phases : sequence of dict
+        Each with ``epochs`` (a positive integer) and any of :data:`PHASE_OPTIONS`.
+
+    Raises
+    ------
+    ValueError
+        If there is no phase, a phase has no positive integer ``epochs``, names an unknown option, or
+        sets ``gate_slope`` or ``event_mix_share`` out of range.
+
+    Example
+    -------
+    >>> s = Schedule([{"epochs": 2, "lr": 1e-3, "budget_weight": 1.0}, {"epochs": 3, "lr": 1e-4, "gate_slope": 1.25}])
+    >>> s.total_epochs, s.phase(1), s.phase(2), s.phase(3), s.phase(9)
+    (5, 1, 1, 2, 2)
+    >>> s.settings(3, {"lr": 5e-4, "budget_weight": 4.0})
+    {'lr': 0.0001, 'budget_weight': 4.0, 'gate_slope': 1.25}
+    >>> Schedule([{"epochs": 2, "learning_rate": 1e-3}])
+    Traceback (most recent call last):
+    ...
+    ValueError: schedule phase 1 sets 'learning_rate', which a phase cannot set; a phase sets epochs and any of lr, ...
+    """
+
+    def __init__(self, phases: Sequence[Mapping[str, Any]]) -> None:
+        if not phases:
+            raise ValueError("schedule has no phase: give at least one, e.g. [{epochs: 10}].")
+        self.phases: List[Dict[str, Any]] = []
+        for i, phase in enumerate(phases, start=1):
+            phase = dict(phase)
+            epochs = phase.pop("epochs", None)
+            if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+                raise ValueError(f"schedule phase {i} needs 'epochs', a positive integer; got {epochs!r}.")
+            for key in phase:
+                if key not in PHASE_OPTIONS:
+                    raise ValueError(
+                        f"schedule phase {i} sets {key!r}, which a phase cannot set; a phase sets epochs and any of "
+                        f"{', '.join(PHASE_OPTIONS)}."
+                    )
+            slope = phase.get("gate_slope")
+            if slope is not None and not (math.isfinite(float(slope)) and float(slope) >= 0):
+                raise ValueError(f"schedule phase {i}: gate_slope is the time gate's slope, >= 0; got {slope!r}.")
+            share = phase.get("event_mix_share")
+            if share is not None and not 0.0 <= float(share) <= 1.0:
+                raise ValueError(f"schedule phase {i}: event_mix_share is a share in [0, 1]; got {share!r}.")
+            self.phases.append(dict(phase, epochs=epochs))
+
+    def __len__(self) -> int:
+        return len(self.phases)
+
+    @property
+    def total_epochs(self) -> int:
+        """The number of epochs of all phases together."""
+        return sum(p["epochs"] for p in self.phases)
+
+    def phase(self, epoch: int) -> int:
+        """The phase (1-based) of ``epoch`` (1-based); epochs after the schedule stay in its last phase."""
+        end = 0
+        for index, p in enumerate(self.phases, start=1):
+            end += p["epochs"]
+            if epoch <= end:
+                return index
+        return len(self.phases)
+
+    def settings(self, epoch: int, defaults: Mapping[str, Any]) -> Dict[str, Any]:
+        """The options in force in ``epoch``: ``defaults`` (the config's values of the options a phase may
+        set, ``gate_slope`` aside) updated with the phase's own; ``gate_slope`` only where the phase sets it."""
+        phase = self.phases[self.phase(epoch) - 1]
+        out = {key: phase.get(key, value) for key, value in defaults.items()}
+        if phase.get("gate_slope") is not None:
+            out["gate_slope"] = float(phase["gate_slope"])
+        return out
+
+    def needs(self, option: str, default: Optional[float] = None) -> bool:
+        """Whether any phase sets ``option`` to a positive value, or the config's ``default`` is positive.
+
+        >>> Schedule([{"epochs": 1}, {"epochs": 1, "event_mix_share": 0.3}]).needs("event_mix_share", 0.0)
+        True
+        """
+        values = [p.get(option) for p in self.phases] + [default]
+        return any(v is not None and float(v) > 0 for v in values)
+
+
+def total_epochs(phases: Sequence[Mapping[str, Any]]) -> int:
+    """The number of epochs of a schedule's ``phases`` (the YAML's ``number_of_epochs``).
+
+    >>> total_epochs([{"epochs": 4}, {"epochs": 22}, {"epochs": 8}])
+    34
+    """
+    return Schedule(phases).total_epochs
