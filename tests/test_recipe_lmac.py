@@ -188,23 +188,19 @@ def test_lmac_recipe_trains_tests_writes_listenable_outputs_resumes_and_fine_tun
     )
     assert proc.returncode != 0 and "holds checkpoints of stage 'lmac'" in proc.stdout + proc.stderr
 
-    # FT in a new folder starts from the trained decoder and trains (here half of its training clips
-    # placed as short events in the noise: the FT term then reads the event's track).
+    # FT in a new folder starts from the trained decoder and trains.
     ft_out = tmp_path / "ft"
-    events = ["--noise_event_share", "0.5", "--noise_event_s", "[0.1, 0.3]"]
     log = _ok(
         _run(
             repo_root,
             tmp_path,
-            common + ft + events + ["--output_folder", str(ft_out), "--number_of_epochs", "1"],
+            common + ft + ["--output_folder", str(ft_out), "--number_of_epochs", "1"],
             "lmac_ft_cnn14_cpu.yaml",
         )
     )
-    assert "train ft_gate" in log and "event_share=0.5" in log
+    assert "train ft_gate" in log
     results = json.loads((ft_out / "results.json").read_text(encoding="utf-8"))
-    assert results["stage"] == "ft" and results["condition"].endswith(
-        "(0.5 of training clips placed as [0.1, 0.3] s events)"
-    )
+    assert results["stage"] == "ft"
 
 
 def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifier_run, repo_root, tmp_path):
@@ -251,8 +247,6 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
         # the shipped kind: the class reaches the mask only through its code
         "--class_code",
         "4",
-        "--class_features",
-        "False",
         "--spec_gain",
         "False",
     ]
@@ -414,7 +408,6 @@ def test_gate_values_are_checked():
         out_channels=4,
         conditional=True,
         class_code=4,
-        class_features=False,
         spec_gain=False,
         time_gate=True,
     )
@@ -423,6 +416,6 @@ def test_gate_values_are_checked():
     for bad in ([1.0], [-1.0, 2.0], [float("nan"), 2.0]):
         with pytest.raises(ValueError, match=r"gate_values must be \[a, b\]"):
             _set_gate(gated, bad)
-    plain = LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True)
+    plain = LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True, class_code=4, spec_gain=False)
     with pytest.raises(ValueError, match="the decoder has no gate"):
         _set_gate(plain, [1.0, 2.0])
