@@ -53,7 +53,7 @@ def test_paper_config_pretrainer_loads_a_hub_style_folder(tmp_path, repo_root):
         assert torch.equal(hparams["embedding_model"].state_dict()[name], tensor), name
     assert torch.equal(hparams["head"].weight, sb_head.weight)
     logits, reps = hparams["classifier"].eval()(torch.rand(1, 40, 80))
-    assert logits.shape == (1, 50) and len(reps) == 6
+    assert logits.shape == (1, 50) and len(reps) == 4
     assert float(logits.abs().max()) <= 30.0 + 1e-4  # cosine scores times logit_scale
 
 
@@ -71,8 +71,6 @@ def test_reps_shapes_at_five_seconds():
         (1, 256, 13, 2),
         (1, 128, 26, 5),
         (1, 64, 53, 10),
-        (1, 32, 107, 20),
-        (1, 16, 215, 40),
     ]
 
 

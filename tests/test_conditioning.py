@@ -1,6 +1,6 @@
 """The class-conditional L-MAC decoder (lmac_brain.models.conditioning, warm_start and the decoder's passes):
-it depends on the classifier's head, answers for any class in one pass, starts from an unconditional decoder,
-and decodes large batches in passes equal to one."""
+it depends on the classifier's head, answers for any class in one pass, starts from a decoder without a time gate
+or a fine stack, and decodes large batches in passes equal to one."""
 
 import pytest
 import torch
@@ -44,19 +44,22 @@ def test_all_classes_in_one_pass_equal_each_class_alone():
         assert (out["masks"][0] - out["masks"][1]).abs().max() > 1e-3, name  # not one mask for every class
 
 
-def test_class_free_features_decode_once_for_any_number_of_classes():
+def test_the_decoder_runs_once_for_any_number_of_classes():
     wavs, classes = torch.randn(2, 16000) * 0.3, torch.tensor([[1, 3, 0, 2], [2, 2, 1, 0]])
     for name, kind in KINDS.items():
         lmac, calls = conditional_lmac(**kind), []
         lmac.decoder.head[1].register_forward_hook(lambda module, args, out, calls=calls: calls.append(out.shape[0]))
         lmac.masks_for_classes(wavs, classes)
-        # the head sees the batch once (class-free features) or once per class (features shaped by the class)
-        assert calls == ([2] if kind.get("class_features") is False else [8]), name
+        assert calls == [2], name  # the head sees the batch once: its features do not depend on the class
 
 
-def test_class_free_features_need_a_class_code():
-    with pytest.raises(ValueError, match="class_code > 0"):
-        LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True, class_features=False)
+def test_a_conditional_decoder_needs_a_class_code():
+    with pytest.raises(ValueError, match=r"conditional=True needs class_code > 0 \(e.g. class_code=16"):
+        LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True)
+    with pytest.raises(ValueError, match="class_code > 0 needs conditional=True and spec_gain=False"):
+        LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, class_code=4, spec_gain=False)
+    with pytest.raises(ValueError, match="class_code > 0 needs conditional=True and spec_gain=False"):
+        LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, conditional=True, class_code=4)
 
 
 def test_the_time_gate_multiplies_the_mask_by_the_class_evidence_over_time():
@@ -97,7 +100,7 @@ def test_the_time_gate_needs_the_class():
 def test_warm_start_adds_a_time_gate_to_a_trained_conditional_decoder():
     from lmac_brain.models.conditioning import TIME_GATE_INIT
 
-    trained = conditional_lmac(**KINDS["class-free features"])
+    trained = conditional_lmac(**KINDS["code"])
     gated = LMACDecoder(
         rep_channels(trained.classifier.embedding_model),
         hidden=8,
@@ -140,20 +143,7 @@ def test_warm_start_adds_a_fine_stack_that_starts_silent_and_then_learns():
     assert not torch.allclose(lmac.mask_of(wavs, 1)["mask"], trained.mask_of(wavs, 1)["mask"], atol=1e-5)
 
 
-def test_warm_start_gives_the_unconditional_masks_for_every_class():
-    plain = conditional_lmac(conditional=False)
-    cond = LMAC(
-        plain.frontend,
-        plain.classifier,
-        LMACDecoder(rep_channels(plain.classifier.embedding_model), hidden=8, out_channels=4, conditional=True),
-    ).eval()
-    cond.decoder.warm_start(plain.decoder.state_dict())
-    wavs = torch.randn(2, 16000) * 0.3
-    for c in range(4):
-        assert torch.allclose(cond.mask_of(wavs, c)["mask"], plain.explain(wavs), atol=1e-6)
-
-
-@pytest.mark.parametrize("kind", ["film", "time gate"])
+@pytest.mark.parametrize("kind", ["code", "time gate"])
 def test_batches_decoded_in_passes_equal_one_pass(monkeypatch, kind):
     """Batches whose T x n_mels features exceed PASS_BYTES run in passes of fewer items: the same logits, gate and
     masks as one pass (also for k classes per item), and gradients reach the decoder through every pass."""
@@ -178,7 +168,7 @@ def test_batches_decoded_in_passes_equal_one_pass(monkeypatch, kind):
     passes = lmac.mask_factors(reps, logmag, classes[:, 0]), lmac.decoder.class_factors(reps, logmag, condition)
     assert calls[:3] == [2, 2, 1]  # five items in passes of two: 2 + 2 + 1
     for a, b in zip(one, passes):
-        assert torch.allclose(a[0], b[0], atol=1e-5) and (a[1] is None) == (b[1] is None) == (kind == "film")
+        assert torch.allclose(a[0], b[0], atol=1e-5) and (a[1] is None) == (b[1] is None) == (kind == "code")
         assert a[1] is None or torch.allclose(a[1], b[1], atol=1e-6)
     lmac.train()
     lmac.mask_of(wavs, classes[:, 0])["mask"].sum().backward()

@@ -31,7 +31,7 @@ def test_mask_is_exactly_t_by_f_for_any_length(small_lmac, seconds):
 @pytest.mark.parametrize("width,emb_dim", [(0.125, 256), (0.25, 512), (1.0, 2048)])
 def test_shapes_come_from_the_classifier(width, emb_dim):
     emb = Cnn14(80, emb_dim, width)
-    assert rep_channels(emb) == [emb_dim] + [int(c * width) for c in (1024, 512, 256, 128, 64)]
+    assert rep_channels(emb) == [emb_dim] + [int(c * width) for c in (1024, 512, 256)]
 
 
 @pytest.mark.parametrize("width", [0.25, 0.5, 1.0])
@@ -65,24 +65,21 @@ def test_decoder_input_errors():
         dec(reps, torch.rand(1, 10, 257))
 
 
-def test_early_path_needs_six_blocks_and_reads_the_first_two_blocks():
-    with pytest.raises(ValueError, match="six blocks"):
-        LMACDecoder([8, 4, 2, 1], hidden=4, out_channels=2, early_channels=2)
+def test_the_decoder_reads_the_four_deepest_blocks_and_ignores_further_channels():
+    """Folders exported before list the channels of six blocks (rep_channels: [..., 32, 16]): the decoder they
+    build is the same, and so are its masks."""
     torch.manual_seed(0)
     emb = Cnn14(80, 64, 0.0625, return_reps=True).eval()
-    dec = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, early_channels=2, spec_gain=False).eval()
-    torch.nn.init.normal_(dec.head[0].weight)  # so that every input of the head shows in the logits
+    four = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4).eval()
+    six = LMACDecoder(list(reversed(emb.channels)), hidden=8, out_channels=4).eval()
+    assert len(six.rep_channels) == 6 and six.config()["rep_channels"] == list(reversed(emb.channels))
+    assert {k: v.shape for k, v in six.state_dict().items()} == {k: v.shape for k, v in four.state_dict().items()}
+    six.load_state_dict(four.state_dict(), strict=True)
     with torch.no_grad():
         _, reps = emb(torch.rand(1, 100, 80))
+    assert len(reps) == 4
     logmag = torch.rand(1, 100, 513)
-    with pytest.raises(ValueError, match="at least 6 block outputs"):
-        dec(reps[:4], logmag)
-    reps = [r.clone().requires_grad_(True) for r in reps]
-    dec(reps, logmag).sum().backward()
-    assert all(r.grad is not None and r.grad.abs().sum() > 0 for r in reps[4:])  # blocks 2 and 1 reach the mask
-    plain = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, spec_gain=False)
-    assert plain.config()["early_channels"] == 0 and not plain.needs_warm_start(plain.state_dict())
-    assert dec.needs_warm_start(plain.state_dict())
+    assert torch.equal(six(reps, logmag), four(reps, logmag))
 
 
 def test_coarse_blocks_start_as_identity_then_learn_and_widen_the_context():
@@ -107,26 +104,26 @@ def test_coarse_blocks_start_as_identity_then_learn_and_widen_the_context():
 
     def reach(dec):
         with torch.no_grad():
-            base = dec.head[2](dec._head_hidden(reps, logmag, None))
+            base = dec.head[2](dec._head_hidden(reps, logmag))
             moved = [r.clone() for r in reps]
             moved[3][..., 0, 0] += 5.0  # the finest coarse grid's first cell
-            diff = (dec.head[2](dec._head_hidden(moved, logmag, None)) - base).abs().sum(dim=(0, 1, 3))
+            diff = (dec.head[2](dec._head_hidden(moved, logmag)) - base).abs().sum(dim=(0, 1, 3))
         return int((diff > 1e-6).nonzero().max())  # last frame that moves
 
     assert reach(deep) > reach(plain)
 
 
-@pytest.mark.parametrize("fine, early", [(0, 0), (3, 0), (3, 2)])
-def test_head_convolution_in_two_parts_equals_one_over_the_concatenation(fine, early):
+@pytest.mark.parametrize("fine", [0, 3])
+def test_head_convolution_in_two_parts_equals_one_over_the_concatenation(fine):
     torch.manual_seed(0)
     emb = Cnn14(80, 64, 0.0625, return_reps=True).eval()
-    dec = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, fine_channels=fine, early_channels=early).eval()
+    dec = LMACDecoder(rep_channels(emb), hidden=8, out_channels=4, fine_channels=fine).eval()
     torch.nn.init.normal_(dec.head[0].weight)  # every input channel of the head counts
     with torch.no_grad():
         _, reps = emb(torch.rand(2, 100, 80))
         logmag = torch.rand(2, 100, 513)
-        coarse, rest = dec._head_input(reps, logmag, None)
-        assert coarse.shape[1] == 4 and rest.shape[1] == 1 + fine + early
+        coarse, rest = dec._head_input(reps, logmag)
+        assert coarse.shape[1] == 4 and rest.shape[1] == 1 + fine
         whole = dec.head[:2](torch.cat([coarse, rest], dim=1))
-        split = dec._head_hidden(reps, logmag, None)
+        split = dec._head_hidden(reps, logmag)
     assert whole.abs().max() > 0.1 and torch.allclose(split, whole, atol=1e-5, rtol=1e-5)

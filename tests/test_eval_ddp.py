@@ -44,7 +44,6 @@ def test_two_process_evaluation_equals_one_process(tiny_esc50, noise_folder, rep
         spec_gain=False,
         conditional=True,
         class_code=16,
-        class_features=False,
         fine_channels=8,
         time_gate=True,
         coarse_blocks=2,

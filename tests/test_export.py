@@ -131,6 +131,44 @@ def test_folders_exported_before_the_subpackages_are_refused_with_the_fix(tiny_i
     assert torch.equal(now.mask, fixed.mask) and torch.equal(now.probs, fixed.probs)
 
 
+def test_folders_naming_removed_decoder_options_are_refused_with_the_fix(tiny_interpreter_folder, tmp_path):
+    """Folders exported before early_channels and class_features were removed name them in the decoder's entry.
+    Where they hold what the decoder now always does, the error names the file and gives the command that deletes
+    them; after it, the folder explains as a current export. Other values: a decoder this version cannot build."""
+    import shutil
+    import subprocess
+
+    from lmac_brain.interface.folder_checks import ModelFolderError, check_removed_options
+    from lmac_brain.interface.interpreter import LMACInterpreter
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_interpreter_folder, old)
+    current = (old / "hyperparams.yaml").read_text(encoding="utf-8")
+    assert "early_channels" not in current and "class_features" not in current  # what export writes now
+    text = current.replace("    coarse_blocks:", "    early_channels: 0\n    coarse_blocks:")
+    text = text.replace("    time_gate:", "    class_features: true\n    time_gate:")  # unconditional: it did nothing
+    assert text.count("early_channels: 0") == text.count("class_features: true") == 1
+    (old / "hyperparams.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(
+        ModelFolderError, match=r"hyperparams.yaml: names decoder options .*\(early_channels: 0, class_features: true\)"
+    ) as err:
+        LMACInterpreter.from_hparams(source=str(old), savedir=str(tmp_path / "b"))
+    assert (old / "hyperparams.yaml").read_text(encoding="utf-8") == text
+    command = str(err.value).splitlines()[-1].strip()
+    assert command.startswith("sed -i.bak -E ")
+    subprocess.run(["bash", "-c", command], check=True)
+    assert (old / "hyperparams.yaml").read_text(encoding="utf-8") == current
+    wav = torch.randn(2, 16000) * 0.3
+    now = LMACInterpreter.from_hparams(
+        source=str(tiny_interpreter_folder), savedir=str(tmp_path / "a")
+    ).interpret_batch(wav)
+    fixed = LMACInterpreter.from_hparams(source=str(old), savedir=str(tmp_path / "b")).interpret_batch(wav)
+    assert torch.equal(now.mask, fixed.mask) and torch.equal(now.probs, fixed.probs)
+    for options in ("    conditional: true\n    class_features: true\n", "    early_channels: 4\n"):
+        with pytest.raises(ModelFolderError, match="so this version cannot build it"):
+            check_removed_options("decoder:\n" + options, "old/hyperparams.yaml")
+
+
 def test_exported_yaml_comes_from_the_checked_in_templates(tiny_interpreter_folder):
     from lmac_brain.interface.export import TEMPLATES
 

@@ -47,7 +47,6 @@ def test_eval_writes_every_method_on_every_set(tiny_esc50, noise_folder, repo_ro
         spec_gain=False,
         conditional=True,
         class_code=16,
-        class_features=False,
         fine_channels=8,
         time_gate=True,
         coarse_blocks=2,

@@ -203,7 +203,7 @@ def test_budget_follows_the_exported_rank_power(tmp_path):
     assert not torch.equal(out.mask, keep_top(soft.mask, 0.1))
 
 
-@pytest.mark.parametrize("kind", ["film", "class-free features"])
+@pytest.mark.parametrize("kind", ["code", "time gate"])
 def test_interpreter_target_grammar_and_top_k_give_each_class_alone(tmp_path, kind):
     from lmac_brain.interface.export import export_interpreter
     from lmac_brain.interface.interpreter import LMACInterpreter

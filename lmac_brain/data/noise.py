@@ -26,12 +26,9 @@ from lmac_brain.data.mixing import (
     SeededMixer,
     check_snr,
     crop_and_snr,
-    draw_value,
     keyed_generator,
-    loudest_segment,
     mix_at_snr,
     normalise_together,
-    place_event,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,15 +63,6 @@ class NoiseMixer(SeededMixer):
         Seed of the random choices.
     deterministic : bool
         Make every choice a function of ``(seed, item_id)``; ``item_id`` is then required.
-    event_share : float
-        Share of the calls (drawn per call) that, instead of mixing the whole clip, keep only its
-        loudest ``event_s`` seconds (:func:`loudest_segment`) and place them at a random time over the
-        noise crop, at the SNR over the event's span (:func:`place_event`), as the localization
-        benchmark builds its items (:class:`~lmac_brain.evaluation.localization.LocalizationSet`): a short
-        event in a longer background. 0 (default): never.
-    event_s : (float, float)
-        Range the placed event's length is drawn from, in seconds (uniformly, per call; at most the
-        clip's length less one sample).
 
     Raises
     ------
@@ -82,8 +70,7 @@ class NoiseMixer(SeededMixer):
         If the folder is missing.
     ValueError
         If the folder holds no audio (:func:`lmac_brain.data.files.list_audio_files`), or a noise file is
-        silent; if ``snr_db`` is not finite or its range is reversed; if ``event_share`` is not in
-        ``[0, 1]`` or ``event_s`` is not a positive ``(low, high)`` range.
+        silent; if ``snr_db`` is not finite or its range is reversed.
     lmac_brain.data.audio.AudioLoadError
         If a noise file cannot be read.
 
@@ -110,19 +97,7 @@ class NoiseMixer(SeededMixer):
         snr_db: SNR = 0.0,
         seed: int = 1234,
         deterministic: bool = False,
-        event_share: float = 0.0,
-        event_s: Tuple[float, float] = (0.5, 2.0),
     ) -> None:
-        if not 0.0 <= float(event_share) <= 1.0:
-            raise ValueError(
-                f"event_share is the share of clips placed as a short event, in [0, 1]; got {event_share!r}."
-            )
-        if len(event_s) != 2 or not 0.0 < float(event_s[0]) <= float(event_s[1]):
-            raise ValueError(
-                "event_s must be a (low, high) range of seconds with 0 < low <= high, e.g. (0.5, 2.0); "
-                f"got {event_s!r}."
-            )
-        self.event_share, self.event_s = float(event_share), (float(event_s[0]), float(event_s[1]))
         self.noise_folder = os.path.abspath(os.fspath(noise_folder))
         self.sample_rate = int(sample_rate)
         self.snr_db = check_snr(snr_db)
@@ -139,13 +114,12 @@ class NoiseMixer(SeededMixer):
                 raise ValueError(f"{path}: the noise file is silent (all zeros). Remove it from {self.noise_folder}.")
             self.noises.append(noise)
         logger.info(
-            "NoiseMixer: %d noise files from %s (%.1f s in all), snr_db=%s, deterministic=%s, event_share=%s",
+            "NoiseMixer: %d noise files from %s (%.1f s in all), snr_db=%s, deterministic=%s",
             len(self.files),
             self.noise_folder,
             sum(len(n) for n in self.noises) / self.sample_rate,
             self.snr_db,
             self.deterministic,
-            self.event_share,
         )
 
     def mix(self, wav: torch.Tensor, item_id: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -166,8 +140,7 @@ class NoiseMixer(SeededMixer):
         mixture : torch.Tensor
             ``[N]``, peak 1.
         clean : torch.Tensor
-            ``[N]``, ``wav`` scaled like the mixture (``mixture - clean`` is the scaled noise); for a
-            clip placed as a short event (``event_share``), the event's track.
+            ``[N]``, ``wav`` scaled like the mixture (``mixture - clean`` is the scaled noise).
 
         Example
         -------
@@ -188,14 +161,7 @@ class NoiseMixer(SeededMixer):
         generator = self._generator_for(item_id)
         noise = self.noises[int(torch.randint(len(self.noises), (1,), generator=generator))]
         crop, snr = crop_and_snr(noise, wav, self.snr_db, generator)
-        if self.event_share > 0 and float(torch.rand(1, generator=generator)) < self.event_share:
-            seconds = draw_value(self.event_s, generator)
-            n_event = max(1, min(int(seconds * self.sample_rate), wav.numel() - 1))
-            start = int(torch.randint(wav.numel() - n_event + 1, (1,), generator=generator))
-            mixture, wav = place_event(loudest_segment(wav, n_event), crop, start, snr)
-        else:
-            mixture = mix_at_snr(wav, crop, snr)
-        return normalise_together(mixture, wav)
+        return normalise_together(mix_at_snr(wav, crop, snr), wav)
 
     def _generator_for(self, item_id: Optional[str]) -> torch.Generator:
         """The generator for this call: per item when deterministic, else the running one."""

@@ -211,10 +211,9 @@ class LMAC(torch.nn.Module):
         """Conditional decoder only: masks for ``K`` classes per item with one classifier pass.
 
         ``classes`` is ``[B, K]`` class indices, or a callable mapping the logits ``[B, C]`` to them (e.g.
-        the top ``K``). The classifier runs once; so does the decoder: on the batch repeated ``K`` times, each
-        copy told another class, or, for a decoder whose features do not depend on the class
-        (``class_features=False``), once on the batch and ``K`` dot products with the class codes
-        (``lmac explain --top-k K`` in one pass).
+        the top ``K``). The classifier runs once; so does the decoder, whose features do not depend on the
+        class: each class costs a dot product of its code with the decoder's maps (``lmac explain --top-k K``
+        in one pass).
 
         Returns
         -------
@@ -226,7 +225,8 @@ class LMAC(torch.nn.Module):
         -------
         >>> from lmac_brain.models.decoder import LMACDecoder, rep_channels
         >>> fe, clf = getfixture("tiny_lmac").frontend, getfixture("tiny_lmac").classifier  # 3 classes
-        >>> decoder = LMACDecoder(rep_channels(clf.embedding_model), hidden=4, out_channels=2, conditional=True)
+        >>> kind = dict(hidden=4, out_channels=2, conditional=True, class_code=4, spec_gain=False)
+        >>> decoder = LMACDecoder(rep_channels(clf.embedding_model), **kind)
         >>> lmac = LMAC(fe, clf, decoder).eval()
         >>> print(lmac.masks_for_classes(torch.randn(2, 8000), torch.tensor([[0, 1], [2, 0]]))["masks"].shape)
         torch.Size([2, 2, 44, 513])

@@ -2,12 +2,12 @@
 
 The paper's L-MAC decoder is not class-conditional: it was trained to explain the classifier's own
 decision ``argmax f(X)``, which is what it outputs in one forward pass (a class-conditional decoder,
-``LMACDecoder(conditional=True)``, answers for any class in that pass, and refinement is then an
-option that starts from its mask). To answer "why class ``c``?" for another
-``c``, the mask logits are refined by gradient descent on the same L-MAC objective the decoder was
-trained on, with ``c`` as the class: ``w_in CE(f(M*X), c) - w_out CE(f((1-M)*X), c) + w_l1 |M|``,
-starting from the decoder's mask. Only the mask logits are optimised; the classifier is frozen. The
-refinement of one item never depends on other items of the batch (Adam updates each logit on its own).
+``LMACDecoder(conditional=True, class_code=K)``, answers for any class in that pass, and refinement is
+then an option that starts from its mask). To answer "why class ``c``?" for another ``c``, the mask
+logits are refined by gradient descent on the same L-MAC objective the decoder was trained on, with ``c``
+as the class: ``w_in CE(f(M*X), c) - w_out CE(f((1-M)*X), c) + w_l1 |M|``, starting from the decoder's
+mask. Only the mask logits are optimised; the classifier is frozen. The refinement of one item never
+depends on other items of the batch (Adam updates each logit on its own).
 
 Where ``c`` is the decision, the decoder's mask is returned unchanged (it is the amortised answer to
 that exact question), so ``target=None`` and ``target=<decision>`` give the same mask.

@@ -42,6 +42,11 @@ OLD_MODULE_PATHS = {
     "lmac_brain.lmac.": "lmac_brain.explain.lmac.",
 }
 
+#: Decoder options that lmac_brain no longer has: the classifier's blocks 2 and 1 in the decoder's head
+#: (``early_channels``) and the class's evidence map and FiLM in a conditional decoder's features
+#: (``class_features``).
+REMOVED_DECODER_OPTIONS = ("early_channels", "class_features")
+
 _REPAIR = (
     "Re-export the folder (export_interpreter, or the recipe that wrote it) or copy the file again from "
     "the original folder."
@@ -221,17 +226,57 @@ def check_module_paths(hparams_text: str, hparams_path: str) -> None:
         )
 
 
+def check_removed_options(hparams_text: str, hparams_path: str) -> None:
+    """Refuse a ``hyperparams.yaml`` whose decoder names options lmac_brain no longer has, saying how to fix it.
+
+    Folders exported before :data:`REMOVED_DECODER_OPTIONS` were removed name them. Where they hold what the
+    decoder now always does (``early_channels: 0``; ``class_features: false``, or ``true`` in an unconditional
+    decoder, where it did nothing), the weights are still good and the error says which lines to delete (one
+    ``sed`` command). Otherwise the folder holds a decoder that this version cannot build.
+
+    Example
+    -------
+    >>> check_removed_options("decoder:\\n    fine_channels: 8\\n    conditional: true\\n", "hyperparams.yaml")
+    >>> check_removed_options("decoder:\\n    early_channels: 0\\n    class_features: false\\n", "old/hyperparams.yaml")
+    Traceback (most recent call last):
+    ...
+    lmac_brain.interface.folder_checks.ModelFolderError: old/hyperparams.yaml: names decoder options ...
+    """
+    names = "|".join(REMOVED_DECODER_OPTIONS)
+    found = dict(re.findall(rf"(?m)^[ \t]+({names}):[ \t]*(\S+)", hparams_text))
+    if not found:
+        return
+    conditional = re.search(r"(?m)^[ \t]+conditional:[ \t]*(\S+)", hparams_text)
+    conditional = conditional is not None and conditional.group(1).lower() == "true"
+    kept = found.get("early_channels", "0") == "0" and (
+        found.get("class_features", "false").lower() == "false" or not conditional
+    )
+    listed = ", ".join(f"{name}: {value}" for name, value in found.items())
+    if not kept:
+        raise ModelFolderError(
+            f"{hparams_path}: its decoder uses options that lmac_brain no longer has ({listed}; "
+            "class_features: true in a conditional decoder, or early_channels > 0), so this version cannot build "
+            "it. Load the folder with an earlier lmac_brain, or train and export a decoder of a current kind."
+        )
+    script = rf"/^[[:space:]]+({names}):/d"
+    raise ModelFolderError(
+        f"{hparams_path}: names decoder options that lmac_brain no longer has ({listed}). Their values are what "
+        f"the decoder now always does, so the weights are still good: delete those lines, or re-export the "
+        f"folder. In a shell:\n    sed -i.bak -E {shlex.quote(script)} {shlex.quote(hparams_path)}"
+    )
+
+
 def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.yaml") -> None:
     """Check a local model folder before ``from_hparams`` loads it; hub ids are left to SpeechBrain.
 
     First, a local-looking ``source`` must be an existing folder
     (:func:`~lmac_brain.models.sources.check_source`: a mistyped path stops here rather than in
     ``huggingface_hub``). Then checks that ``hparams_file`` exists and names current module paths
-    (:func:`check_module_paths`), and that every file it loads from the folder
-    (``!ref <pretrained_path>/NAME`` or ``!ref <source>/NAME``) exists, is not empty, and can be read:
-    ``.ckpt`` files as PyTorch state dicts, ``label_encoder.txt`` as a label encoder. Whether the
-    shapes match the model is checked once it is built (:func:`check_state_dict_fits`, called by
-    ``LMACInterpreter.from_hparams``, and ``LMACInterpreter``'s class-count check).
+    (:func:`check_module_paths`) and decoder options (:func:`check_removed_options`), and that every file
+    it loads from the folder (``!ref <pretrained_path>/NAME`` or ``!ref <source>/NAME``) exists, is not
+    empty, and can be read: ``.ckpt`` files as PyTorch state dicts, ``label_encoder.txt`` as a label
+    encoder. Whether the shapes match the model is checked once it is built (:func:`check_state_dict_fits`,
+    called by ``LMACInterpreter.from_hparams``, and ``LMACInterpreter``'s class-count check).
 
     Arguments
     ---------
@@ -276,6 +321,7 @@ def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.
     with open(hparams_path, encoding="utf-8") as f:
         text = f.read()
     check_module_paths(text, hparams_path)
+    check_removed_options(text, hparams_path)
     names = referenced_files(text)
     missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
     if missing:

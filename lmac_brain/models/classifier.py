@@ -96,8 +96,7 @@ class Cnn14(torch.nn.Module):
     norm_type : str
         ``"bn"``, ``"in"`` or ``"ln"`` (as SpeechBrain's ``Cnn14``).
     return_reps : bool
-        If True, also return the outputs of all six blocks, deepest first: blocks 6, 5, 4 and 3 as
-        SpeechBrain does, then blocks 2 and 1 (finer grids, for a decoder's ``early_channels``).
+        If True, also return the outputs of blocks 6, 5, 4 and 3 (deepest first), as SpeechBrain does.
 
     Example
     -------
@@ -106,7 +105,7 @@ class Cnn14(torch.nn.Module):
     >>> print(emb.shape)
     torch.Size([2, 1, 64])
     >>> print([tuple(r.shape) for r in reps])
-    [(2, 64, 13, 2), (2, 128, 13, 2), (2, 64, 26, 5), (2, 32, 53, 10), (2, 16, 107, 20), (2, 8, 215, 40)]
+    [(2, 64, 13, 2), (2, 128, 13, 2), (2, 64, 26, 5), (2, 32, 53, 10)]
     """
 
     def __init__(
@@ -144,7 +143,7 @@ class Cnn14(torch.nn.Module):
         emb : torch.Tensor
             ``[B, 1, emb_dim]``.
         reps : tuple of torch.Tensor
-            Only if ``return_reps``: outputs of blocks 6, 5, 4, 3, 2, 1, each ``[B, C, T', F']``.
+            Only if ``return_reps``: outputs of blocks 6, 5, 4, 3, each ``[B, C, T', F']``.
         """
         if x.dim() != 3 or x.shape[-1] != self.mel_bins:
             raise ValueError(f"Cnn14 expects log-mel features [B, T, {self.mel_bins}], got {tuple(x.shape)}.")
@@ -160,7 +159,7 @@ class Cnn14(torch.nn.Module):
         emb = (x.amax(dim=2) + x.mean(dim=2)).unsqueeze(1)
         if not self.return_reps:
             return emb
-        return emb, tuple(reversed(outs))
+        return emb, (outs[5], outs[4], outs[3], outs[2])
 
 
 class AudioClassifier(torch.nn.Module):
@@ -183,7 +182,7 @@ class AudioClassifier(torch.nn.Module):
     >>> clf = AudioClassifier(emb, torch.nn.Linear(32, 5))
     >>> logits, reps = clf(torch.rand(2, 100, 80))
     >>> print(logits.shape, len(reps))
-    torch.Size([2, 5]) 6
+    torch.Size([2, 5]) 4
     """
 
     def __init__(self, embedding_model: Cnn14, head: torch.nn.Module, logit_scale: float = 1.0):

@@ -3,14 +3,11 @@
 A conditional decoder is told the class it explains as the classifier's head sees it: a direction ``w_c``
 in embedding space and a bias ``b_c``
 (:meth:`~lmac_brain.models.classifier.AudioClassifier.class_directions`). It reaches the mask in up to
-three ways, each a function here that the decoder calls with its own layers:
+two ways, each a function here that the decoder calls with its own layers:
 
-* the class shapes the decoder's features (``class_features``): the class's standardised evidence map over
-  the deepest block (:func:`class_evidence`, an extra lateral of the top-down path) and a FiLM
-  modulation of the top-down path (:func:`film`) by a linear map of ``(w_c / |w_c|, b_c)``
-  (:func:`class_input`);
-* a class code (``class_code``): the mask logits are the dot product of the decoder's ``K`` maps with a
-  code ``k_c`` of the class (:func:`code_logits`);
+* a class code (``class_code``, required): the mask logits are the dot product of the decoder's ``K`` maps,
+  which do not depend on the class, with a code ``k_c`` of the class, a linear map of ``(w_c / |w_c|, b_c)``
+  (:func:`class_input`, :func:`code_logits`);
 * a time gate (``time_gate``): the mask times ``sigmoid(a * (e_c(t) - max_t e_c(t)) + b)``, with ``e_c(t)``
   the class's evidence in frame ``t`` of the deepest block (:func:`gate_logits`). The class code chooses
   *which frequencies* carry the class, the gate *when* the classifier found it. The mask is then the
@@ -22,7 +19,7 @@ Authors
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -33,34 +30,36 @@ TIME_GATE_INIT = (1.0, 2.0)
 logits weaker half, 4 logits weaker 12%."""
 
 
-def check_class_options(
-    conditional: bool, class_code: int, class_features: bool, time_gate: bool, spec_gain: bool
-) -> None:
+def check_class_options(conditional: bool, class_code: int, time_gate: bool, spec_gain: bool) -> None:
     """Raise ``ValueError`` unless the decoder options that carry the class fit together (see
-    :class:`~lmac_brain.models.decoder.LMACDecoder`).
+    :class:`~lmac_brain.models.decoder.LMACDecoder`): the paper's decoder (``conditional=False, class_code=0``),
+    or a conditional one with a class code (``conditional=True, class_code=K > 0, spec_gain=False``), with or
+    without ``time_gate``.
 
     Example
     -------
-    >>> check_class_options(conditional=True, class_code=16, class_features=False, time_gate=True, spec_gain=False)
-    >>> check_class_options(conditional=False, class_code=0, class_features=True, time_gate=True, spec_gain=True)
+    >>> check_class_options(conditional=True, class_code=16, time_gate=True, spec_gain=False)
+    >>> check_class_options(conditional=False, class_code=0, time_gate=False, spec_gain=True)
+    >>> check_class_options(conditional=True, class_code=0, time_gate=False, spec_gain=True)
     Traceback (most recent call last):
     ...
-    ValueError: time_gate=True needs conditional=True: the gate reads the explained class's evidence.
+    ValueError: conditional=True needs class_code > 0 (e.g. class_code=16 with spec_gain=False): ...
     """
     if time_gate and not conditional:
         raise ValueError("time_gate=True needs conditional=True: the gate reads the explained class's evidence.")
+    if conditional and not class_code:
+        raise ValueError(
+            "conditional=True needs class_code > 0 (e.g. class_code=16 with spec_gain=False): the class reaches a "
+            "conditional decoder only through its class code. For the paper's decoder, which is not told the "
+            "class, set conditional=False."
+        )
     if class_code and (not conditional or spec_gain):
         raise ValueError("class_code > 0 needs conditional=True and spec_gain=False.")
-    if not class_features and not class_code:
-        raise ValueError(
-            "class_features=False needs conditional=True and class_code > 0: otherwise the class would reach "
-            "the mask nowhere."
-        )
 
 
 def class_input(directions: torch.Tensor, biases: torch.Tensor) -> torch.Tensor:
-    """``(w_c / |w_c|, b_c)``, ``[B, C_0 + 1]``: what the FiLM and the class code read of a class (directions
-    ``[B, C_0]``, biases ``[B]``).
+    """``(w_c / |w_c|, b_c)``, ``[B, C_0 + 1]``: what the class code reads of a class (directions ``[B, C_0]``,
+    biases ``[B]``).
 
     Example
     -------
@@ -68,58 +67,6 @@ def class_input(directions: torch.Tensor, biases: torch.Tensor) -> torch.Tensor:
     tensor([[ 0.6000,  0.8000, -1.0000]])
     """
     return torch.cat([F.normalize(directions, dim=-1), biases.unsqueeze(1)], dim=1)
-
-
-def class_feature_layers(deepest_channels: int, hidden: int) -> Tuple[torch.nn.Conv2d, torch.nn.Linear]:
-    """The layers through which the class shapes the decoder's features, both at zero, so that a decoder starts
-    as the unconditional one (see :mod:`~lmac_brain.models.warm_start`): the lateral of the evidence map
-    (:func:`class_evidence`, ``1 -> hidden`` channels) and the FiLM layer (:func:`film`, ``C_0 + 1 -> 2 hidden``).
-
-    Example
-    -------
-    >>> lateral, film_layer = class_feature_layers(64, 16)
-    >>> print(film_layer, all(not p.any() for p in [*lateral.parameters(), *film_layer.parameters()]))
-    Linear(in_features=65, out_features=32, bias=True) True
-    """
-    lateral, layer = torch.nn.Conv2d(1, hidden, 1), torch.nn.Linear(deepest_channels + 1, 2 * hidden)
-    for p in [*lateral.parameters(), *layer.parameters()]:
-        torch.nn.init.zeros_(p)
-    return lateral, layer
-
-
-def class_evidence(deepest: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """The class's evidence map over the deepest block ``[B, C_0, H, W]``, ``(w_c / |w_c|) . h6[:, t, f]``,
-    standardised per item: ``[B, 1, H, W]``, mean 0 and standard deviation about 1.
-
-    Example
-    -------
-    >>> m = class_evidence(torch.rand(2, 8, 5, 3), torch.randn(2, 8))
-    >>> print(m.shape, [round(v, 4) + 0.0 for v in m.mean(dim=(1, 2, 3)).tolist()])
-    torch.Size([2, 1, 5, 3]) [0.0, 0.0]
-    """
-    unit = F.normalize(directions, dim=-1)
-    evidence = torch.einsum("bchw,bc->bhw", deepest, unit).unsqueeze(1)
-    mean, std = evidence.mean(dim=(2, 3), keepdim=True), evidence.std(dim=(2, 3), keepdim=True, unbiased=False)
-    return (evidence - mean) / (std + 1e-5)
-
-
-def film(h: torch.Tensor, layer: torch.nn.Module, directions: torch.Tensor, biases: torch.Tensor) -> torch.Tensor:
-    """FiLM (Perez et al., 2018) of features ``h`` ``[B, C, H, W]`` by the class: ``h * (1 + gamma) + beta``
-    with ``(gamma, beta) = layer(class_input(directions, biases))`` (``layer`` maps ``C_0 + 1`` to ``2 C``
-    numbers; a layer at zero leaves ``h`` as it is).
-
-    Example
-    -------
-    >>> layer = torch.nn.Linear(4 + 1, 2 * 6)
-    >>> h = torch.rand(2, 6, 5, 3)
-    >>> film(h, layer, torch.randn(2, 4), torch.zeros(2)).shape
-    torch.Size([2, 6, 5, 3])
-    >>> _ = [torch.nn.init.zeros_(p) for p in layer.parameters()]
-    >>> torch.equal(film(h, layer, torch.randn(2, 4), torch.zeros(2)), h)
-    True
-    """
-    gamma, beta = layer(class_input(directions, biases)).chunk(2, dim=1)
-    return h * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
 
 
 def gate_logits(gate: torch.Tensor, deepest: torch.Tensor, directions: torch.Tensor, n_frames: int) -> torch.Tensor:

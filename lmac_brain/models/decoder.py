@@ -32,11 +32,8 @@ from lmac_brain.models import warm_start as warm_starts
 from lmac_brain.models.conditioning import (
     TIME_GATE_INIT,
     check_class_options,
-    class_evidence,
-    class_feature_layers,
     class_input,
     code_logits,
-    film,
     gate_logits,
     gated_logits,
     gated_mask,
@@ -45,15 +42,15 @@ from lmac_brain.models.passes import in_passes
 
 
 def rep_channels(embedding_model: torch.nn.Module) -> List[int]:
-    """Channel counts of the block outputs an :class:`~lmac_brain.models.classifier.Cnn14` returns (6, 5, 4, 3, 2, 1).
+    """Channel counts of the block outputs an :class:`~lmac_brain.models.classifier.Cnn14` returns (6, 5, 4, 3).
 
     Example
     -------
     >>> from lmac_brain.models.classifier import Cnn14
     >>> rep_channels(Cnn14(80, 512, width=0.25))
-    [512, 256, 128, 64, 32, 16]
+    [512, 256, 128, 64]
     """
-    return list(reversed(embedding_model.channels))
+    return list(reversed(embedding_model.channels))[:4]
 
 
 class LMACDecoder(torch.nn.Module):
@@ -63,7 +60,7 @@ class LMACDecoder(torch.nn.Module):
     ---------
     rep_channels : sequence of int
         Channels of the block outputs, deepest first (see :func:`rep_channels`): the top-down path reads
-        the first four (blocks 6-3); ``early_channels`` also the next two (blocks 2 and 1).
+        the first four (blocks 6-3); any further ones (folders exported before list six) are ignored.
     n_mels : int
         Mel bins of the classifier input (the frequency axis of the block outputs).
     n_freqs : int
@@ -76,10 +73,6 @@ class LMACDecoder(torch.nn.Module):
         Channels of a two-layer convolution stack on the input's mel-like projection at the full
         ``T x n_mels`` resolution, whose features join the head: capacity to decide at the input's own
         resolution rather than at the classifier's 1/8 grid (0: none, the original decoder).
-    early_channels : int
-        Channels of a path from the classifier's first two blocks (at 1/4 and 1/2 of the ``T x n_mels`` grid: 1x1
-        laterals, the coarser added to the finer, a ReLU), upsampled to ``T x n_mels`` and joining the head: the
-        classifier's own fine-resolution features (0: none). Needs six ``rep_channels``.
     coarse_blocks : int
         Residual blocks on the top-down path at its finest grid (1/8 of ``T x n_mels``, 1/64 of its cells:
         cheap), after its 3x3 convolution: each adds ``conv1x1(relu(conv3x3(h)))`` to ``h``, the ``i``-th 3x3
@@ -91,18 +84,15 @@ class LMACDecoder(torch.nn.Module):
     conditional : bool
         Class-conditional decoder: ``forward`` also takes the explained class as the classifier's head
         sees it (:meth:`~lmac_brain.models.classifier.AudioClassifier.class_directions`: a direction ``w_c`` in
-        embedding space and a bias ``b_c``), through the class's evidence map as an extra lateral of the top-down path
-        and a FiLM modulation of it (:mod:`~lmac_brain.models.conditioning`), or only through a class code (below).
+        embedding space and a bias ``b_c``), which reaches the mask only through its class code (below) and,
+        optionally, the time gate (:mod:`~lmac_brain.models.conditioning`). Needs ``class_code > 0``.
         False: the decoder of the paper, which explains the decision it is not told about.
     class_code : int
-        Conditional decoder only: 0 (default) or ``K > 0``, a class-code head: ``K`` feature maps whose dot
-        product with a code ``k_c`` of the class gives the mask logits
-        (:func:`~lmac_brain.models.conditioning.code_logits`). Needs ``spec_gain=False`` (a class-independent term).
-    class_features : bool
-        Conditional decoder only: the class also shapes the decoder's features (the evidence map and
-        FiLM above; True, the default). False (needs ``class_code > 0``): the class enters only through
-        its code, the ``K`` maps do not depend on it, and masks for ``k`` classes cost one decoder pass
-        plus ``k`` dot products (:meth:`class_logits`; ``lmac explain --top-k``).
+        0 (default: an unconditional decoder) or, for a conditional decoder, ``K > 0``: a class-code head,
+        ``K`` feature maps whose dot product with a code ``k_c`` of the class gives the mask logits
+        (:func:`~lmac_brain.models.conditioning.code_logits`). The maps do not depend on the class, so masks
+        for ``k`` classes cost one decoder pass plus ``k`` dot products (:meth:`class_logits`;
+        ``lmac explain --top-k``). Needs ``spec_gain=False`` (a class-independent term).
     time_gate : bool
         Conditional decoder only: multiply the mask by a gate over time read off the classifier for the
         explained class, ``sigmoid(a * (e_c(t) - max_t e_c(t)) + b)`` with learned scalars ``a``, ``b``
@@ -117,15 +107,10 @@ class LMACDecoder(torch.nn.Module):
     >>> fine = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, fine_channels=8, spec_gain=False)
     >>> print(fine(reps, torch.rand(2, 187, 513)).shape, fine.config()["fine_channels"])
     torch.Size([2, 187, 513]) 8
-    >>> early = LMACDecoder([64, 32, 16, 8, 4, 2], hidden=16, out_channels=4, early_channels=4, spec_gain=False)
-    >>> print(early(reps + [torch.rand(2, 4, 46, 20), torch.rand(2, 2, 93, 40)], torch.rand(2, 187, 513)).shape)
-    torch.Size([2, 187, 513])
-    >>> cond = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True)
+    >>> cond = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, class_code=8, spec_gain=False)
     >>> print(cond(reps, torch.rand(2, 187, 513), (torch.randn(2, 64), torch.zeros(2))).shape)
     torch.Size([2, 187, 513])
-    >>> free = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, conditional=True, class_code=8, spec_gain=False,
-    ...                    class_features=False)
-    >>> print(free.class_logits(reps, torch.rand(2, 187, 513), (torch.randn(2, 3, 64), torch.zeros(2, 3))).shape)
+    >>> print(cond.class_logits(reps, torch.rand(2, 187, 513), (torch.randn(2, 3, 64), torch.zeros(2, 3))).shape)
     torch.Size([2, 3, 187, 513])
     """
 
@@ -137,33 +122,21 @@ class LMACDecoder(torch.nn.Module):
         hidden: int = 64,
         out_channels: int = 16,
         fine_channels: int = 0,
-        early_channels: int = 0,
         coarse_blocks: int = 0,
         spec_gain: bool = True,
         conditional: bool = False,
         class_code: int = 0,
-        class_features: bool = True,
         time_gate: bool = False,
     ):
         super().__init__()
         self._config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}  # the arguments
         self._config["rep_channels"] = list(rep_channels)
-        check_class_options(conditional, class_code, class_features, time_gate, spec_gain)
-        if early_channels and len(rep_channels) < 6:
-            raise ValueError(
-                f"early_channels={early_channels} needs the channels of six blocks (rep_channels of the classifier), "
-                f"got {list(rep_channels)}."
-            )
+        check_class_options(conditional, class_code, time_gate, spec_gain)
         self.rep_channels, self.n_mels, self.n_freqs = list(rep_channels), n_mels, n_freqs
         self.hidden, self.out_channels, self.fine_channels = hidden, out_channels, fine_channels
-        self.early_channels, self.coarse_blocks = early_channels, coarse_blocks
+        self.coarse_blocks, self.time_gate = coarse_blocks, time_gate
         self.use_spec_gain, self.conditional, self.class_code = spec_gain, conditional, class_code
-        self.class_features, self.time_gate = class_features, time_gate
-        if conditional and class_features:  # the class evidence map joins the deepest lateral; FiLM of the top-down
-            self.evidence_lateral, self.film = class_feature_layers(self.rep_channels[0], hidden)
         self.lateral = torch.nn.ModuleList(torch.nn.Conv2d(c, hidden, 1) for c in self.rep_channels[:4])
-        if early_channels:  # blocks 2 and 1 of the classifier
-            self.early = torch.nn.ModuleList(torch.nn.Conv2d(c, early_channels, 1) for c in self.rep_channels[4:6])
         self.smooth = torch.nn.Sequential(
             torch.nn.Conv2d(hidden, hidden, 3, padding=1), torch.nn.BatchNorm2d(hidden), torch.nn.ReLU()
         )
@@ -190,7 +163,7 @@ class LMACDecoder(torch.nn.Module):
                 torch.nn.ReLU(inplace=True),
             ).to(memory_format=torch.channels_last)
         self.head = torch.nn.Sequential(
-            torch.nn.Conv2d(out_channels + 1 + fine_channels + early_channels, out_channels, 3, padding=1),
+            torch.nn.Conv2d(out_channels + 1 + fine_channels, out_channels, 3, padding=1),
             torch.nn.ReLU(inplace=True),
             torch.nn.Conv2d(out_channels, class_code or 1, 1),
         )
@@ -201,14 +174,6 @@ class LMACDecoder(torch.nn.Module):
             self.spec_gain = torch.nn.Parameter(torch.zeros(n_freqs))
         if time_gate:  # (a, b) of sigmoid(a * z_c(t) + b)
             self.gate = torch.nn.Parameter(torch.tensor(TIME_GATE_INIT))
-
-    def conditioning_parameters(self) -> List[torch.nn.Parameter]:
-        """The parameters that only a conditional decoder has (its class inputs)."""
-        return (
-            list(self.evidence_lateral.parameters()) + list(self.film.parameters())
-            if self.conditional and self.class_features
-            else []
-        )
 
     def warm_start(self, state: dict) -> None:
         """Load the weights ``state`` of a decoder without some of this one's optional inputs, which start as no-ops
@@ -278,7 +243,7 @@ class LMACDecoder(torch.nn.Module):
     def _factors(
         self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]]
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        hidden = self._head_hidden(reps, logmag, condition if self.class_features else None)
+        hidden = self._head_hidden(reps, logmag)
         if self.class_code:
             logits = code_logits(
                 hidden, self.code(class_input(*condition)).unsqueeze(1), self.head[2], self.mel_to_linear
@@ -298,10 +263,9 @@ class LMACDecoder(torch.nn.Module):
     ) -> torch.Tensor:
         """Conditional decoder: mask logits ``[B, k, T, F]`` for ``k`` classes per item.
 
-        ``condition``: directions ``[B, k, C_0]`` and biases ``[B, k]``. With ``class_features=False`` the
-        decoder runs once and each class costs a dot product of its code with the ``K`` maps; otherwise
-        the decoder runs on the batch repeated ``k`` times. Either way, the same logits as :meth:`forward`
-        for each class alone.
+        ``condition``: directions ``[B, k, C_0]`` and biases ``[B, k]``. The decoder runs once and each class
+        costs a dot product of its code with the ``K`` maps: the same logits as :meth:`forward` for each
+        class alone.
         """
         return gated_logits(*self.class_factors(reps, logmag, condition))
 
@@ -313,14 +277,7 @@ class LMACDecoder(torch.nn.Module):
         if not self.conditional:
             raise ValueError("class_logits needs a conditional decoder.")
         self._check(reps, logmag)
-        directions, biases = condition
-        n, k = biases.shape
-        if not self.class_features:
-            return self._in_passes(self._class_factors, reps, logmag, condition)
-        repeated = [r.repeat_interleave(k, dim=0) for r in reps]
-        flat = (directions.reshape(n * k, -1), biases.reshape(-1))
-        logits, gate = self.factors(repeated, logmag.repeat_interleave(k, dim=0), flat)
-        return logits.view(n, k, *logits.shape[1:]), None if gate is None else gate.view(n, k, -1)
+        return self._in_passes(self._class_factors, reps, logmag, condition)
 
     def _class_factors(
         self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Tuple[torch.Tensor, torch.Tensor]
@@ -328,53 +285,42 @@ class LMACDecoder(torch.nn.Module):
         directions, biases = condition
         n, k = biases.shape
         codes = self.code(class_input(directions.reshape(n * k, -1), biases.reshape(-1)))
-        logits = code_logits(
-            self._head_hidden(reps, logmag, None), codes.view(n, k, -1), self.head[2], self.mel_to_linear
-        )
+        logits = code_logits(self._head_hidden(reps, logmag), codes.view(n, k, -1), self.head[2], self.mel_to_linear)
         return logits, gate_logits(self.gate, reps[0], directions, logmag.shape[1]) if self.time_gate else None
 
     def _in_passes(
         self, fn, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """:func:`~lmac_brain.models.passes.in_passes` over the head's widest ``T x n_mels`` features."""
-        widest = max(self.out_channels, 1 + self.fine_channels + self.early_channels)
+        widest = max(self.out_channels, 1 + self.fine_channels)
         return in_passes(fn, reps, logmag, condition, logmag.shape[1] * self.n_mels * widest * logmag.element_size())
 
     def _check(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> None:
-        needed = 6 if self.early_channels else 4
-        if len(reps) < needed:
-            raise ValueError(f"Expected at least {needed} block outputs (deepest first), got {len(reps)}.")
+        if len(reps) < 4:
+            raise ValueError(f"Expected at least 4 block outputs (deepest first), got {len(reps)}.")
         if logmag.dim() != 3 or logmag.shape[-1] != self.n_freqs:
             raise ValueError(f"Expected log-magnitude [B, T, {self.n_freqs}], got {tuple(logmag.shape)}.")
 
-    def _head_hidden(
-        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]]
-    ) -> torch.Tensor:
+    def _head_hidden(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> torch.Tensor:
         """The head's 3x3 convolution and ReLU, ``[B, out_channels, T, n_mels]`` (what its last 1x1 layer reads).
 
         The convolution runs as two, one over the coarse maps and one over the rest of the head's input, summed:
         the same as one convolution over their concatenation up to float rounding, without copying the whole
         ``T x n_mels`` input into that concatenation on every call.
         """
-        coarse, rest = self._head_input(reps, logmag, condition)
+        coarse, rest = self._head_input(reps, logmag)
         conv, split = self.head[0], coarse.shape[1]
         # contiguous copies of the two weight slices (a few thousand numbers): a strided weight costs oneDNN more
         out = F.conv2d(coarse, conv.weight[:, :split].contiguous(), conv.bias, padding=conv.padding)
         out = out.add_(F.conv2d(rest, conv.weight[:, split:].contiguous(), None, padding=conv.padding))
         return self.head[1](out)
 
-    def _head_input(
-        self, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition: Optional[Tuple[torch.Tensor, torch.Tensor]]
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _head_input(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """What the head reads, in channels-last layout: the coarse maps ``[B, out_channels, T, n_mels]``, and
-        ``Mel(log1p|X|)`` with the fine and early features, ``[B, 1 + fine_channels + early_channels, T, n_mels]``."""
+        ``Mel(log1p|X|)`` with the fine features, ``[B, 1 + fine_channels, T, n_mels]``."""
         h = self.lateral[0](reps[0])
-        if condition is not None:  # the class's evidence map joins the deepest lateral
-            h = h + self.evidence_lateral(class_evidence(reps[0], condition[0]))
         for lateral, rep in zip(self.lateral[1:], reps[1:]):
             h = F.interpolate(h, size=rep.shape[-2:], mode="nearest") + lateral(rep)
-        if condition is not None:
-            h = film(h, self.film, *condition)
         h = self.smooth(h.contiguous(memory_format=torch.channels_last))  # 15-25% faster on a CPU than NCHW here
         for block in self.coarse:
             h = h + block(h)
@@ -389,10 +335,6 @@ class LMACDecoder(torch.nn.Module):
         # faster with oneDNN on a CPU for these few channels (the fine stack's first convolution also gets it
         # from its weights).
         mel = self.linear_to_mel(logmag).unsqueeze(-1).permute(0, 3, 1, 2)
-        parts = [mel] + ([self.fine(mel)] if self.fine_channels else [])
-        if self.early_channels:  # the classifier's blocks 2 and 1: coarser added to finer, to T x n_mels
-            e = self.early[1](reps[5])
-            e = F.relu(e + F.interpolate(self.early[0](reps[4]), size=e.shape[-2:], mode="nearest"))
-            parts.append(F.interpolate(e, size=mel.shape[-2:], mode="bilinear", align_corners=False))
-        rest = torch.cat(parts, dim=1).contiguous(memory_format=torch.channels_last) if len(parts) > 1 else mel
-        return h, rest
+        if not self.fine_channels:
+            return h, mel
+        return h, torch.cat([mel, self.fine(mel)], dim=1).contiguous(memory_format=torch.channels_last)
