@@ -1,35 +1,75 @@
-"""The FT configs take every option of the L-MAC config they continue, so the FT stage runs on any decoder
-that stage trains (a key missing from the FT config makes its override fail: "override coarse_blocks not
-found")."""
+"""The L-MAC configs are one base and its variants (``base:``, :mod:`lmac_brain.recipe.variants`): every
+variant has the base's keys (an FT stage adds its guidance keys, the config for your own data swaps the data
+keys), the method's configs build the shipped decoder's kind, and the FT stages take any option of the stage
+they continue (a key missing from a config makes its override fail: "override coarse_blocks not found")."""
 
-import re
 from pathlib import Path
 
 import pytest
+import ruamel.yaml
+from hyperpyyaml import resolve_references
 
-HPARAMS = Path(__file__).resolve().parents[1] / "hparams"
+from lmac_brain.recipe.variants import config_text
 
-#: (L-MAC stage config, its FT stage config)
-PAIRS = [
-    ("lmac_cnn14_cpu.yaml", "lmac_ft_cnn14_cpu.yaml"),
-    ("lmac_custom_cpu.yaml", "lmac_ft_custom_cpu.yaml"),
-    ("lmac_cnn14.yaml", "lmac_ft_cnn14.yaml"),
-]
+REPO = Path(__file__).resolve().parents[1]
+HPARAMS = REPO / "hparams"
+BASE = "lmac_cnn14_cpu.yaml"
 #: keys only the FT stage has (its guidance term)
 FT_ONLY = {"ft_gate_threshold", "ft_oracle_threshold"}
+#: the data keys of ESC-50's folds and of your own data's split
+ESC50_ONLY = {"data_folder", "download", "train_folds"}
+CUSTOM_ONLY = {"dataset", "split_ratios", "split_seed"}
+#: the method's configs (the paper's decoder has its own two)
+METHOD = ["lmac_cnn14_cpu.yaml", "lmac_ft_cnn14_cpu.yaml", "lmac_custom_cpu.yaml", "lmac_ft_custom_cpu.yaml"]
+METHOD += ["lmac_cnn14.yaml", "lmac_ft_cnn14.yaml"]
+PAPER = ["lmac_paper_cnn14_cpu.yaml", "lmac_paper_cnn14.yaml"]
+DECODER_KEYS = ("conditional", "class_code", "time_gate", "fine_channels", "coarse_blocks", "spec_gain")
 
 
-def _keys(name: str) -> set:
-    return set(re.findall(r"^([A-Za-z_]\w*):", (HPARAMS / name).read_text(encoding="utf-8"), re.M))
+def _resolved(name: str) -> dict:
+    """The config as a mapping with every ``!ref`` resolved (objects not built)."""
+    text = config_text(str(HPARAMS / name))
+    placeholders = {key: "x" for key, value in ruamel.yaml.YAML().load(text).items() if _is_placeholder(value)}
+    return ruamel.yaml.YAML().load(resolve_references(text, placeholders).getvalue())
 
 
-def _decoder_args(name: str) -> list:
-    text = (HPARAMS / name).read_text(encoding="utf-8")
-    block = re.search(r"^decoder: !new:\S+\n((?:    .*\n)+)", text, re.M).group(1)
-    return re.findall(r"^    (\w+):", block, re.M)
+def _is_placeholder(value) -> bool:
+    return getattr(getattr(value, "tag", None), "value", None) == "!PLACEHOLDER"
 
 
-@pytest.mark.parametrize("lmac,ft", PAIRS)
-def test_ft_config_takes_every_option_of_its_lmac_config(lmac, ft):
-    assert _keys(lmac) == _keys(ft) - FT_ONLY, (sorted(_keys(lmac) - _keys(ft)), sorted(_keys(ft) - _keys(lmac)))
-    assert _decoder_args(lmac) == _decoder_args(ft)
+def test_every_lmac_config_is_the_base_or_a_variant_of_it():
+    names = sorted(p.name for p in HPARAMS.glob("lmac_*.yaml"))
+    assert names == sorted(METHOD + PAPER)
+    for name in names:
+        first = next(iter(ruamel.yaml.YAML().load((HPARAMS / name).read_text(encoding="utf-8"))))
+        assert (name == BASE) == (first != "base"), name
+
+
+@pytest.mark.parametrize("name", METHOD + PAPER)
+def test_variants_have_the_base_keys(name):
+    base, config = set(_resolved(BASE)), set(_resolved(name))
+    expected = set(base)
+    if "_ft_" in name:
+        expected |= FT_ONLY
+    if "custom" in name:
+        expected = expected - ESC50_ONLY | CUSTOM_ONLY
+    if "paper" in name:
+        expected.add("lr_annealing")  # the paper's plateau schedule instead of the phases
+    assert config == expected, (sorted(config - expected), sorted(expected - config))
+
+
+@pytest.mark.parametrize("name", METHOD)
+def test_the_method_configs_build_the_shipped_decoder(name):
+    folder = ruamel.yaml.YAML().load((REPO / "pretrained/lmac_cnn14_cpu_esc50/hyperparams.yaml").read_text("utf-8"))
+    config = _resolved(name)
+    for key in DECODER_KEYS:
+        assert config["decoder"][key] == folder["decoder"][key], key
+    assert config["rank_power"] == folder["lmac"]["rank_power"]
+    assert config["schedule"] and config["budget_weight"] > 0
+
+
+def test_the_paper_configs_build_the_paper_decoder():
+    for name in PAPER:
+        config = _resolved(name)
+        assert [config["decoder"][k] for k in DECODER_KEYS] == [False, 0, False, 0, 0, True]
+        assert config["schedule"] is None and config["budget_weight"] == 0 and config["rank_power"] is None
