@@ -22,7 +22,7 @@ CUSTOM_ONLY = {"dataset", "split_ratios", "split_seed"}
 #: the method's configs (the paper's decoder has its own two)
 METHOD = ["lmac_cnn14_cpu.yaml", "lmac_ft_cnn14_cpu.yaml", "lmac_custom_cpu.yaml", "lmac_ft_custom_cpu.yaml"]
 METHOD += ["lmac_cnn14.yaml", "lmac_ft_cnn14.yaml"]
-PAPER = ["lmac_paper_cnn14_cpu.yaml", "lmac_paper_cnn14.yaml"]
+PAPER = ["lmac_paper_cnn14_cpu.yaml", "lmac_paper_ft_cnn14_cpu.yaml", "lmac_paper_cnn14.yaml"]
 DECODER_KEYS = ("conditional", "class_code", "time_gate", "fine_channels", "coarse_blocks", "spec_gain")
 
 
