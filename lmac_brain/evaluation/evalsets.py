@@ -1,4 +1,5 @@
-"""Seeded evaluation sets: test clips contaminated in-domain and out-of-domain (REFERENCE §6).
+"""Seeded evaluation sets: test clips contaminated in-domain and out-of-domain (REFERENCE §6), and the
+test split of a manifest as its recipe tests it (:class:`ManifestSet`).
 
 Each test clip ``s`` is contaminated ``n_per_clip`` times (two in the paper) with a contaminant ``n``,
 then peak-normalised (:func:`~lmac_brain.data.mixing.mix_weighted`):
@@ -29,8 +30,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from lmac_brain.data.audio import load_audio
+from lmac_brain.data.dataio import check_manifest_audio
 from lmac_brain.data.files import list_audio_files
+from lmac_brain.data.manifests import read_table
 from lmac_brain.data.mixing import keyed_generator, mix_weighted, random_crop_tiled
+from lmac_brain.data.noise import NoiseMixer
 
 #: condition -> (weight of the clip, weight of the contaminant)
 CONDITIONS: Dict[str, Tuple[float, float]] = {
@@ -137,6 +141,70 @@ class EvaluationSet(torch.utils.data.Dataset):
             choice = self.contaminants[int(torch.randint(len(self.contaminants), (1,), generator=gen))]
             noise = random_crop_tiled(self._contaminant(choice), clean.numel(), gen)
         return f"{clip_id}_{self.condition}{k}", mix_weighted(clean, noise, *CONDITIONS[self.condition]), clean
+
+
+class ManifestSet(torch.utils.data.Dataset):
+    """The clips of a manifest (``ID,wav`` CSV, e.g. a recipe's ``test.csv``) as the recipe tests them.
+
+    Each clip is read whole and peak-normalised; with a ``noise_folder`` it is mixed with real noise at
+    ``snr_db`` exactly as the L-MAC recipes mix their validation and test clips (a deterministic
+    :class:`~lmac_brain.data.noise.NoiseMixer` with the same ``seed``: the same mixture of an item as in
+    the run's test). Items are ``(ID, input [N], clean [N])``, the clean clip scaled like the input (equal
+    to it without noise), in the manifest's order; clips keep their own lengths.
+
+    Arguments
+    ---------
+    manifest : str
+        CSV with ``ID`` and ``wav`` columns; every file it names must exist (all missing ones are named).
+    sample_rate : int
+        Sample rate of the returned audio.
+    noise_folder : str, optional
+        Folder of real noise (None: clean clips).
+    snr_db : float
+        SNR of the noise, in dB.
+    seed : int
+        Seed of the noise choices (the recipe's ``seed``).
+
+    Example
+    -------
+    >>> import numpy as np, soundfile as sf
+    >>> tmp = getfixture("tmpdir")
+    >>> sf.write(str(tmp / "a.wav"), 0.25 * np.sin(np.arange(8000) / 5.0), 16000)
+    >>> _ = (tmp / "test.csv").write(f"ID,duration,wav,label\\nhum__a,0.5,{tmp / 'a.wav'},hum\\n")
+    >>> ds = ManifestSet(str(tmp / "test.csv"), 16000)
+    >>> item_id, wav, clean = ds[0]
+    >>> print(len(ds), item_id, wav.shape, round(float(wav.abs().max()), 3), ds.condition)
+    1 hum__a torch.Size([8000]) 1.0 clean clips
+    """
+
+    def __init__(
+        self,
+        manifest: str,
+        sample_rate: int,
+        noise_folder: Optional[str] = None,
+        snr_db: float = 0.0,
+        seed: int = 1234,
+    ):
+        rows = read_table(manifest, ["ID", "wav"], "the manifest does not exist.", "Expected ID,wav columns.")
+        check_manifest_audio({"test": manifest})
+        self.clips: List[Tuple[str, str]] = [(r["ID"], r["wav"]) for r in rows]
+        self.sample_rate = sample_rate
+        self.noise = None
+        self.condition = "clean clips"
+        if noise_folder:
+            self.noise = NoiseMixer(noise_folder, sample_rate, snr_db, seed=seed, deterministic=True)
+            self.condition = f"noise at {snr_db} dB from {noise_folder}"
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> Tuple[str, torch.Tensor, torch.Tensor]:
+        clip_id, path = self.clips[index]
+        wav = load_audio(path, self.sample_rate)  # peak-normalised, as in the recipes' pipelines
+        if self.noise is None:
+            return clip_id, wav, wav.clone()
+        mixture, clean = self.noise.mix(wav, clip_id)
+        return clip_id, mixture, clean
 
 
 def esc50_evaluation_sets(

@@ -36,8 +36,9 @@ Factory = Callable[[Frontend, AudioClassifier], object]
 SECTIONS = ("budget", "listening", "faithfulness", "localization", "sanity", "targeted")
 
 
-def check_sections(sections: Sequence[str]) -> List[str]:
-    """The evaluation sections to run, checked against :data:`SECTIONS`.
+def check_sections(sections: Sequence[str], allowed: Sequence[str] = SECTIONS) -> List[str]:
+    """The evaluation sections to run, checked against ``allowed`` (default :data:`SECTIONS`; a recipe that
+    runs only some of them names those).
 
     Example
     -------
@@ -47,13 +48,17 @@ def check_sections(sections: Sequence[str]) -> List[str]:
     Traceback (most recent call last):
     ...
     ValueError: Unknown evaluation sections ['speed']; choose from budget, listening, ...
+    >>> check_sections(["sanity"], allowed=("budget", "listening"))
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown evaluation sections ['sanity']; choose from budget, listening.
     """
     sections = list(sections)
     if not sections:
-        raise ValueError(f"No evaluation section chosen; choose from {', '.join(SECTIONS)}.")
-    unknown = [s for s in sections if s not in SECTIONS]
+        raise ValueError(f"No evaluation section chosen; choose from {', '.join(allowed)}.")
+    unknown = [s for s in sections if s not in allowed]
     if unknown:
-        raise ValueError(f"Unknown evaluation sections {unknown}; choose from {', '.join(SECTIONS)}.")
+        raise ValueError(f"Unknown evaluation sections {unknown}; choose from {', '.join(allowed)}.")
     return sections
 
 
