@@ -1,4 +1,4 @@
-"""The class-conditional L-MAC decoder (lmac_brain.models.conditioning, warm_start and the decoder's passes):
+"""The class-conditional L-MAC decoder (lmac_brain.models.conditioning and the decoder's passes):
 it depends on the classifier's head, answers for any class in one pass, starts from a decoder without a time gate
 or a fine stack, and decodes large batches in passes equal to one."""
 
@@ -6,9 +6,8 @@ import pytest
 import torch
 from conditional_models import KINDS, conditional_lmac
 
-from lmac_brain.explain.lmac import LMAC
 from lmac_brain.explain.refine import Refinement, targeted_masks
-from lmac_brain.models.decoder import LMACDecoder, rep_channels
+from lmac_brain.models.decoder import LMACDecoder
 
 
 def test_a_changed_head_changes_the_conditional_mask_only():
@@ -95,52 +94,6 @@ def test_the_time_gate_multiplies_the_mask_by_the_class_evidence_over_time():
 def test_the_time_gate_needs_the_class():
     with pytest.raises(ValueError, match="time_gate=True needs conditional=True"):
         LMACDecoder([64, 32, 16, 8], hidden=8, out_channels=4, time_gate=True)
-
-
-def test_warm_start_adds_a_time_gate_to_a_trained_conditional_decoder():
-    from lmac_brain.models.conditioning import TIME_GATE_INIT
-
-    trained = conditional_lmac(**KINDS["code"])
-    gated = LMACDecoder(
-        rep_channels(trained.classifier.embedding_model),
-        hidden=8,
-        out_channels=4,
-        conditional=True,
-        **KINDS["time gate"],
-    )
-    state = trained.decoder.state_dict()
-    assert gated.needs_warm_start(state) and not trained.decoder.needs_warm_start(state)
-    gated.warm_start(state)
-    assert tuple(gated.gate.tolist()) == TIME_GATE_INIT and torch.equal(gated.code.weight, trained.decoder.code.weight)
-    assert not gated.needs_warm_start(gated.state_dict())
-    with pytest.raises(ValueError, match="missing"):
-        gated.warm_start({k: v for k, v in state.items() if k != "code.weight"})
-
-
-def test_warm_start_adds_a_fine_stack_that_starts_silent_and_then_learns():
-    trained = conditional_lmac(**KINDS["time gate"])
-    fine = LMACDecoder(
-        rep_channels(trained.classifier.embedding_model),
-        hidden=8,
-        out_channels=4,
-        conditional=True,
-        fine_channels=3,
-        **KINDS["time gate"],
-    )
-    state = trained.decoder.state_dict()
-    assert fine.needs_warm_start(state) and not fine.needs_warm_start(fine.state_dict())
-    fine.warm_start(state)
-    assert torch.equal(fine.head[0].weight[:, -3:], torch.zeros_like(fine.head[0].weight[:, -3:]))
-    assert torch.equal(fine.head[0].weight[:, :-3], trained.decoder.head[0].weight)
-    lmac = LMAC(trained.frontend, trained.classifier, fine).eval()
-    wavs = torch.randn(2, 16000) * 0.3
-    assert torch.allclose(lmac.mask_of(wavs, 1)["mask"], trained.mask_of(wavs, 1)["mask"], atol=1e-5)
-    # the fine features reach the mask after one step: the zero weights get a gradient
-    opt = torch.optim.SGD(fine.parameters(), lr=0.1)
-    lmac.mask_of(wavs, 1)["mask_logits"].square().mean().backward()
-    assert fine.head[0].weight.grad[:, -3:].abs().sum() > 0
-    opt.step()
-    assert not torch.allclose(lmac.mask_of(wavs, 1)["mask"], trained.mask_of(wavs, 1)["mask"], atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["code", "time gate"])

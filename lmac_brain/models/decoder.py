@@ -15,7 +15,7 @@ parameters at full width, hard-wired to CNN14 channel counts and to 5 s inputs),
 * can be told the class it explains (``conditional``, :mod:`~lmac_brain.models.conditioning`), through a
   class code and, optionally, a gate over time read off the classifier's own evidence for that class
   (``time_gate``): the class code chooses *which frequencies* carry the class, the gate *when* the
-  classifier found it. Warm starts: :mod:`~lmac_brain.models.warm_start`.
+  classifier found it.
 
 Authors
  * lmac_brain contributors 2026
@@ -28,7 +28,6 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-from lmac_brain.models import warm_start as warm_starts
 from lmac_brain.models.conditioning import (
     TIME_GATE_INIT,
     check_class_options,
@@ -77,7 +76,7 @@ class LMACDecoder(torch.nn.Module):
         Residual blocks on the top-down path at its finest grid (1/8 of ``T x n_mels``, 1/64 of its cells:
         cheap), after its 3x3 convolution: each adds ``conv1x1(relu(conv3x3(h)))`` to ``h``, the ``i``-th 3x3
         dilated by ``2**i`` (0: none, the original decoder's single nonlinearity between the classifier's
-        features and the maps). Their 1x1 convolutions start at zero (the identity: see :meth:`warm_start`).
+        features and the maps). Their 1x1 convolutions start at zero (the identity).
     spec_gain : bool
         Add a learned per-frequency multiple of ``log1p|X|`` to the logits at full ``T x F`` resolution
         (the original decoder's only full-resolution term; it makes masks follow loudness).
@@ -148,7 +147,7 @@ class LMACDecoder(torch.nn.Module):
             )
             for i in range(coarse_blocks)
         )
-        for block in self.coarse:  # identity at the start (see warm_start)
+        for block in self.coarse:  # identity at the start
             torch.nn.init.zeros_(block[2].weight)
             torch.nn.init.zeros_(block[2].bias)
         self.reduce = torch.nn.Conv2d(hidden, out_channels, 1)
@@ -174,15 +173,6 @@ class LMACDecoder(torch.nn.Module):
             self.spec_gain = torch.nn.Parameter(torch.zeros(n_freqs))
         if time_gate:  # (a, b) of sigmoid(a * z_c(t) + b)
             self.gate = torch.nn.Parameter(torch.tensor(TIME_GATE_INIT))
-
-    def warm_start(self, state: dict) -> None:
-        """Load the weights ``state`` of a decoder without some of this one's optional inputs, which start as no-ops
-        (:func:`lmac_brain.models.warm_start.warm_start`)."""
-        warm_starts.warm_start(self, state)
-
-    def needs_warm_start(self, state: dict) -> bool:
-        """Whether ``state`` lacks this decoder's optional inputs: load it with :meth:`warm_start`."""
-        return warm_starts.needs_warm_start(self, state)
 
     def config(self) -> dict:
         """The constructor arguments: what an exported folder needs to rebuild this decoder."""

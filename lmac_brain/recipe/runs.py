@@ -31,7 +31,6 @@ import time
 from typing import Dict, Optional, Tuple
 
 import speechbrain as sb
-import torch
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.fetching import FetchConfig
 from speechbrain.utils.parameter_transfer import Pretrainer
@@ -204,12 +203,7 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
             paths={"decoder": hparams["decoder_init"]},
         )
         run_on_main(init.collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
-        state = torch.load(f"{hparams['save_folder']}/decoder_init/decoder.ckpt", map_location="cpu", weights_only=True)
-        decoder = hparams["decoder"]
-        if decoder.needs_warm_start(state):
-            decoder.warm_start(state)  # e.g. an unconditional decoder starts a conditional one, or one with a time gate
-        else:
-            load_checked(init)
+        load_checked(init)  # the same kind of decoder as the config's (a mismatch names the differing keys)
     train_noise, eval_noise = _noise(hparams, hparams["noise_snr_db"])
     # a share of the clips over another training clip instead of noise (the config's share, or a phase's)
     schedule = Schedule(hparams["schedule"]) if hparams.get("schedule") is not None else None

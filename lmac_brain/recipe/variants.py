@@ -50,7 +50,7 @@ def config_text(path: str, _seen: Optional[List[str]] = None) -> str:
     -------
     >>> tmp = getfixture("tmp_path")
     >>> _ = (tmp / "base.yaml").write_text("lr: 0.001\\nepochs: 4\\nopt: !name:torch.optim.Adam\\n    lr: !ref <lr>\\n")
-    >>> _ = (tmp / "paper.yaml").write_text("base: base.yaml\\ndrop: [epochs]\\n# the paper's rate\\nlr: 0.01\\nseed: 1\\n")
+    >>> _ = (tmp / "paper.yaml").write_text("base: base.yaml\\ndrop: [epochs]\\n# a comment\\nlr: 0.01\\nseed: 1\\n")
     >>> from hyperpyyaml import load_hyperpyyaml
     >>> hp = load_hyperpyyaml(config_text(str(tmp / "paper.yaml")), {"seed": 2})
     >>> hp["lr"], "epochs" in hp, hp["seed"], hp["opt"].keywords
