@@ -90,7 +90,8 @@ def test_input_errors():
 
 @pytest.mark.slow
 def test_lmac_paper_config_builds_and_loads_the_hub_classifier_files(tmp_path, repo_root):
-    """hparams/lmac_cnn14.yaml: width-1.0 classifier from a hub-style folder, our decoder on top."""
+    """hparams/lmac_cnn14.yaml and the paper's decoder at that scale (hparams/lmac_paper_cnn14.yaml): width-1.0
+    classifier from a hub-style folder, our decoder on top."""
     torch.manual_seed(0)
     hub = tmp_path / "cnn14-esc50"
     hub.mkdir()
@@ -104,13 +105,15 @@ def test_lmac_paper_config_builds_and_loads_the_hub_classifier_files(tmp_path, r
         "output_folder": str(tmp_path / "exp"),
         "classifier_source": str(hub),
     }
-    with open(repo_root / "hparams" / "lmac_cnn14.yaml", encoding="utf-8") as f:
-        hparams = load_hyperpyyaml(f, overrides)
-    hparams["pretrainer"].collect_files()
-    hparams["pretrainer"].load_collected()
-    assert hparams["label_encoder"].decode_ndim(49) == "c49"
-    mask = hparams["lmac"].eval().explain(torch.randn(1, 16000) * 0.1)
-    assert mask.shape == (1, 87, 513)
+    from lmac_brain.recipe.variants import config_text
+
+    for name in ("lmac_cnn14.yaml", "lmac_paper_cnn14.yaml"):
+        hparams = load_hyperpyyaml(config_text(str(repo_root / "hparams" / name)), overrides)
+        hparams["pretrainer"].collect_files()
+        hparams["pretrainer"].load_collected()
+        assert hparams["label_encoder"].decode_ndim(49) == "c49" and hparams["classifier"].logit_scale == 30.0
+        mask = hparams["lmac"].eval().explain(torch.randn(1, 16000) * 0.1)
+        assert mask.shape == (1, 87, 513)
 
 
 # --------------------------------------------------------------------- the classifier folder as the source of its shape
