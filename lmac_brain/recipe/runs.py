@@ -207,11 +207,12 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
     train_noise, eval_noise = _noise(hparams, hparams["noise_snr_db"])
     # a share of the clips over another training clip instead of noise (the config's share, or a phase's)
     schedule = Schedule(hparams["schedule"]) if hparams.get("schedule") is not None else None
-    if (
-        schedule is not None
-        and schedule.needs("event_mix_share", hparams["event_mix_share"])
-        or (hparams["event_mix_share"] > 0)
-    ):
+    shares = (
+        [hparams["event_mix_share"]]
+        if schedule is None
+        else schedule.values("event_mix_share", hparams["event_mix_share"])
+    )
+    if any(float(share) > 0 for share in shares):
         rows = read_table(
             manifests["train"], ["ID", "wav"], "the train manifest does not exist.", "Expected ID,wav columns."
         )
@@ -256,7 +257,7 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
         else "clean clips"
     )
     if isinstance(train_noise, EventMixer):
-        share = f"{hparams['event_mix_share']:g}" if schedule is None else "a share (by schedule phase)"
+        share = "/".join(f"{float(v):g}" for v in shares) + (" (by schedule phase)" if len(shares) > 1 else "")
         condition += (
             f" ({share} of training clips mixed over another training clip at {hparams['event_mix_snr_db']} dB instead)"
         )

@@ -24,7 +24,7 @@ Authors
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 PHASE_OPTIONS = (
     "lr",
@@ -114,14 +114,14 @@ class Schedule:
             out["gate_slope"] = float(phase["gate_slope"])
         return out
 
-    def needs(self, option: str, default: Optional[float] = None) -> bool:
-        """Whether any phase sets ``option`` to a positive value, or the config's ``default`` is positive.
+    def values(self, option: str, default: Any) -> List[Any]:
+        """The value of ``option`` in each phase (``default``, the config's value, where a phase does not set it).
 
-        >>> Schedule([{"epochs": 1}, {"epochs": 1, "event_mix_share": 0.3}]).needs("event_mix_share", 0.0)
-        True
+        >>> s = Schedule([{"epochs": 1, "event_mix_share": 0.0}, {"epochs": 1}])
+        >>> s.values("event_mix_share", 0.3), any(v > 0 for v in s.values("event_mix_share", 0.3))
+        ([0.0, 0.3], True)
         """
-        values = [p.get(option) for p in self.phases] + [default]
-        return any(v is not None and float(v) > 0 for v in values)
+        return [p.get(option, default) for p in self.phases]
 
 
 def total_epochs(phases: Sequence[Mapping[str, Any]]) -> int:
