@@ -31,6 +31,7 @@ setup(
         "torchaudio>=2.9,<2.12",
         "speechbrain==1.1.2",
         "hyperpyyaml>=1.2",
+        "ruamel.yaml>=0.17",  # config variants (lmac_brain.recipe.variants) keep the YAML tags on a round trip
         "soundfile>=0.12",
         "numpy>=1.24",
         "tqdm>=4.60",
