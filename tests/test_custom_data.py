@@ -324,3 +324,15 @@ def test_finetune_then_lmac_then_explain(tmp_path, repo_root, source_classifier)
     out = interp.interpret_file(str(clip))
     assert out.labels[0] in CLASSES and out.probs.shape == (1, 3)
     assert out.interpretation.shape[-1] == sf.info(str(clip)).frames
+
+    # The FT stage continues that decoder (the method's kind) on the same data.
+    ft_out = tmp_path / "ft"
+    ft = [a if a != str(lmac_out) else str(ft_out) for a in common]
+    ft += ["--classifier_source", str(export), "--decoder_init", str(lmac_out / "decoder.ckpt")]
+    log = _ok(_run(repo_root, tmp_path, "train_lmac.py", "lmac_ft_custom_cpu.yaml", ft))
+    assert "train ft_gate" in log
+    ft_results = json.loads((ft_out / "results.json").read_text(encoding="utf-8"))
+    assert ft_results["stage"] == "ft" and ft_results["split"] == results["split"]
+    start, tuned = (torch.load(o / "decoder.ckpt", weights_only=True) for o in (lmac_out, ft_out))
+    assert start.keys() == tuned.keys() and any(not torch.equal(start[k], tuned[k]) for k in start)
+    assert sorted(before) == sorted(str(p) for p in data.rglob("*")), "the FT stage wrote into the data folder"
