@@ -131,3 +131,34 @@ def total_epochs(phases: Sequence[Mapping[str, Any]]) -> int:
     34
     """
     return Schedule(phases).total_epochs
+
+
+def scaled(phases: Sequence[Mapping[str, Any]], factor: float) -> List[Dict[str, Any]]:
+    """``phases`` with each phase's epochs multiplied by ``factor`` (rounded, at least 1): the same schedule
+    for a dataset of another size (``epoch_scale`` in the YAML; ``hparams/lmac_custom_cpu.yaml``).
+
+    Arguments
+    ---------
+    phases : sequence of dict
+        A schedule's phases (:class:`Schedule`).
+    factor : float
+        A positive factor; 1 returns the phases unchanged.
+
+    Returns
+    -------
+    list of dict
+        The phases, their options unchanged.
+
+    Example
+    -------
+    >>> [p["epochs"] for p in scaled([{"epochs": 8}, {"epochs": 16, "lr": 1e-3}, {"epochs": 1}], 0.5)]
+    [4, 8, 1]
+    >>> scaled([{"epochs": 4}], 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: epoch_scale must be a positive number; got 0.
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0 or math.isinf(factor):
+        raise ValueError(f"epoch_scale must be a positive number; got {factor!r}.")
+    Schedule(phases)  # the phases are checked before they are scaled
+    return [dict(p, epochs=max(1, round(p["epochs"] * factor))) for p in phases]
