@@ -117,7 +117,7 @@ def training_curve(log_text: str, train_log_text: str) -> List[Dict[str, float]]
                 f"{sorted(seconds) or 'none'}); give the log.txt of the same run folder."
             )
         total += seconds[epoch]
-        rows.append(dict(values, epoch=epoch, hours=round(total / 3600, 3)))
+        rows.append(dict(values, epoch=epoch, hours=total / 3600))
     return rows
 
 
