@@ -138,18 +138,22 @@ def test_classifier_killed_mid_epoch_resumes_to_the_same_result(tiny_esc50, nois
     assert metrics[0]["test_acc"] == metrics[1]["test_acc"] and metrics[0]["epochs"] == metrics[1]["epochs"] == 3
 
 
-# The recipe's five phases, one or two epochs each: a kill in the middle of epoch 2 is in the middle of phase 2.
+# The recipe's six phases, one or two epochs each: a kill in the middle of epoch 2 is in the middle of phase 2.
+OFF = "parts_off: [time_gate, fine_channels, coarse_blocks]"
 SCHEDULE = (
     "[{epochs: 1, lr: 0.001, budget_weight: 1.0, budget_w_del: 4.0, event_mix_share: 0.0, "
-    "target_sampling: {decision: 0.4, top_k: 0.45, k: 5, random: 0.15}}, "
-    "{epochs: 2, lr: 0.001, budget_weight: 1.0}, {epochs: 1, budget_weight: 1.0}, {epochs: 1}, "
-    "{epochs: 1, lr: 0.0001, gate_slope: 1.25}]"
+    f"target_sampling: {{decision: 0.4, top_k: 0.45, k: 5, random: 0.15}}, {OFF}}}, "
+    f"{{epochs: 2, lr: 0.001, budget_weight: 1.0, event_mix_share: 0.0, {OFF}}}, "
+    f"{{epochs: 1, budget_weight: 1.0, event_mix_share: 0.0, {OFF}}}, "
+    "{epochs: 1, budget_weight: 1.0, event_mix_share: 0.0, parts_off: [fine_channels, coarse_blocks]}, "
+    "{epochs: 1}, {epochs: 1, lr: 0.0001, gate_slope: 1.25}]"
 )
 
 
 def test_lmac_schedule_killed_mid_phase_2_resumes_to_the_same_result(tiny_esc50, noise_folder, repo_root, tmp_path):
-    """The default L-MAC config's schedule (every phase, shrunk to 6 epochs): killed in the middle of its
-    second phase, resumed by the same command, it ends where an uninterrupted run ends."""
+    """The default L-MAC config's schedule (every phase, shrunk to 7 epochs): killed in the middle of its
+    second phase (the decoder without its optional parts), resumed by the same command, it ends where an
+    uninterrupted run ends; the parts left out until phase 4 or 5 trained only from there."""
     torch.manual_seed(0)
     clf = AudioClassifier(Cnn14(80, 32, 0.0625, return_reps=True), torch.nn.Linear(32, 2))
     labels = tmp_path / "label_encoder.txt"
@@ -183,20 +187,26 @@ def test_lmac_schedule_killed_mid_phase_2_resumes_to_the_same_result(tiny_esc50,
     lines = _epoch_lines(plain)
     phases = [line.split("phase: ")[1].split(",")[0] for line in lines]
     lrs = [line.split("lr: ")[1].split(" ")[0] for line in lines]
-    assert phases == ["1", "2", "2", "3", "4", "5"] and lrs == ["1.00e-03"] * 3 + ["5.00e-04"] * 2 + ["1.00e-04"], lines
+    assert phases == ["1", "2", "2", "3", "4", "5", "6"], lines
+    assert lrs == ["1.00e-03"] * 3 + ["5.00e-04"] * 3 + ["1.00e-04"], lines
     log = _kill_mid_epoch_then_resume(command(killed), killed, tmp_path)
-    assert "Loading a checkpoint" in log and "epoch 2: schedule phase 2 of 5" in log
+    assert "Loading a checkpoint" in log and "epoch 2: schedule phase 2 of 6" in log
     _compare(plain, killed, ["decoder.ckpt"])
     results = [json.loads((o / "results.json").read_text(encoding="utf-8")) for o in (plain, killed)]
     assert results[0]["test"] == results[1]["test"]
     # the last phase held the time gate at slope 1.25; the test stage loaded a checkpoint of that phase
     assert float(torch.load(plain / "decoder.ckpt", weights_only=True)["gate"][0]) == 1.25
-    assert results[0]["selected_epoch"] == 6
+    assert results[0]["selected_epoch"] == 7
+    # the fine stack and residual blocks joined in phase 5, from zero weight / the identity: they trained since
+    weights = torch.load(plain / "decoder.ckpt", weights_only=True)
+    assert float(weights["head.0.weight"][:, 17:].abs().max()) > 0  # out_channels 16 + Mel: the fine features
+    assert float(weights["coarse.0.2.weight"].abs().max()) > 0
     # the quality-vs-hours curve of both runs: every epoch timed by its completed run (the killed partial
     # epoch and the gap before the resume are not counted)
     for out in (plain, killed):
         rows = training_curve(*((out / n).read_text(encoding="utf-8") for n in ("log.txt", "train_log.txt")))
-        assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6] and [r["phase"] for r in rows] == [1, 2, 2, 3, 4, 5]
+        assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6, 7]
+        assert [r["phase"] for r in rows] == [1, 2, 2, 3, 4, 5, 6]
         assert all(b["hours"] > a["hours"] > 0 for a, b in zip(rows, rows[1:]))
     script = repo_root / "recipes/ESC50/interpret/training_curve.py"
     png = tmp_path / "curve.png"
@@ -208,4 +218,4 @@ def test_lmac_schedule_killed_mid_phase_2_resumes_to_the_same_result(tiny_esc50,
     )
     assert shown.returncode == 0, shown.stderr
     table = [line for line in shown.stdout.splitlines() if line.startswith("| ")]
-    assert [line.split(" | ")[0] for line in table[1:]] == ["| 2", "| 4", "| 6"] and png.stat().st_size > 1000
+    assert [line.split(" | ")[0] for line in table[1:]] == ["| 2", "| 4", "| 6", "| 7"] and png.stat().st_size > 1000

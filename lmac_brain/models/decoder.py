@@ -23,7 +23,7 @@ Authors
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +38,10 @@ from lmac_brain.models.conditioning import (
     gated_mask,
 )
 from lmac_brain.models.passes import in_passes
+
+PARTS = ("time_gate", "fine_channels", "coarse_blocks")
+"""The optional parts of :class:`LMACDecoder` that training can leave out for a while (:meth:`LMACDecoder.use_parts`),
+named by the constructor option that adds them."""
 
 
 def rep_channels(embedding_model: torch.nn.Module) -> List[int]:
@@ -76,7 +80,9 @@ class LMACDecoder(torch.nn.Module):
         Residual blocks on the top-down path at its finest grid (1/8 of ``T x n_mels``, 1/64 of its cells:
         cheap), after its 3x3 convolution: each adds ``conv1x1(relu(conv3x3(h)))`` to ``h``, the ``i``-th 3x3
         dilated by ``2**i`` (0: none, the original decoder's single nonlinearity between the classifier's
-        features and the maps). Their 1x1 convolutions start at zero (the identity).
+        features and the maps). Their 1x1 convolutions start at zero (the identity), as do the head's weights on
+        the fine features: a decoder with these parts starts as the decoder without them, and so does a part that
+        training turns on later (:meth:`use_parts`).
     spec_gain : bool
         Add a learned per-frequency multiple of ``log1p|X|`` to the logits at full ``T x F`` resolution
         (the original decoder's only full-resolution term; it makes masks follow loudness).
@@ -166,6 +172,8 @@ class LMACDecoder(torch.nn.Module):
             torch.nn.ReLU(inplace=True),
             torch.nn.Conv2d(out_channels, class_code or 1, 1),
         )
+        with torch.no_grad():  # the head reads the fine features with weights that start at zero
+            self.head[0].weight[:, out_channels + 1 :].zero_()
         if class_code:  # (w_c / |w_c|, b_c) -> the class's code
             self.code = torch.nn.Linear(self.rep_channels[0] + 1, class_code, bias=False)  # no class-free part
         self.mel_to_linear = torch.nn.Linear(n_mels, n_freqs)
@@ -173,6 +181,48 @@ class LMACDecoder(torch.nn.Module):
             self.spec_gain = torch.nn.Parameter(torch.zeros(n_freqs))
         if time_gate:  # (a, b) of sigmoid(a * z_c(t) + b)
             self.gate = torch.nn.Parameter(torch.tensor(TIME_GATE_INIT))
+        self.parts_off: Tuple[str, ...] = ()
+
+    def use_parts(self, off: Iterable[str] = ()) -> None:
+        """Leave out the optional parts named in ``off`` (of :data:`PARTS`) until the next call; ``()``: all parts.
+
+        A left-out part is skipped in the forward pass (no time gate: the mask is ``sigmoid(l)``; no fine
+        features: the head reads only ``Mel(log1p|X|)`` next to the coarse maps; no residual blocks), so its
+        parameters get no gradient and keep their values. A training schedule uses it to train the decoder
+        without them first and add them later (``parts_off``, :mod:`~lmac_brain.training.schedule`); since they
+        start as the identity or at zero weight, turning one on does not change the mask at that moment,
+        except the time gate, which starts at ``TIME_GATE_INIT``. Not saved: a new decoder uses every part.
+
+        Example
+        -------
+        >>> dec = LMACDecoder([64, 32, 16, 8], hidden=16, out_channels=4, fine_channels=4, coarse_blocks=1,
+        ...                   spec_gain=False)
+        >>> shapes = [(64, 5, 2), (32, 5, 2), (16, 11, 5), (8, 22, 10)]
+        >>> reps, logmag = [torch.rand(1, *s) for s in shapes], torch.rand(1, 187, 513)
+        >>> whole = dec(reps, logmag)
+        >>> dec.use_parts(["fine_channels", "coarse_blocks"])
+        >>> torch.allclose(dec(reps, logmag), whole, atol=1e-6)  # they start at zero weight / as the identity
+        True
+        >>> dec.use_parts(["time_gate"])
+        Traceback (most recent call last):
+        ...
+        ValueError: use_parts: this decoder has no time_gate to leave out (its options: time_gate=False, ...
+        """
+        off = tuple(off)
+        for name in off:
+            if name not in PARTS:
+                raise ValueError(
+                    f"use_parts: {name!r} is not an optional decoder part; the parts are {', '.join(PARTS)}."
+                )
+            if not getattr(self, name):
+                raise ValueError(
+                    f"use_parts: this decoder has no {name} to leave out (its options: time_gate={self.time_gate}, "
+                    f"fine_channels={self.fine_channels}, coarse_blocks={self.coarse_blocks})."
+                )
+        self.parts_off = off
+
+    def _uses(self, part: str) -> bool:
+        return bool(getattr(self, part)) and part not in self.parts_off
 
     def config(self) -> dict:
         """The constructor arguments: what an exported folder needs to rebuild this decoder."""
@@ -243,7 +293,7 @@ class LMACDecoder(torch.nn.Module):
             logits = h + self.spec_gain * logmag if self.use_spec_gain else h
         gate = (
             gate_logits(self.gate, reps[0], condition[0].unsqueeze(1), logmag.shape[1])[:, 0]
-            if self.time_gate
+            if self._uses("time_gate")
             else None
         )
         return logits, gate
@@ -276,7 +326,8 @@ class LMACDecoder(torch.nn.Module):
         n, k = biases.shape
         codes = self.code(class_input(directions.reshape(n * k, -1), biases.reshape(-1)))
         logits = code_logits(self._head_hidden(reps, logmag), codes.view(n, k, -1), self.head[2], self.mel_to_linear)
-        return logits, gate_logits(self.gate, reps[0], directions, logmag.shape[1]) if self.time_gate else None
+        gate = gate_logits(self.gate, reps[0], directions, logmag.shape[1]) if self._uses("time_gate") else None
+        return logits, gate
 
     def _in_passes(
         self, fn, reps: Sequence[torch.Tensor], logmag: torch.Tensor, condition
@@ -302,7 +353,8 @@ class LMACDecoder(torch.nn.Module):
         conv, split = self.head[0], coarse.shape[1]
         # contiguous copies of the two weight slices (a few thousand numbers): a strided weight costs oneDNN more
         out = F.conv2d(coarse, conv.weight[:, :split].contiguous(), conv.bias, padding=conv.padding)
-        out = out.add_(F.conv2d(rest, conv.weight[:, split:].contiguous(), None, padding=conv.padding))
+        rest_weight = conv.weight[:, split : split + rest.shape[1]].contiguous()  # without the fine features: Mel only
+        out = out.add_(F.conv2d(rest, rest_weight, None, padding=conv.padding))
         return self.head[1](out)
 
     def _head_input(self, reps: Sequence[torch.Tensor], logmag: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -312,7 +364,7 @@ class LMACDecoder(torch.nn.Module):
         for lateral, rep in zip(self.lateral[1:], reps[1:]):
             h = F.interpolate(h, size=rep.shape[-2:], mode="nearest") + lateral(rep)
         h = self.smooth(h.contiguous(memory_format=torch.channels_last))  # 15-25% faster on a CPU than NCHW here
-        for block in self.coarse:
+        for block in self.coarse if self._uses("coarse_blocks") else ():
             h = h + block(h)
         h = self.reduce(h)  # [B, c, T/8, M/8]
         h = F.interpolate(
@@ -325,6 +377,6 @@ class LMACDecoder(torch.nn.Module):
         # faster with oneDNN on a CPU for these few channels (the fine stack's first convolution also gets it
         # from its weights).
         mel = self.linear_to_mel(logmag).unsqueeze(-1).permute(0, 3, 1, 2)
-        if not self.fine_channels:
+        if not self._uses("fine_channels"):
             return h, mel
         return h, torch.cat([mel, self.fine(mel)], dim=1).contiguous(memory_format=torch.channels_last)

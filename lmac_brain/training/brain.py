@@ -282,7 +282,11 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
         phases = getattr(self.hparams, "schedule", None)
         self.schedule = Schedule(phases) if phases is not None else None
         # the config's values of what a phase may set; a phase overrides them for its epochs
-        self.defaults = {key: getattr(self.hparams, key) for key in PHASE_OPTIONS if key != "gate_slope"}
+        self.defaults = {
+            key: getattr(self.hparams, key) for key in PHASE_OPTIONS if key not in ("gate_slope", "parts_off")
+        }
+        if self.schedule is not None and any(self.schedule.values("parts_off", [])):
+            self.find_unused_parameters = True  # DDP: a phase's left-out parts get no gradient
         self.event_mixer = None  # the recipe's EventMixer, whose share a phase may set
         self.held_gate = None  # the time gate (a, b) a phase holds (gate_slope)
 
@@ -295,15 +299,21 @@ class LMACBrain(CPUDistributedMixin, sb.Brain):
             self._apply_phase(epoch if epoch is not None else self.hparams.epoch_counter.current, stage)
 
     def _apply_phase(self, epoch: int, stage) -> None:
-        """Set the objective's options of ``epoch``'s phase; in training also its learning rate, event-mix
-        share and held time gate (a function of the epoch: a resumed run puts the same phase in force)."""
+        """Set the objective's options of ``epoch``'s phase and the decoder parts it leaves out; in training also
+        its learning rate, event-mix share and held time gate (a function of the epoch: a resumed run puts the
+        same phase in force)."""
         settings = self.schedule.settings(epoch, self.defaults)
         slope = settings.pop("gate_slope", None)
         for key in ("budget_weight", "budget_w_del", "budget_train", "target_sampling"):
             setattr(self.hparams, key, settings[key])
+        phase = self.schedule.phase(epoch)
+        # validation measures the decoder the phase trains; the test stage the exported one (every part)
+        try:
+            self.hparams.decoder.use_parts(() if stage == sb.Stage.TEST else settings["parts_off"])
+        except ValueError as err:
+            raise ValueError(f"schedule phase {phase} sets parts_off: {err}") from None
         if stage != sb.Stage.TRAIN:
             return
-        phase = self.schedule.phase(epoch)
         logger.info("epoch %d: schedule phase %d of %d, %s", epoch, phase, len(self.schedule), settings)
         sb.nnet.schedulers.update_learning_rate(self.optimizer, settings["lr"])
         if self.event_mixer is not None:

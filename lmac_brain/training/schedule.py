@@ -15,7 +15,11 @@ Options a phase may set (:data:`PHASE_OPTIONS`):
   (:class:`~lmac_brain.data.event_mix.EventMixer`);
 * ``gate_slope``: the time gate's slope ``a`` is set to this value and the gate ``(a, b)`` is held
   there for the phase (``b`` as trained before it): training otherwise softens the gate, and the
-  pointing with it (``docs/experiments.md``, runs c31-c36).
+  pointing with it (``docs/experiments.md``, runs c31-c36);
+* ``parts_off``: optional decoder parts (of ``time_gate``, ``fine_channels``, ``coarse_blocks``) the
+  phase trains without (:meth:`~lmac_brain.models.decoder.LMACDecoder.use_parts`): the decoder learns its
+  masks without them first, then they join (they start as the identity or at zero weight). A part, once
+  on, stays on, and the last phase uses every part (the exported decoder does).
 
 Authors
  * lmac_brain contributors 2026
@@ -26,6 +30,8 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Mapping, Sequence
 
+from lmac_brain.models.decoder import PARTS
+
 PHASE_OPTIONS = (
     "lr",
     "budget_weight",
@@ -34,6 +40,7 @@ PHASE_OPTIONS = (
     "target_sampling",
     "event_mix_share",
     "gate_slope",
+    "parts_off",
 )
 """The options a phase may set; ``epochs`` is required."""
 
@@ -49,8 +56,10 @@ class Schedule:
     Raises
     ------
     ValueError
-        If there is no phase, a phase has no positive integer ``epochs``, names an unknown option, or
-        sets ``gate_slope`` or ``event_mix_share`` out of range.
+        If there is no phase, a phase has no positive integer ``epochs``, names an unknown option, sets
+        ``gate_slope`` or ``event_mix_share`` out of range, or ``parts_off`` names an unknown part, turns a
+        part off again, appears in the last phase, or leaves out the time gate that the phase's
+        ``gate_slope`` holds.
 
     Example
     -------
@@ -58,7 +67,7 @@ class Schedule:
     >>> s.total_epochs, s.phase(1), s.phase(2), s.phase(3), s.phase(9)
     (5, 1, 1, 2, 2)
     >>> s.settings(3, {"lr": 5e-4, "budget_weight": 4.0})
-    {'lr': 0.0001, 'budget_weight': 4.0, 'gate_slope': 1.25}
+    {'lr': 0.0001, 'budget_weight': 4.0, 'gate_slope': 1.25, 'parts_off': []}
     >>> Schedule([{"epochs": 2, "learning_rate": 1e-3}])
     Traceback (most recent call last):
     ...
@@ -87,6 +96,26 @@ class Schedule:
             if share is not None and not 0.0 <= float(share) <= 1.0:
                 raise ValueError(f"schedule phase {i}: event_mix_share is a share in [0, 1]; got {share!r}.")
             self.phases.append(dict(phase, epochs=epochs))
+        self._check_parts()
+
+    def _check_parts(self) -> None:
+        turned_on = set()
+        for i, phase in enumerate(self.phases, start=1):
+            off = phase.get("parts_off", [])
+            if isinstance(off, str) or any(name not in PARTS for name in off):
+                raise ValueError(f"schedule phase {i}: parts_off is a list of {', '.join(PARTS)}; got {off!r}.")
+            if turned_on & set(off):
+                raise ValueError(
+                    f"schedule phase {i} turns {sorted(turned_on & set(off))} off again: a part, once on, stays on."
+                )
+            if off and i == len(self.phases):
+                raise ValueError(
+                    f"schedule phase {i}, the last, sets parts_off {list(off)}: the last phase trains every part "
+                    "(the exported decoder uses them all)."
+                )
+            if "time_gate" in off and phase.get("gate_slope") is not None:
+                raise ValueError(f"schedule phase {i} sets gate_slope and leaves the time gate out (parts_off).")
+            turned_on |= set(PARTS) - set(off)
 
     def __len__(self) -> int:
         return len(self.phases)
@@ -107,11 +136,22 @@ class Schedule:
 
     def settings(self, epoch: int, defaults: Mapping[str, Any]) -> Dict[str, Any]:
         """The options in force in ``epoch``: ``defaults`` (the config's values of the options a phase may
-        set, ``gate_slope`` aside) updated with the phase's own; ``gate_slope`` only where the phase sets it."""
+        set, ``gate_slope`` and ``parts_off`` aside) updated with the phase's own; ``gate_slope`` only where
+        the phase sets it; ``parts_off`` always (``[]``: every part).
+
+        >>> s = Schedule([{"epochs": 1, "parts_off": ["time_gate"]}, {"epochs": 1}])
+        >>> s.settings(1, {"lr": 1e-3}), s.settings(2, {"lr": 1e-3})
+        ({'lr': 0.001, 'parts_off': ['time_gate']}, {'lr': 0.001, 'parts_off': []})
+        >>> Schedule([{"epochs": 1}, {"epochs": 1, "parts_off": ["time_gate"]}, {"epochs": 1}])
+        Traceback (most recent call last):
+        ...
+        ValueError: schedule phase 2 turns ['time_gate'] off again: a part, once on, stays on.
+        """
         phase = self.phases[self.phase(epoch) - 1]
         out = {key: phase.get(key, value) for key, value in defaults.items()}
         if phase.get("gate_slope") is not None:
             out["gate_slope"] = float(phase["gate_slope"])
+        out["parts_off"] = list(phase.get("parts_off", []))
         return out
 
     def values(self, option: str, default: Any) -> List[Any]:
