@@ -82,10 +82,7 @@ def load_audio(path: PathLike, sample_rate: int, normalize: bool = True) -> torc
     torch.Size([16000]) 1.0
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise AudioLoadError(f"{path}: file not found. Check the path (or the manifest that names it).")
-    if os.path.getsize(path) == 0:
-        raise AudioLoadError(f"{path}: the file is empty (0 bytes). Re-export or remove it.")
+    check_audio_file(path)
     try:
         data, file_rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
@@ -117,6 +114,22 @@ def load_audio(path: PathLike, sample_rate: int, normalize: bool = True) -> torc
     if normalize:
         wav = peak_normalize(wav)
     return wav
+
+
+def check_audio_file(path: str) -> None:
+    """Raise :class:`AudioLoadError` if ``path`` is not a file or is empty (before any decoding).
+
+    Example
+    -------
+    >>> check_audio_file("no/such.wav")
+    Traceback (most recent call last):
+    ...
+    lmac_brain.data.audio.AudioLoadError: no/such.wav: file not found. Check the path (or the manifest that names it).
+    """
+    if not os.path.isfile(path):
+        raise AudioLoadError(f"{path}: file not found. Check the path (or the manifest that names it).")
+    if os.path.getsize(path) == 0:
+        raise AudioLoadError(f"{path}: the file is empty (0 bytes). Re-export or remove it.")
 
 
 def wav_truncation(path: PathLike) -> Optional[Tuple[int, int]]:
