@@ -179,7 +179,11 @@ def wav_truncation(path: PathLike) -> Optional[Tuple[int, int]]:
     return None
 
 
-def peak_normalize(wav: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+#: Peaks at or below this are silence, which :func:`peak_normalize` leaves unscaled.
+PEAK_EPS = 1e-8
+
+
+def peak_normalize(wav: torch.Tensor, eps: float = PEAK_EPS) -> torch.Tensor:
     """Divide each waveform by its absolute peak, leaving (near-)silent signals unchanged.
 
     The reference implementation divides by the *signed* maximum ``x.max()``, which amplifies clips
