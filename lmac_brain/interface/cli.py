@@ -35,10 +35,12 @@ from tqdm import tqdm
 
 from lmac_brain.atomic import write_text
 from lmac_brain.data.audio import AudioLoadError, load_audio
+from lmac_brain.data.audio_stream import AudioStream
 from lmac_brain.data.files import list_audio_files
 from lmac_brain.explain.figure import plot_interpretation
 from lmac_brain.explain.listen import write_wav
 from lmac_brain.interface.listening_page import RECORD_SUFFIX, REPORT_NAME, write_report
+from lmac_brain.interface.timeline_outputs import write_timeline
 from lmac_brain.models.sources import SourceNotFoundError, check_source
 
 logger = logging.getLogger(__name__)
@@ -107,12 +109,14 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def output_names(stem: str, explanation, rank: Optional[int], asked_target: bool) -> str:
-    """Base name of one explanation's outputs: ``stem``, ``stem_why_<class>`` or ``stem_top<r>_<class>``."""
+def output_names(stem: str, explanation, rank: Optional[int], asked_target: bool, target: Optional[str] = None) -> str:
+    """Base name of one explanation's outputs: ``stem``, ``stem_why_<class>`` or ``stem_top<r>_<class>`` (the class
+    of ``explanation``, or ``target`` where there is none yet)."""
+    explained = explanation.targets[0] if explanation is not None else target
     if rank is not None:
-        return f"{stem}_top{rank}_{_safe(explanation.targets[0])}"
+        return f"{stem}_top{rank}_{_safe(explained)}"
     if asked_target:
-        return f"{stem}_why_{_safe(explanation.targets[0])}"
+        return f"{stem}_why_{_safe(explained)}"
     return stem
 
 
@@ -186,8 +190,12 @@ def explain_files(
     top_k: Optional[int] = None,
     budget: Optional[float] = None,
     refine: Optional[bool] = None,
+    window_s: float = 10.0,
 ) -> int:
-    """Explain each file and write its outputs; returns the number of files that failed (reported, skipped)."""
+    """Explain each file and write its outputs; returns the number of files that failed (reported, skipped).
+
+    A file longer than ``window_s`` gets a timeline (:func:`~lmac_brain.interface.timeline_outputs.write_timeline`,
+    streamed), except with ``top_k`` or ``budget``, which explain the whole file at once."""
     stems = [os.path.splitext(os.path.basename(path))[0] for path in files]
     clashes = sorted({s for s in stems if stems.count(s) > 1})
     if clashes:
@@ -205,6 +213,12 @@ def explain_files(
             logger.warning("%s: outputs exist in %s; skipped (use --overwrite to replace them)", path, out_dir)
             continue
         try:
+            n_samples = AudioStream(path, interp.hparams.sample_rate).n_samples
+            if n_samples > window_s * interp.hparams.sample_rate and top_k is None and budget is None:
+                explained = None if target is None else interp.class_names[interp.class_index(target)]
+                name = output_names(stem, None, None, target is not None, explained)
+                write_timeline(out_dir, name, path, interp, explained, window_s, safe_name=_safe)
+                continue
             wav = load_audio(path, interp.hparams.sample_rate, normalize=False)  # interpret_batch normalises
         except AudioLoadError as err:
             logger.error("%s", err)

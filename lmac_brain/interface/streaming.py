@@ -40,12 +40,15 @@ class StreamedInput:
         Window length in samples (the whole recording is one window when it is no longer).
     chunks : iterator of StreamChunk
         Consecutive final stretches (:class:`~lmac_brain.explain.stream.StreamChunk`), input normalised.
+    refined : bool
+        Whether some window's mask was refined (:mod:`~lmac_brain.explain.refine`), so far.
     """
 
     n_samples: int
     sample_rate: int
     window: int
     chunks: Iterator[StreamChunk]
+    refined: bool = False
 
 
 def stream_interpretation(
@@ -113,12 +116,14 @@ def stream_interpretation(
     def explain(wavs: torch.Tensor):
         wavs = wavs.to(interp.device)
         out = targeted_masks(lmac, wavs, None if fixed is None else [fixed] * wavs.shape[0], refinement, refine)
+        streamed.refined = streamed.refined or bool(out["refined"].any())
         return out["mask"], out["logits"].softmax(dim=-1), out["target"]
 
     chunks = stream_explain(
         read, n_samples, explain, lmac.frontend, window, lmac.mask_domain, batch_size=batch_size, per_class=per_class
     )
-    return StreamedInput(n_samples, rate, window, _no_grad(chunks))
+    streamed = StreamedInput(n_samples, rate, window, _no_grad(chunks))
+    return streamed
 
 
 def _no_grad(chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
