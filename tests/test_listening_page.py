@@ -196,3 +196,59 @@ def test_a_failing_write_removes_the_items_other_files(tmp_path, tiny_interprete
             ]
         )
     assert list(out.iterdir()) == []
+
+
+@pytest.fixture
+def timeline(tmp_path, tiny_interpreter_folder):
+    """A 25 s recording explained as a timeline (windows of 10 s)."""
+    rng = np.random.default_rng(1)
+    t = np.arange(16000 * 25) / 16000
+    wav = 0.3 * np.sin(2 * np.pi * np.where((t // 5) % 2 == 0, 440, 2000) * t) + 0.02 * rng.standard_normal(t.size)
+    sf.write(str(tmp_path / "field.flac"), wav, 16000)
+    out = tmp_path / "out"
+    code = main(
+        ["explain", str(tmp_path / "field.flac"), "--out", str(out), "--source", str(tiny_interpreter_folder)]
+        + ["--savedir", str(tmp_path / "cache")]
+    )
+    assert code == 0
+    return out
+
+
+def test_a_timeline_report_links_its_audio_and_lists_the_segments(timeline):
+    page = (timeline / "report.html").read_text(encoding="utf-8")
+    (record,) = read_records(str(timeline))
+    assert "data:audio" not in page and page.count("<img") == 1
+    linked = re.findall(r'<audio[^>]* src="([^"]+)"', page)
+    assert sorted(linked) == sorted(v for k, v in record["files"].items() if k != "figure")
+    assert all((timeline / name).is_file() for name in linked)
+    assert page.count("<button") == len(record["segments"]) > 0
+    assert (timeline / "report.html").stat().st_size < 1_000_000
+
+
+def test_a_timeline_report_plays_from_a_segment_in_a_real_headless_browser(timeline):
+    driver = _browser()
+    try:
+        driver.set_script_timeout(30)
+        driver.get((timeline / "report.html").as_uri())
+        state = driver.execute_async_script(
+            """
+            const done = arguments[arguments.length - 1];
+            const buttons = Array.from(document.querySelectorAll('button'));
+            const player = document.querySelector('audio[id$="-interpretation"]');
+            player.muted = true;
+            player.addEventListener('playing', () => {
+                const at = player.currentTime;
+                player.pause();
+                done({at: at, duration: player.duration, error: player.error ? player.error.code : null,
+                      image: document.images[0].complete && document.images[0].naturalWidth > 0});
+            }, {once: true});
+            buttons[buttons.length - 1].click();  // the last segment
+            """
+        )
+        logs = driver.get_log("browser")
+    finally:
+        driver.quit()
+    (record,) = read_records(str(timeline))
+    assert state["error"] is None and state["image"] and abs(state["duration"] - 25.0) < 0.01
+    assert abs(state["at"] - record["segments"][-1]["start_s"]) < 1.0
+    assert [entry for entry in logs if entry["level"] == "SEVERE"] == []

@@ -4,7 +4,10 @@ For every explanation the page shows the figure (spectrogram, mask, masked spect
 probabilities), the decision, the class the mask explains, the windows of long inputs, and three audio
 players: the input as the classifier heard it, the interpretation (what it listened to) and the
 masked-out audio. Audio and figures are embedded as ``data:`` URIs, so the page can be mailed or
-opened offline; its size grows with the audio (about 0.65 MB per 5 s explained).
+opened offline; its size grows with the audio (about 0.65 MB per 5 s explained). A long recording's
+timeline (:mod:`lmac_brain.interface.timeline_outputs`) links its audio files instead, with its segments
+and a button per segment that plays the interpretation from there: the page stays small (keep it in the
+folder with the audio).
 
 The page is built from the ``<name>.json`` records ``lmac explain`` writes next to its outputs, so
 ``lmac report DIR`` can rebuild it at any time (for instance after explaining more files into DIR).
@@ -67,7 +70,61 @@ def read_records(folder: str) -> List[Dict]:
     return records
 
 
+def _clock(seconds: float) -> str:
+    """``h:mm:ss.s`` (``m:ss.s`` under an hour).
+
+    >>> _clock(3725.25), _clock(65.0)
+    ('1:02:05.2', '1:05.0')
+    """
+    m, sec = divmod(seconds, 60)
+    h, m = divmod(int(m), 60)
+    return f"{h}:{m:02d}:{sec:04.1f}" if h else f"{m}:{sec:04.1f}"
+
+
+def _timeline_section(record: Dict) -> str:
+    """A long recording's section: its audio linked (not embedded: the page stays small), the segments, each
+    with a button that plays the interpretation from the segment's start, and each class's own audio."""
+    files, esc, key = record["files"], html.escape, html.escape(record["name"])
+    rows = "".join(
+        f'<tr><td>{esc(title)}</td><td><audio id="{key}-{name}" controls preload="none" '
+        f'src="{esc(files[name])}"></audio></td></tr>'
+        for name, title in (
+            ("input", "input (as the classifier hears it)"),
+            ("interpretation", "interpretation: what it listened to"),
+            ("masked_out", "masked out"),
+        )
+    )
+    rows += "".join(
+        f"<tr><td>only where it decided <b>{esc(name[len('class:') :])}</b></td><td><audio controls "
+        f'preload="none" src="{esc(path)}"></audio></td></tr>'
+        for name, path in files.items()
+        if name.startswith("class:")
+    )
+    seek = f"document.getElementById('{key}-interpretation')"
+    segments = "".join(
+        f"<tr><td>{_clock(s['start_s'])}-{_clock(s['end_s'])}</td><td>{esc(s['label'])}</td><td>{s['prob']:.2f}</td>"
+        f'<td><button onclick="let p={seek};p.currentTime={s["start_s"]:.2f};p.play()">&#9654;</button></td></tr>'
+        for s in record["segments"]
+    )
+    shares = ", ".join(f"{esc(name)} {100 * share:.0f}%" for name, share in record["top_classes"])
+    return (
+        f'<section id="{key}"><h2>{key}</h2>'
+        f'<p class="meta">file: {esc(record["source"])} &middot; {_clock(record["duration_s"])} &middot; '
+        f"{len(record['windows'])} windows, {len(record['segments'])} segments</p>"
+        f"<p>mask explains: <b>{esc(record['target'])}</b>; time held: {shares}</p>"
+        f'<table class="audio">{rows}</table>'
+        f'<details open><summary>segments (play the interpretation from each)</summary><table class="audio">'
+        f"<tr><th>time</th><th>decision</th><th>p</th><th></th></tr>{segments}</table></details>"
+    )
+
+
 def _section(folder: str, record: Dict) -> str:
+    if record.get("timeline"):
+        return (
+            _timeline_section(record)
+            + f'<img alt="decision track, spectrogram and mask of {html.escape(record["name"])}" '
+            f'src="{_data_uri(os.path.join(folder, record["files"]["figure"]), "image/png")}"></section>'
+        )
     files = record["files"]
     esc = html.escape
     probs = ", ".join(f"{esc(name)} {p:.2f}" for name, p in record["top_classes"])
