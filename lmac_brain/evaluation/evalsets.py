@@ -252,13 +252,7 @@ def esc50_evaluation_sets(
     if not fold_rows:
         raise ValueError(f"{data_folder}: fold {test_fold} has no clips; choose a fold present in meta/esc50.csv.")
     if max_clips:
-        per_class: Dict[int, int] = {}
-        ranked = []  # (rank of the clip within its class, class, row)
-        for r in fold_rows:
-            per_class[r["target"]] = per_class.get(r["target"], 0) + 1
-            ranked.append((per_class[r["target"]], r["target"], r))
-        ranked.sort(key=lambda x: x[:2])
-        fold_rows = sorted((r for _, _, r in ranked[:max_clips]), key=lambda r: r["filename"])
+        fold_rows = sorted(class_balanced(fold_rows, max_clips), key=lambda r: r["filename"])
     clips = [(os.path.splitext(r["filename"])[0], path(r)) for r in fold_rows]
     others = [path(r) for r in rows if r["fold"] != test_fold]
     sources = {
@@ -274,6 +268,25 @@ def esc50_evaluation_sets(
         )
         for cond in CONDITIONS
     }
+
+
+def class_balanced(rows: Sequence[Dict], n: int) -> List[Dict]:
+    """The first ``n`` of ``rows`` (ESC-50 meta rows) taken round-robin over the classes: the first row of every
+    class (in the given order), then the second, ...; classes in ``target`` order.
+
+    Example
+    -------
+    >>> rows = [{"target": t, "filename": name} for t, name in zip((1, 0, 1, 0, 1), "abcde")]
+    >>> [r["filename"] for r in class_balanced(rows, 4)]
+    ['b', 'a', 'd', 'c']
+    """
+    per_class: Dict[int, int] = {}
+    ranked = []  # (rank of the row within its class, class, order, row)
+    for order, r in enumerate(rows):
+        per_class[r["target"]] = per_class.get(r["target"], 0) + 1
+        ranked.append((per_class[r["target"]], r["target"], order, r))
+    ranked.sort(key=lambda x: x[:3])
+    return [r for *_, r in ranked[:n]]
 
 
 def esc50_clip_classes(data_folder: str, clip_ids: Sequence[str], label_file: str) -> List[int]:

@@ -38,6 +38,8 @@ DIRECTION = {
     "Pointing": "up",
     "SI-SDR": "up",
     "Heard (%)": "up",
+    "Timeline acc (%)": "up",
+    "Alone acc (%)": "up",
     "Spearman (head)": "down",
     "Spearman (all)": "down",
     "Rise": "up",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Tuple, Union
 
 import torch
 
@@ -99,17 +99,7 @@ def stream_interpretation(
     lmac, rate = interp.mods.lmac, interp.hparams.sample_rate
     hop = lmac.frontend.hop_length
     window = max(int(window_s * rate) // hop * hop, hop)
-    if isinstance(source, torch.Tensor):
-        if source.dim() != 1:
-            raise ValueError(f"stream_interpretation takes one waveform [N]; got {tuple(source.shape)}.")
-        wav = normalize_input(source.float(), interp.input_normalization)
-        n_samples, read = wav.shape[0], lambda a, b: wav[a:b]
-    else:
-        stream = AudioStream(source, rate)
-        scale = 1.0
-        if interp.input_normalization == "peak" and stream.peak() > PEAK_EPS:  # peak_normalize of the whole
-            scale = 1.0 / stream.peak()
-        n_samples, read = stream.n_samples, lambda a, b: stream.read(a, b) * scale
+    n_samples, read = recording_reader(interp, source)
     fixed = None if target is None else interp.class_index(target)
     refinement = refinement or Refinement()
 
@@ -124,6 +114,30 @@ def stream_interpretation(
     )
     streamed = StreamedInput(n_samples, rate, window, _no_grad(chunks))
     return streamed
+
+
+def recording_reader(
+    interp, source: Union[str, os.PathLike, torch.Tensor]
+) -> Tuple[int, Callable[[int, int], torch.Tensor]]:
+    """``(n_samples, read)``: the recording's length at ``sample_rate`` and ``read(a, b)``, its samples ``[a, b)``
+    as the classifier hears them (the interpreter's input normalisation of the whole recording).
+
+    Example
+    -------
+    >>> n, read = recording_reader(getfixture("tiny_interpreter"), torch.tensor([0.1, -0.5, 0.25]))
+    >>> n, read(1, 3).tolist()
+    (3, [-1.0, 0.5])
+    """
+    if isinstance(source, torch.Tensor):
+        if source.dim() != 1:
+            raise ValueError(f"stream_interpretation takes one waveform [N]; got {tuple(source.shape)}.")
+        wav = normalize_input(source.float(), interp.input_normalization)
+        return wav.shape[0], lambda a, b: wav[a:b]
+    stream = AudioStream(source, interp.hparams.sample_rate)
+    scale = 1.0
+    if interp.input_normalization == "peak" and stream.peak() > PEAK_EPS:  # peak_normalize of the whole
+        scale = 1.0 / stream.peak()
+    return stream.n_samples, lambda a, b: stream.read(a, b) * scale
 
 
 def _no_grad(chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:

@@ -116,7 +116,9 @@ def write_timeline(
             }
             final += [os.path.join(out_dir, files[key]) for key in sinks]
             classes: Dict[int, _Sink] = {}
-            bar = stack.enter_context(tqdm(total=round(streamed.n_samples / rate), unit="s", desc=name, leave=False))
+            bar = stack.enter_context(
+                tqdm(total=round(streamed.n_samples / rate), unit="s", desc=f"{name} (audio s)", leave=False)
+            )
             for chunk in streamed.chunks:
                 for key in sinks:
                     sinks[key].write(getattr(chunk, key))
