@@ -11,7 +11,10 @@ it: mono, resampled, with the interpreter's input normalisation), ``<name>_inter
 class, windows), then one self-contained ``report.html`` for the whole folder
 (:mod:`lmac_brain.interface.listening_page`). With ``--target`` the name is ``<file>_why_<class>``; with
 ``--top-k`` ``<file>_top<r>_<class>``. ``--budget 0.1`` makes every mask binary, keeping the top 10% of the
-time-frequency bins (the JSON and the page say so). Folders are searched
+time-frequency bins (the JSON and the page say so). A file longer than one window (10 s) gets a timeline
+instead, streamed in bounded memory (:mod:`lmac_brain.interface.timeline_outputs`: the same three wavs,
+``<name>_class_<class>.flac`` per decided class, the decision-track figure and the segments in the JSON),
+unless ``--top-k`` or ``--budget`` is given, which explain it whole. Folders are searched
 recursively for audio files. A file that cannot be read is reported by name and skipped; nothing is
 half-written (atomic writes, and an item's files are removed if one of them fails), and existing outputs
 are kept unless ``--overwrite`` is given. ``lmac report DIR`` rebuilds the page. Without ``--source``
