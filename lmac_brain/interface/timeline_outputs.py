@@ -97,8 +97,8 @@ def write_timeline(
     list of str
         The files written, the JSON record last.
     """
-    # two windows at a time: 817 MB peak RSS with the shipped model for 3 min of audio on a CPU, against 891 MB
-    # with four (the windows' activations); bench/long_input.py measures the whole path
+    # two windows at a time: their activations are most of what the stream adds to the loaded model's memory
+    # (bench/long_input.py measures the peak)
     streamed = stream_interpretation(
         interp, source, target=target, window_s=window_s, per_class=target is None, batch_size=2
     )
