@@ -69,3 +69,17 @@ def test_lmac_explain_writes_a_timeline_for_a_long_file(tiny_interpreter, tmp_pa
     for key in record["files"]:
         assert (out / record["files"][key]).stat().st_size > 0
     assert sorted(p.name for p in out.iterdir() if p.name.startswith("tmp_")) == []
+
+
+def test_a_60_s_file_streamed_for_one_target_equals_the_whole_file_output(tiny_interpreter, tmp_path):
+    wav, _ = _alternating_tones(6.0, 10)  # 60 s
+    path = tmp_path / "minute.flac"
+    sf.write(str(path), wav.numpy(), 16000, subtype="PCM_24")
+    out = tmp_path / "out"
+    assert explain_files(tiny_interpreter, [str(path)], str(out), target="rain") == 0
+    record = json.loads((out / "minute_why_rain.json").read_text(encoding="utf-8"))
+    assert record["target"] == "rain" and not any(k.startswith("class:") for k in record["files"])
+    whole = tiny_interpreter.interpret_file(str(path), target="rain")
+    for key in ("input", "interpretation", "masked_out"):
+        audio, _ = sf.read(str(out / record["files"][key]), dtype="float32")
+        assert np.abs(audio - getattr(whole, key)[0].clamp(-1, 1).numpy()).max() < 2e-4, key
