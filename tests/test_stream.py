@@ -87,6 +87,9 @@ def test_per_class_audio_is_silent_where_the_class_was_not_decided():
     first_1 = min(w.start for w in windows if w.target == 1)
     assert float(audio[0][last_0 + FE.n_fft :].abs().max()) == 0.0 and float(audio[0][:first_1].abs().max()) > 0.01
     assert float(audio[1][: first_1 - FE.n_fft].abs().max()) == 0.0 and float(audio[1][last_0:].abs().max()) > 0.01
+    # the classes' masks add up to the mask
+    assert all(torch.allclose(sum(ch.class_mask.values()), ch.mask, atol=1e-6) for ch in chunks)
+    assert {len(ch.class_mask) for ch in chunks} == {1, 2}  # class 1 joins on the way
     # where only one class's windows reach, its audio is the interpretation itself
     interpretation = torch.cat([ch.interpretation for ch in chunks])
     assert torch.allclose(audio[0][: first_1 - FE.n_fft], interpretation[: first_1 - FE.n_fft], atol=1e-5)

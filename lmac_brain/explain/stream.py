@@ -11,9 +11,9 @@ later window can change a stretch of frames and samples, yields a :class:`Stream
 previous chunk. Joined, the chunks equal the whole-input computation up to float rounding.
 
 Each window's mask explains the class the explainer chose for it (its own decision, or a fixed target). With
-``per_class=True`` the stream also gives, for every class some window explained, the audio of the mask
-built from that class's windows alone (the other windows count as zero mask): per class, what the
-classifier listened to where it decided that class.
+``per_class=True`` the stream also gives, for every class some window explained, the mask built from that
+class's windows alone (the other windows count as zero mask) and its audio: per class, what the classifier
+listened to where it decided that class.
 
 Authors
  * lmac_brain contributors 2026
@@ -61,6 +61,10 @@ class StreamChunk:
     class_audio : dict
         With ``per_class``: class index -> ``[n]`` audio of the mask of that class's windows, for every class
         explained so far (zeros where none of its windows reaches).
+    class_mask : dict
+        With ``per_class``: class index -> ``[t, F]`` that class's mask: its windows' masks overlap-added with
+        the weights of every window (so the classes' masks add up to ``mask``), zero where none of its windows
+        reaches.
     """
 
     start: int
@@ -72,6 +76,7 @@ class StreamChunk:
     mask: torch.Tensor
     windows: List[WindowResult] = field(default_factory=list)
     class_audio: Dict[int, torch.Tensor] = field(default_factory=dict)
+    class_mask: Dict[int, torch.Tensor] = field(default_factory=dict)
 
 
 class _Buffer:
@@ -216,9 +221,10 @@ def stream_explain(
                 mask=(mask_acc.take(upto_frame) / weight.view(frame_out, upto_frame).clamp(min=1e-12)).float(),
                 windows=[w for w in pending if w.start < upto],
             )
+            norm = weight.view(frame_out, upto_frame).clamp(min=1e-12)
             for c in class_acc:
                 chunk.class_audio[c] = (class_samples[c].take(upto) / fade).float()
-                class_acc[c].take(upto_frame)
+                chunk.class_mask[c] = (class_acc[c].take(upto_frame) / norm).float()
             weight.take(upto_frame)
             pending = [w for w in pending if w.start >= upto]
             sample_out, frame_out = upto, upto_frame
