@@ -311,9 +311,9 @@ def test_finetune_then_lmac_then_explain(tmp_path, repo_root, source_classifier)
     assert "valid Fid-In" in log and "test AI" in log
     results = json.loads((lmac_out / "results.json").read_text(encoding="utf-8"))
     assert results["condition"] == (
-        "clean clips (0/0.3/0.3/0.3/0.3 (by schedule phase) of training clips mixed over another training clip at "
+        "clean clips (0/0/0/0/0.3/0.3 (by schedule phase) of training clips mixed over another training clip at "
         "[6.0, 18.0] dB instead)"
-    )  # the method's schedule: no event mixing in the warm-up
+    )  # the method's schedule: no event mixing before the decoder's parts join
     assert results["split"].startswith("seeded stratified split")
     assert sorted(before) == sorted(str(p) for p in data.rglob("*")), "the recipes wrote into the data folder"
 

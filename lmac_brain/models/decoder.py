@@ -172,12 +172,8 @@ class LMACDecoder(torch.nn.Module):
             torch.nn.ReLU(inplace=True),
             torch.nn.Conv2d(out_channels, class_code or 1, 1),
         )
-        with torch.no_grad():  # the head reads the fine features with weights that start at zero ...
+        with torch.no_grad():  # the head reads the fine features with weights that start at zero
             self.head[0].weight[:, out_channels + 1 :].zero_()
-            # ... and the rest as torch initialises a head without them (bounds of its fan-in)
-            rest = self.head[0].weight[:, : out_channels + 1]
-            torch.nn.init.kaiming_uniform_(rest, a=5**0.5)
-            self.head[0].bias.uniform_(-(rest[0].numel() ** -0.5), rest[0].numel() ** -0.5)
         if class_code:  # (w_c / |w_c|, b_c) -> the class's code
             self.code = torch.nn.Linear(self.rep_channels[0] + 1, class_code, bias=False)  # no class-free part
         self.mel_to_linear = torch.nn.Linear(n_mels, n_freqs)
