@@ -14,7 +14,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from typing import Iterator
+from typing import Iterator, List
 
 
 def _umask() -> int:
@@ -92,6 +92,33 @@ def atomic_folder(path: str, overwrite: bool = False) -> Iterator[str]:
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def all_or_none(written: List[str]) -> Iterator[List[str]]:
+    """Yield ``written``, the list of files a group of writes appends to as it goes; if the group fails, remove
+    them (those that exist) and re-raise: the group leaves all its files or none.
+
+    Example
+    -------
+    >>> target = str(getfixture("tmpdir") / "part.txt")
+    >>> try:
+    ...     with all_or_none([]) as written:
+    ...         write_text(target, "first")
+    ...         written.append(target)
+    ...         raise OSError("disk full")
+    ... except OSError:
+    ...     pass
+    >>> os.path.exists(target)
+    False
+    """
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            if os.path.exists(path):
+                os.remove(path)
         raise
 
 

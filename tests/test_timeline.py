@@ -83,3 +83,23 @@ def test_a_60_s_file_streamed_for_one_target_equals_the_whole_file_output(tiny_i
     for key in ("input", "interpretation", "masked_out"):
         audio, _ = sf.read(str(out / record["files"][key]), dtype="float32")
         assert np.abs(audio - getattr(whole, key)[0].clamp(-1, 1).numpy()).max() < 2e-4, key
+
+
+def test_a_failing_timeline_leaves_no_file(tiny_interpreter, tmp_path, monkeypatch):
+    import pytest
+
+    from lmac_brain.interface import timeline_outputs
+
+    wav, _ = _alternating_tones(4.0, 6)
+    path = tmp_path / "long.wav"
+    sf.write(str(path), wav.numpy(), 16000, subtype="FLOAT")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(timeline_outputs, "plot_timeline", broken)  # after the audio files are in place
+    with pytest.raises(OSError, match="disk full"):
+        timeline_outputs.write_timeline(str(out), "long", str(path), tiny_interpreter)
+    assert list(out.iterdir()) == []

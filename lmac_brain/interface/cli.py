@@ -36,7 +36,7 @@ from typing import List, Optional
 
 from tqdm import tqdm
 
-from lmac_brain.atomic import write_text
+from lmac_brain.atomic import all_or_none, write_text
 from lmac_brain.data.audio import AudioLoadError, load_audio
 from lmac_brain.data.audio_stream import AudioStream
 from lmac_brain.data.files import list_audio_files
@@ -133,8 +133,7 @@ def write_explanation(out_dir: str, name: str, source: str, explanation, interp)
     fe = lmac.frontend
     encoder = interp.hparams.label_encoder
     files = {key: f"{name}{suffix}" for key, suffix in OUTPUTS.items()}
-    written = []
-    try:
+    with all_or_none([]) as written:
         wav = explanation.input[0]
         for key, audio in (
             ("input", wav),
@@ -176,11 +175,6 @@ def write_explanation(out_dir: str, name: str, source: str, explanation, interp)
         path = os.path.join(out_dir, f"{name}{RECORD_SUFFIX}")
         write_text(path, json.dumps(record, indent=2))
         written.append(path)
-    except BaseException:
-        for path in written:
-            if os.path.exists(path):
-                os.remove(path)
-        raise
     return written
 
 

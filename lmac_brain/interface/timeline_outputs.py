@@ -31,7 +31,7 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from lmac_brain.atomic import atomic_path, write_text
+from lmac_brain.atomic import all_or_none, atomic_path, write_text
 from lmac_brain.explain.longform import Segment
 from lmac_brain.explain.timeline import merge_windows
 from lmac_brain.explain.timeline_figure import Overview, plot_timeline
@@ -111,9 +111,8 @@ def write_timeline(
     }
     overview = Overview(streamed.n_samples // fe.hop_length + 1, fe.n_freqs)
     windows = []
-    final: List[str] = []
-    try:
-        with contextlib.ExitStack() as stack:  # every file renamed into place only if all succeed
+    with all_or_none([]) as final:  # the files of a failed explanation are removed
+        with contextlib.ExitStack() as stack:  # the audio files renamed into place when the stream ends
             sinks = {
                 key: stack.enter_context(_sink(os.path.join(out_dir, files[key]), rate, "WAV"))
                 for key in ("input", "interpretation", "masked_out")
@@ -143,11 +142,6 @@ def write_timeline(
         plot_timeline(final[-1], overview, segments, rate, fe.hop_length, title)
         final.append(os.path.join(out_dir, f"{name}{RECORD_SUFFIX}"))
         write_text(final[-1], json.dumps(record, indent=2))
-    except BaseException:
-        for path in final:
-            if os.path.exists(path):
-                os.remove(path)
-        raise
     return final
 
 
