@@ -68,6 +68,8 @@ def test_lmac_explain_writes_a_timeline_for_a_long_file(tiny_interpreter, tmp_pa
         assert np.abs(audio - expected).max() < 2e-4, key  # 16-bit files
     for key in record["files"]:
         assert (out / record["files"][key]).stat().st_size > 0
+        if key.startswith("class:"):  # each class's audio spans the file (silent where it was not decided)
+            assert sf.info(str(out / record["files"][key])).frames == wav.shape[0]
     assert sorted(p.name for p in out.iterdir() if p.name.startswith("tmp_")) == []
 
 

@@ -59,12 +59,12 @@ class StreamChunk:
     windows : list of WindowResult
         The windows explained since the previous chunk, in order.
     class_audio : dict
-        With ``per_class``: class index -> ``[n]`` audio of the mask of that class's windows, for every class
-        explained so far (zeros where none of its windows reaches).
+        With ``per_class``: class index -> ``[n]`` audio of the mask of that class's windows, for the classes
+        whose windows reach this stretch or the one before (a class left out is silent here).
     class_mask : dict
-        With ``per_class``: class index -> ``[t, F]`` that class's mask: its windows' masks overlap-added with
-        the weights of every window (so the classes' masks add up to ``mask``), zero where none of its windows
-        reaches.
+        With ``per_class``: class index -> ``[t, F]`` that class's mask, for the same classes: its windows' masks
+        overlap-added with the weights of every window (so the classes' masks add up to ``mask``), zero where
+        none of its windows reaches.
     """
 
     start: int
@@ -222,9 +222,11 @@ def stream_explain(
                 windows=[w for w in pending if w.start < upto],
             )
             norm = weight.view(frame_out, upto_frame).clamp(min=1e-12)
-            for c in class_acc:
+            for c in list(class_acc):
                 chunk.class_audio[c] = (class_samples[c].take(upto) / fade).float()
                 chunk.class_mask[c] = (class_acc[c].take(upto_frame) / norm).float()
+                if not (class_acc[c].data.any() or class_samples[c].data.any()):  # nothing of it pending: its
+                    del class_acc[c], class_samples[c]  # buffers go (memory stays that of the classes in play)
             weight.take(upto_frame)
             pending = [w for w in pending if w.start >= upto]
             sample_out, frame_out = upto, upto_frame

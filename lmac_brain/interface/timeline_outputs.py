@@ -130,11 +130,13 @@ def write_timeline(
                         files[f"class:{names[c]}"] = f"{name}_class_{safe_name(names[c])}.flac"
                         final.append(os.path.join(out_dir, files[f"class:{names[c]}"]))
                         classes[c] = stack.enter_context(_sink(final[-1], rate, "FLAC"))
-                        classes[c].pad_to(chunk.start)
+                    classes[c].pad_to(chunk.start)  # silence where the class was not in play
                     classes[c].write(audio)
                 overview.add(chunk.frame_start, chunk.logmag, chunk.mask)
                 windows += chunk.windows
                 bar.update(round((chunk.start + chunk.input.shape[0]) / rate) - bar.n)
+            for sink in classes.values():
+                sink.pad_to(streamed.n_samples)
         record, segments = _record(name, source, windows, names, rate, streamed.n_samples, target)
         record["refined"], record["files"] = streamed.refined, files
         final.append(os.path.join(out_dir, files["figure"]))
