@@ -163,8 +163,15 @@ def chunk_spans(n_samples: int, window: int, stft_hop: int) -> List[Tuple[int, i
     return list(zip(starts, ends))
 
 
-def _ramp(length: int, margin: int, open_left: bool, open_right: bool) -> torch.Tensor:
-    """Cross-fade weights of one chunk: zero within ``margin`` of an interior edge, rising linearly."""
+def crossfade_weights(length: int, margin: int, open_left: bool, open_right: bool) -> torch.Tensor:
+    """Cross-fade weights of one chunk's output samples: zero within ``margin`` of an interior edge (where the
+    chunk's STFT differs from the whole input's), rising linearly; an open edge (the input's own) rises from 1.
+
+    Example
+    -------
+    >>> crossfade_weights(6, 2, open_left=False, open_right=True).tolist()
+    [0.0, 0.0, 1.0, 2.0, 2.0, 1.0]
+    """
     n = torch.arange(length, dtype=torch.float64)
     left = n + 1 if open_left else (n - margin + 1).clamp(min=0)
     right = length - n if open_right else (length - margin - n).clamp(min=0)
@@ -209,7 +216,7 @@ def long_spectrogram_and_audio(frontend, wav: torch.Tensor, mask: torch.Tensor, 
         hi = t if b == n else t - margin_frames
         logmag[f0 + lo : f0 + hi] = lm[0, lo:hi]
         m = mask[f0 : f0 + t].unsqueeze(0)
-        w = _ramp(b - a, n_fft, a == 0, b == n)
+        w = crossfade_weights(b - a, n_fft, a == 0, b == n)
         for out, keep in zip(outs, (m, 1 - m)):
             audio = frontend.invert(frontend.apply_mask(lm, keep, domain), phase, b - a)[0]
             out[a:b] += w * audio.double()

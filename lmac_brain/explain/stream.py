@@ -26,7 +26,7 @@ from typing import Callable, Dict, Iterator, List, Tuple
 
 import torch
 
-from lmac_brain.explain.longform import _ramp, chunk_spans, triangular_weights
+from lmac_brain.explain.longform import chunk_spans, crossfade_weights, triangular_weights
 
 ExplainWindows = Callable[[torch.Tensor], Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 """``[W, window]`` waveforms -> (masks ``[W, T_w, F]``, probabilities ``[W, C]``, explained classes ``[W]``)."""
@@ -198,7 +198,7 @@ def stream_explain(
             inputs.view(a, b).copy_(wav)
             norm = weight.view(f0, f0 + t).clamp(min=1e-12)
             m = (mask_acc.view(f0, f0 + t) / norm).to(lm.dtype).unsqueeze(0)
-            ramp = _ramp(b - a, n_fft, a == 0, b == n_samples)
+            ramp = crossfade_weights(b - a, n_fft, a == 0, b == n_samples)
             for buf, keep in zip(samples, (m, 1 - m)):
                 buf.view(a, b).add_(ramp * frontend.invert(frontend.apply_mask(lm, keep, domain), phase, b - a)[0])
             samples[2].view(a, b).add_(ramp)

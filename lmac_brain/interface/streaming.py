@@ -112,7 +112,7 @@ def stream_interpretation(
     chunks = stream_explain(
         read, n_samples, explain, lmac.frontend, window, lmac.mask_domain, batch_size=batch_size, per_class=per_class
     )
-    streamed = StreamedInput(n_samples, rate, window, _no_grad(chunks))
+    streamed = StreamedInput(n_samples, rate, window, chunks)  # targeted_masks runs without gradients
     return streamed
 
 
@@ -138,8 +138,3 @@ def recording_reader(
     if interp.input_normalization == "peak" and stream.peak() > PEAK_EPS:  # peak_normalize of the whole
         scale = 1.0 / stream.peak()
     return stream.n_samples, lambda a, b: stream.read(a, b) * scale
-
-
-def _no_grad(chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
-    with torch.no_grad():
-        yield from chunks
