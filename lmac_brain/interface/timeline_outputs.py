@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from lmac_brain.atomic import all_or_none, atomic_path, write_text
-from lmac_brain.explain.longform import Segment
+from lmac_brain.explain.longform import Segment, chunk_spans
 from lmac_brain.explain.timeline import merge_windows
 from lmac_brain.explain.timeline_figure import Overview, plot_timeline
 from lmac_brain.interface.listening_page import RECORD_SUFFIX
@@ -119,9 +119,8 @@ def write_timeline(
             }
             final += [os.path.join(out_dir, files[key]) for key in sinks]
             classes: Dict[int, _Sink] = {}
-            bar = stack.enter_context(
-                tqdm(total=round(streamed.n_samples / rate), unit="s", desc=f"{name} (audio s)", leave=False)
-            )
+            n_windows = len(chunk_spans(streamed.n_samples, streamed.window, fe.hop_length))
+            bar = stack.enter_context(tqdm(total=n_windows, unit="window", desc=name, leave=False))
             for chunk in streamed.chunks:
                 for key in sinks:
                     sinks[key].write(getattr(chunk, key))
@@ -134,7 +133,7 @@ def write_timeline(
                     classes[c].write(audio)
                 overview.add(chunk.frame_start, chunk.logmag, chunk.mask)
                 windows += chunk.windows
-                bar.update(round((chunk.start + chunk.input.shape[0]) / rate) - bar.n)
+                bar.update(len(chunk.windows))
             for sink in classes.values():
                 sink.pad_to(streamed.n_samples)
         record, segments = _record(name, source, windows, names, rate, streamed.n_samples, target)
