@@ -113,7 +113,7 @@ def plot_timeline(
     track.set_title("decisions (segments of windows that decided the same class; line: mean probability)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[label]) for label in order[:12]]
     names = [f"{label} ({held[label] / 60:.1f} min)" for label in order[:12]]
-    track.legend(handles, names, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
+    fig.legend(handles, names, loc="outside right upper", fontsize="small", frameon=False, title="time held")
     vmax = float(overview.logmag.max()) or 1.0
     for ax, values, name, limits, cmap in (
         (axes[1], overview.logmag, "input log1p|X|", (0.0, vmax), "magma"),
