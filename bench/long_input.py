@@ -92,8 +92,8 @@ def main():
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             os.remove(path)
     print(
-        "| input | windows | segments | explain time (s) | s per audio minute | peak RSS (MB) "
-        "| RSS over loaded model (MB) |"
+        "| input | windows | segments | explain time (s) | s per audio minute | peak RSS (MiB) "
+        "| RSS over loaded model (MiB) |"
     )
     print("|---|---|---|---|---|---|---|")
     for r in rows:

@@ -80,22 +80,43 @@ class StreamChunk:
 
 
 class _Buffer:
-    """A stretch ``[base, base + len)`` of a longer tensor (first axis), extended with zeros on demand and
-    dropped from the front once given out."""
+    """A stretch ``[base, base + length)`` of a longer tensor (first axis), extended with zeros on demand and
+    dropped from the front once given out.
+
+    The stretch lives at the front of one of two stores of the same capacity: dropping the front copies the
+    rest into the other store, and the capacity only grows (doubling), so a long stream re-uses the same two
+    allocations instead of asking the allocator for a new, slightly different size at every chunk (which
+    fragments the heap and lets the process's memory creep with the input's length).
+    """
 
     def __init__(self, tail: Tuple[int, ...] = (), dtype=torch.float64, base: int = 0):
-        self.base, self.data = base, torch.zeros((0, *tail), dtype=dtype)
+        self.base, self.length = base, 0
+        self.stores = [torch.zeros((0, *tail), dtype=dtype)] * 2
+
+    @property
+    def data(self) -> torch.Tensor:
+        """The stretch held, ``[length, *tail]``."""
+        return self.stores[0][: self.length]
 
     def view(self, a: int, b: int) -> torch.Tensor:
-        if b > self.base + self.data.shape[0]:
-            grow = b - self.base - self.data.shape[0]
-            self.data = torch.cat([self.data, self.data.new_zeros((grow, *self.data.shape[1:]))])
-        return self.data[a - self.base : b - self.base]
+        need = b - self.base
+        if need > self.stores[0].shape[0]:
+            capacity = max(need, 2 * self.stores[0].shape[0])
+            grown = [self.stores[0].new_empty((capacity, *self.stores[0].shape[1:])) for _ in range(2)]
+            grown[0][: self.length].copy_(self.data)
+            self.stores = grown
+        if need > self.length:
+            self.stores[0][self.length : need].zero_()
+            self.length = need
+        return self.stores[0][a - self.base : b - self.base]
 
     def take(self, upto: int) -> torch.Tensor:
         """``[base, upto)``, removed from the buffer."""
         out = self.view(self.base, upto).clone()
-        self.data, self.base = self.data[upto - self.base :], upto
+        n, rest = upto - self.base, self.length - (upto - self.base)
+        self.stores[1][:rest].copy_(self.stores[0][n : self.length])
+        self.stores.reverse()
+        self.base, self.length = upto, rest
         return out
 
 

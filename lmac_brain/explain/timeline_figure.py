@@ -91,10 +91,9 @@ def plot_timeline(
     import matplotlib
 
     matplotlib.use("Agg")
-    import librosa.display
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-    n_fft = 2 * (overview.logmag.shape[1] - 1)
     fig, axes = plt.subplots(
         3, 1, figsize=(14, 7), sharex=True, gridspec_kw={"height_ratios": [1, 3, 3]}, layout="constrained"
     )
@@ -114,26 +113,81 @@ def plot_timeline(
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[label]) for label in order[:12]]
     names = [f"{label} ({held[label] / 60:.1f} min)" for label in order[:12]]
     fig.legend(handles, names, loc="outside right upper", fontsize="small", frameon=False, title="time held")
+    duration = overview.logmag.shape[0] * overview.frames_per_column * hop_length / sample_rate
+    duration = max(duration, max((s.end_s for s in segments), default=0.0))
+    nyquist = sample_rate / 2
+    rows, ticks = log_frequency_rows(overview.logmag.shape[1], nyquist)
     vmax = float(overview.logmag.max()) or 1.0
     for ax, values, name, limits, cmap in (
         (axes[1], overview.logmag, "input log1p|X|", (0.0, vmax), "magma"),
         (axes[2], overview.mask, "mask (explains each window's class)", (0.0, 1.0), "viridis"),
     ):
-        librosa.display.specshow(
-            values.numpy().T,
-            sr=sample_rate,
-            hop_length=hop_length * overview.frames_per_column,
-            n_fft=n_fft,
-            x_axis="time",
-            y_axis="log",
-            ax=ax,
+        ax.imshow(  # an image on a log-frequency grid: a few MB to draw, where a mesh of every bin costs 100+
+            rows(values).T.numpy(),
+            aspect="auto",
+            origin="lower",
+            extent=(0.0, duration, 0.0, 1.0),
+            interpolation="nearest",
             vmin=limits[0],
             vmax=limits[1],
             cmap=cmap,
         )
+        ax.set_yticks([y for y, _ in ticks], [label for _, label in ticks])
         ax.set_title(name)
         ax.set_ylabel("frequency (Hz)")
-    duration = overview.logmag.shape[0] * overview.frames_per_column * hop_length / sample_rate
-    track.set_xlim(0, max(duration, max((s.end_s for s in segments), default=0.0)))
+    hours = duration >= 3600
+    step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800) if duration / s <= 10), 3600)
+    axes[2].xaxis.set_major_locator(MultipleLocator(step))
+    axes[2].xaxis.set_major_formatter(FuncFormatter(lambda x, _: clock(x, hours)))
+    axes[2].set_xlabel("time (h:mm:ss)" if hours else "time (m:ss)")
+    track.set_xlim(0, duration)
     fig.suptitle(title)
     return save_figure(fig, path, dpi=80)
+
+
+def log_frequency_rows(n_freqs: int, nyquist: float, n_rows: int = 256, f_min: float = 30.0):
+    """Resampling of ``n_freqs`` linear STFT bins (0 to ``nyquist``) onto ``n_rows`` rows evenly spaced in
+    log frequency from ``f_min``: each row the mean of the bins in its band (the nearest bin where the band is
+    narrower than a bin).
+
+    Returns ``(rows, ticks)``: ``rows`` maps ``[T, n_freqs]`` to ``[T, n_rows]``; ``ticks`` are
+    ``(position in [0, 1], label)`` at 50, 100, 200, 500, 1k, ... Hz within the range.
+
+    Example
+    -------
+    >>> rows, ticks = log_frequency_rows(513, 8000.0, n_rows=8)
+    >>> x = torch.arange(513.0).expand(2, 513)  # each bin holds its own index
+    >>> [round(v) for v in rows(x)[0].tolist()]  # low rows: single bins; high rows: means of wide bands
+    [2, 6, 12, 23, 46, 94, 190, 383]
+    >>> [label for _, label in ticks]
+    ['50', '100', '200', '500', '1k', '2k', '5k']
+    """
+    bin_hz = nyquist / (n_freqs - 1)
+    ratio = nyquist / f_min
+    edges = torch.tensor([f_min * ratio ** (i / n_rows) for i in range(n_rows + 1)], dtype=torch.float64)
+    lo = (edges[:-1] / bin_hz).round().long().clamp(0, n_freqs - 1)
+    hi = torch.maximum((edges[1:] / bin_hz).round().long().clamp(0, n_freqs - 1), lo + 1)
+
+    def rows(values: torch.Tensor) -> torch.Tensor:
+        cumulative = torch.nn.functional.pad(values.double().cumsum(1), (1, 0))
+        return ((cumulative[:, hi] - cumulative[:, lo]) / (hi - lo)).float()
+
+    marks = [m * 10**k for k in range(1, 6) for m in (1, 2, 5)]
+    ticks = [
+        (math.log(f / f_min) / math.log(ratio), f"{f // 1000}k" if f >= 1000 else str(f))
+        for f in marks
+        if f_min <= f <= nyquist
+    ]
+    return rows, ticks
+
+
+def clock(seconds: float, hours: bool = False) -> str:
+    """``m:ss``, or ``h:mm:ss`` with ``hours`` or from an hour on.
+
+    Example
+    -------
+    >>> clock(75.0), clock(75.0, hours=True), clock(3725.0)
+    ('1:15', '0:01:15', '1:02:05')
+    """
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if hours or s >= 3600 else f"{s // 60}:{s % 60:02d}"
