@@ -1,0 +1,184 @@
+"""SpeechBrain EncoderClassifier folders (ECAPA-TDNN, x-vector) loaded from their own hyperparams.yaml."""
+
+import os
+
+import pytest
+import torch
+from speechbrain.dataio.encoder import CategoricalEncoder
+from speechbrain.inference.classifiers import EncoderClassifier
+
+from lmac_brain.models.encoder_folder import EncoderFolderError, load_encoder_classifier
+from lmac_brain.models.sources import SourceNotFoundError
+
+LABELS = ["dog", "rain", "siren"]
+
+# The hub layout (as speechbrain/urbansound8k_ecapa): checkpoints at <pretrained_path>/..., label_encoder.txt.
+ECAPA_YAML = """\
+pretrained_path: speechbrain/not-fetched-in-this-test
+sample_rate: 16000
+n_mels: 20
+compute_features: !new:speechbrain.lobes.features.Fbank
+    n_mels: !ref <n_mels>
+mean_var_norm: !new:speechbrain.processing.features.InputNormalization
+    norm_type: sentence
+    std_norm: False
+embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
+    input_size: !ref <n_mels>
+    channels: [16, 16, 16, 16, 48]
+    attention_channels: 8
+    lin_neurons: 8
+classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier
+    input_size: 8
+    out_neurons: 3
+label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
+modules:
+    compute_features: !ref <compute_features>
+    mean_var_norm: !ref <mean_var_norm>
+    embedding_model: !ref <embedding_model>
+    classifier: !ref <classifier>
+pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
+    loadables:
+        embedding_model: !ref <embedding_model>
+        classifier: !ref <classifier>
+        label_encoder: !ref <label_encoder>
+    paths:
+        embedding_model: !ref <pretrained_path>/embedding_model.ckpt
+        classifier: !ref <pretrained_path>/classifier.ckpt
+        label_encoder: !ref <pretrained_path>/label_encoder.txt
+"""
+
+# SpeechBrain's x-vector lobes; a pretrainer without paths (files <name>.ckpt in the folder).
+XVECTOR_YAML = """\
+compute_features: !new:speechbrain.lobes.features.Fbank
+    n_mels: 20
+mean_var_norm: !new:speechbrain.processing.features.InputNormalization
+    norm_type: sentence
+    std_norm: False
+embedding_model: !new:speechbrain.lobes.models.Xvector.Xvector
+    in_channels: 20
+    tdnn_channels: [16, 16, 16, 16, 32]
+    lin_neurons: 8
+classifier: !new:speechbrain.lobes.models.Xvector.Classifier
+    input_shape: [null, null, 8]
+    lin_neurons: 8
+    out_neurons: 3
+label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
+modules:
+    compute_features: !ref <compute_features>
+    mean_var_norm: !ref <mean_var_norm>
+    embedding_model: !ref <embedding_model>
+    classifier: !ref <classifier>
+pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
+    loadables:
+        embedding_model: !ref <embedding_model>
+        classifier: !ref <classifier>
+        label_encoder: !ref <label_encoder>
+"""
+
+
+def write_folder(folder, yaml_text: str, label_file: str, seed: int = 0) -> str:
+    """A folder as a user has it: the YAML, weights of the modules it declares (seeded) and the labels."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    os.makedirs(folder, exist_ok=True)
+    torch.manual_seed(seed)
+    hp = load_hyperpyyaml(yaml_text)
+    for name in ("embedding_model", "classifier"):
+        with torch.no_grad():  # batch-norm statistics away from the identity, so they matter
+            for module in hp[name].modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.running_mean.uniform_(-0.1, 0.1)
+                    module.running_var.uniform_(0.5, 1.5)
+        torch.save(hp[name].state_dict(), os.path.join(folder, f"{name}.ckpt"))
+    encoder = CategoricalEncoder()
+    encoder.update_from_iterable(LABELS)
+    encoder.save(os.path.join(folder, label_file))
+    with open(os.path.join(folder, "hyperparams.yaml"), "w", encoding="utf-8") as f:
+        f.write(yaml_text)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("encoders")
+    return {
+        "ecapa": write_folder(root / "ecapa", ECAPA_YAML, "label_encoder.txt"),
+        "xvector": write_folder(root / "xvector", XVECTOR_YAML, "label_encoder.ckpt", seed=1),
+    }
+
+
+@pytest.mark.parametrize("family", ["ecapa", "xvector"])
+def test_same_scores_and_decisions_as_speechbrains_loader(folders, family, tmp_path):
+    folder = folders[family]
+    ours = load_encoder_classifier(folder, savedir=str(tmp_path / "ours"))
+    overrides = {"pretrained_path": folder} if family == "ecapa" else {}
+    theirs = EncoderClassifier.from_hparams(source=folder, savedir=str(tmp_path / "sb"), overrides=overrides)
+    wavs = torch.randn(4, 24000, generator=torch.Generator().manual_seed(3)) * 0.1
+    with torch.no_grad():
+        scores = ours(wavs)
+    probs, _, index, labels = theirs.classify_batch(wavs)
+    assert scores.shape == (4, 3) and ours.labels == LABELS
+    torch.testing.assert_close(scores, probs, rtol=1e-5, atol=1e-6)
+    assert scores.argmax(1).tolist() == index.tolist()
+    assert [ours.labels[i] for i in scores.argmax(1)] == labels
+    assert not any(p.requires_grad for p in ours.parameters())
+
+
+def test_gradients_reach_the_input(folders):
+    """The explainer trains through the classifier: its scores are differentiable in the waveform."""
+    model = load_encoder_classifier(folders["ecapa"])
+    wav = torch.randn(1, 16000, requires_grad=True)
+    model(wav)[0, 1].backward()
+    assert wav.grad is not None and float(wav.grad.abs().sum()) > 0
+
+
+def _edited(tmp_path, source, name, edit):
+    folder = tmp_path / name
+    folder.mkdir()
+    for file in os.listdir(source):
+        with open(os.path.join(source, file), "rb") as f:
+            data = f.read()
+        (folder / file).write_bytes(data)
+    edit(folder)
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    "name, edit, message",
+    [
+        (
+            "no_classifier",
+            lambda d: (  # the head is called something else
+                (d / "hyperparams.yaml").write_text((d / "hyperparams.yaml").read_text().replace("classifier", "head")),
+                (d / "classifier.ckpt").rename(d / "head.ckpt"),
+            ),
+            "no 'classifier' entry",
+        ),
+        ("no_yaml", lambda d: (d / "hyperparams.yaml").unlink(), "no hyperparams.yaml"),
+        ("no_weights", lambda d: (d / "classifier.ckpt").unlink(), "pretrainer path (classifier) not found"),
+        (
+            "wrong_labels",
+            lambda d: (d / "hyperparams.yaml").write_text(
+                (d / "hyperparams.yaml").read_text().replace("out_neurons: 3", "out_neurons: 5")
+            ),
+            "could not load the checkpoints",  # the checkpoint no longer fits the declared head
+        ),
+        (
+            "embedding_head",
+            lambda d: (d / "label_encoder.txt").write_text(
+                "'dog' => 0\n'rain' => 1\n================\n'starting_index' => 0\n"
+            ),
+            "'classifier' gives 3 scores per input, 'label_encoder' has 2 labels",
+        ),
+    ],
+)
+def test_a_folder_with_a_missing_or_wrong_entry_is_named(folders, tmp_path, name, edit, message):
+    folder = _edited(tmp_path, folders["ecapa"], name, edit)
+    with pytest.raises((EncoderFolderError, SourceNotFoundError), match="hyperparams.yaml") as err:
+        load_encoder_classifier(folder, savedir=str(tmp_path / "save"))
+    assert message in str(err.value)
+
+
+def test_a_missing_folder_is_named(tmp_path):
+    with pytest.raises(SourceNotFoundError, match="EncoderClassifier folder not found"):
+        load_encoder_classifier(str(tmp_path / "nowhere"))
