@@ -182,3 +182,25 @@ def test_a_folder_with_a_missing_or_wrong_entry_is_named(folders, tmp_path, name
 def test_a_missing_folder_is_named(tmp_path):
     with pytest.raises(SourceNotFoundError, match="EncoderClassifier folder not found"):
         load_encoder_classifier(str(tmp_path / "nowhere"))
+
+
+@pytest.mark.parametrize("family", ["ecapa", "xvector"])
+def test_the_masked_spectrum_reaches_the_classifier_as_its_own_features(folders, family):
+    """The explainer's front end is the features' STFT: unmasked, the spectral path gives the folder's features
+    and scores; its ISTFT gives the waveform back."""
+    model = load_encoder_classifier(folders[family])
+    fe = model.frontend()
+    assert (fe.n_fft, fe.win_length, fe.hop_length) == (400, 400, 160)
+    wavs = torch.randn(2, 20000, generator=torch.Generator().manual_seed(5)) * 0.1
+    logmag, phase = fe.log_magnitude_phase(wavs)
+    with torch.no_grad():
+        torch.testing.assert_close(model.spectral_features(logmag), model.features(wavs), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(model.scores(model.spectral_features(logmag)), model(wavs), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fe.invert(logmag, phase, 20000), wavs, rtol=0, atol=1e-4)
+
+
+def test_features_other_than_fbank_are_refused(folders):
+    model = load_encoder_classifier(folders["ecapa"])
+    model.compute_features = torch.nn.Identity()
+    with pytest.raises(EncoderFolderError, match="compute_features is Identity"):
+        model.frontend()

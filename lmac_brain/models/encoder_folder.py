@@ -30,6 +30,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.fetching import fetch
 
+from lmac_brain.models.frontend import Frontend
 from lmac_brain.models.sources import check_pretrainer_paths, check_source
 
 #: The entries of ``hyperparams.yaml`` the explainer needs (``mean_var_norm`` is used when present).
@@ -84,6 +85,55 @@ class EncoderClassifierModel(torch.nn.Module):
         feats = self.compute_features(wavs)
         if self.mean_var_norm is not None:
             feats = self.mean_var_norm(feats, torch.ones(wavs.shape[0], device=wavs.device))
+        return feats
+
+    def frontend(self) -> Frontend:
+        """The explainer's front end on the STFT of ``compute_features`` (same FFT size, Hamming window, hop):
+        its ``log1p|X|`` is what :meth:`spectral_features` turns into this classifier's input, so a mask on it
+        reaches the classifier exactly as the folder computes features, and its ISTFT makes the mask listenable.
+
+        Raises
+        ------
+        EncoderFolderError
+            If ``compute_features`` is not SpeechBrain's ``Fbank`` or ``MFCC`` with a Hamming-window STFT.
+        """
+        stft = getattr(self.compute_features, "compute_STFT", None)
+        fbanks = getattr(self.compute_features, "compute_fbanks", None)
+        if stft is None or fbanks is None:
+            raise EncoderFolderError(
+                f"compute_features is {type(self.compute_features).__name__}; the explainer masks the STFT that "
+                "SpeechBrain's Fbank and MFCC compute (other feature extractors are not supported yet)."
+            )
+        if not (stft.center and stft.onesided and not stft.normalized_stft) or not torch.allclose(
+            stft.window, torch.hamming_window(stft.win_length)
+        ):
+            raise EncoderFolderError(
+                "compute_features: its STFT must be centred, one-sided, unnormalised, with a Hamming window "
+                "(SpeechBrain's defaults) for the explainer to mask it."
+            )
+        return Frontend(
+            sample_rate=stft.sample_rate,
+            n_fft=stft.n_fft,
+            win_length=stft.win_length,
+            hop_length=stft.hop_length,
+            n_mels=fbanks.n_mels,
+        )
+
+    def spectral_features(self, logmag: torch.Tensor) -> torch.Tensor:
+        """The embedding model's input from a (masked) ``log1p|X|`` ``[B, T, F]`` of :meth:`frontend`: the power
+        spectrum through ``compute_features``' own filterbank (and DCT, deltas, context) and ``mean_var_norm``.
+        Unmasked, equal to :meth:`features` of the waveform up to float rounding."""
+        cf = self.compute_features
+        feats = cf.compute_fbanks(torch.expm1(logmag).clamp(min=0) ** 2)
+        if hasattr(cf, "compute_dct"):
+            feats = cf.compute_dct(feats)
+        if cf.deltas:
+            delta1 = cf.compute_deltas(feats)
+            feats = torch.cat([feats, delta1, cf.compute_deltas(delta1)], dim=2)
+        if cf.context:
+            feats = cf.context_window(feats)
+        if self.mean_var_norm is not None:
+            feats = self.mean_var_norm(feats, torch.ones(feats.shape[0], device=feats.device))
         return feats
 
     def scores(self, feats: torch.Tensor) -> torch.Tensor:
