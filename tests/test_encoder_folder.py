@@ -7,7 +7,8 @@ import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.inference.classifiers import EncoderClassifier
 
-from lmac_brain.models.encoder_folder import EncoderFolderError, load_encoder_classifier
+from lmac_brain.models.encoder_classifier import EncoderFolderError
+from lmac_brain.models.encoder_folder import load_encoder_classifier
 from lmac_brain.models.sources import SourceNotFoundError
 
 LABELS = ["dog", "rain", "siren"]

@@ -232,26 +232,48 @@ class AudioClassifier(torch.nn.Module):
         >>> print(w.shape, bool(torch.equal(w[0], clf.head.weight[2])), bool(torch.equal(b, clf.head.bias[[2, 0]])))
         torch.Size([2, 16]) True True
         """
-        head = self.head
-        if isinstance(head, torch.nn.Linear):
-            bias = head.bias[target] if head.bias is not None else head.weight.new_zeros(target.shape[0])
-            return head.weight[target], bias
-        blocks = getattr(head, "blocks", None)
-        weight = getattr(head, "weight", None)
-        if weight is not None and blocks is not None and len(blocks) <= 2:  # SpeechBrain Classifier, <= 1 linear block
-            direction = weight[target]  # [B, lin_neurons]
-            if len(blocks) == 2:
-                norm, linear = blocks[0], blocks[1]
-                direction = direction @ linear.w.weight  # back to the embedding space
-                bn = norm.norm
-                scale = (
-                    bn.weight / torch.sqrt(bn.running_var + bn.eps)
-                    if bn.affine
-                    else 1.0 / torch.sqrt(bn.running_var + bn.eps)
-                )
-                direction = direction * scale
-            return direction, direction.new_zeros(target.shape[0])
-        raise TypeError(
-            f"class_directions supports a torch.nn.Linear head or SpeechBrain's Classifier with at most one linear "
-            f"block, not {type(head).__name__}; use the unconditional decoder (conditional: False)."
-        )
+        return head_class_directions(self.head, target)
+
+
+def head_class_directions(head: torch.nn.Module, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A classification head's view of classes ``target`` ``[B]``: a direction and a bias per class, in the space
+    the head's last linear map reads.
+
+    ``torch.nn.Linear``: row ``c`` of the weight and bias ``c``. SpeechBrain's cosine ``Classifier`` (CNN14,
+    ECAPA-TDNN): the class weight mapped back through its linear block, if any (and the batch-norm scale before
+    it) to the embedding space, bias 0. SpeechBrain's x-vector ``Classifier`` (linear blocks with nonlinearities,
+    then ``out`` and a softmax): row ``c`` of ``out`` and its bias, in the space of its last hidden layer.
+
+    Example
+    -------
+    >>> from speechbrain.lobes.models.Xvector import Classifier
+    >>> head = Classifier(input_shape=[None, None, 8], lin_neurons=6, out_neurons=3)
+    >>> w, b = head_class_directions(head, torch.tensor([1, 2]))
+    >>> print(w.shape, bool(torch.equal(w, head.out.w.weight[[1, 2]])), b.shape)
+    torch.Size([2, 6]) True torch.Size([2])
+    """
+    if isinstance(head, torch.nn.Linear):
+        bias = head.bias[target] if head.bias is not None else head.weight.new_zeros(target.shape[0])
+        return head.weight[target], bias
+    out = getattr(head, "out", None)
+    if out is not None and isinstance(getattr(out, "w", None), torch.nn.Linear):  # x-vector Classifier
+        return out.w.weight[target], out.w.bias[target]
+    blocks = getattr(head, "blocks", None)
+    weight = getattr(head, "weight", None)
+    if weight is not None and blocks is not None and len(blocks) <= 2:  # SpeechBrain Classifier, <= 1 linear block
+        direction = weight[target]  # [B, lin_neurons]
+        if len(blocks) == 2:
+            norm, linear = blocks[0], blocks[1]
+            direction = direction @ linear.w.weight  # back to the embedding space
+            bn = norm.norm
+            scale = (
+                bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                if bn.affine
+                else 1.0 / torch.sqrt(bn.running_var + bn.eps)
+            )
+            direction = direction * scale
+        return direction, direction.new_zeros(target.shape[0])
+    raise TypeError(
+        f"class_directions supports a torch.nn.Linear head, SpeechBrain's Classifier with at most one linear block "
+        f"or its x-vector Classifier, not {type(head).__name__}; use the unconditional decoder (conditional: False)."
+    )
