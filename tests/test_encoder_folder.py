@@ -4,99 +4,12 @@ import os
 
 import pytest
 import torch
-from speechbrain.dataio.encoder import CategoricalEncoder
+from encoder_models import ECAPA_YAML, LABELS, XVECTOR_YAML, write_folder
 from speechbrain.inference.classifiers import EncoderClassifier
 
 from lmac_brain.models.encoder_classifier import EncoderFolderError
 from lmac_brain.models.encoder_folder import load_encoder_classifier
 from lmac_brain.models.sources import SourceNotFoundError
-
-LABELS = ["dog", "rain", "siren"]
-
-# The hub layout (as speechbrain/urbansound8k_ecapa): checkpoints at <pretrained_path>/..., label_encoder.txt.
-ECAPA_YAML = """\
-pretrained_path: speechbrain/not-fetched-in-this-test
-sample_rate: 16000
-n_mels: 20
-compute_features: !new:speechbrain.lobes.features.Fbank
-    n_mels: !ref <n_mels>
-mean_var_norm: !new:speechbrain.processing.features.InputNormalization
-    norm_type: sentence
-    std_norm: False
-embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
-    input_size: !ref <n_mels>
-    channels: [16, 16, 16, 16, 48]
-    attention_channels: 8
-    lin_neurons: 8
-classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier
-    input_size: 8
-    out_neurons: 3
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-modules:
-    compute_features: !ref <compute_features>
-    mean_var_norm: !ref <mean_var_norm>
-    embedding_model: !ref <embedding_model>
-    classifier: !ref <classifier>
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        embedding_model: !ref <embedding_model>
-        classifier: !ref <classifier>
-        label_encoder: !ref <label_encoder>
-    paths:
-        embedding_model: !ref <pretrained_path>/embedding_model.ckpt
-        classifier: !ref <pretrained_path>/classifier.ckpt
-        label_encoder: !ref <pretrained_path>/label_encoder.txt
-"""
-
-# SpeechBrain's x-vector lobes; a pretrainer without paths (files <name>.ckpt in the folder).
-XVECTOR_YAML = """\
-compute_features: !new:speechbrain.lobes.features.Fbank
-    n_mels: 20
-mean_var_norm: !new:speechbrain.processing.features.InputNormalization
-    norm_type: sentence
-    std_norm: False
-embedding_model: !new:speechbrain.lobes.models.Xvector.Xvector
-    in_channels: 20
-    tdnn_channels: [16, 16, 16, 16, 32]
-    lin_neurons: 8
-classifier: !new:speechbrain.lobes.models.Xvector.Classifier
-    input_shape: [null, null, 8]
-    lin_neurons: 8
-    out_neurons: 3
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-modules:
-    compute_features: !ref <compute_features>
-    mean_var_norm: !ref <mean_var_norm>
-    embedding_model: !ref <embedding_model>
-    classifier: !ref <classifier>
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        embedding_model: !ref <embedding_model>
-        classifier: !ref <classifier>
-        label_encoder: !ref <label_encoder>
-"""
-
-
-def write_folder(folder, yaml_text: str, label_file: str, seed: int = 0) -> str:
-    """A folder as a user has it: the YAML, weights of the modules it declares (seeded) and the labels."""
-    from hyperpyyaml import load_hyperpyyaml
-
-    os.makedirs(folder, exist_ok=True)
-    torch.manual_seed(seed)
-    hp = load_hyperpyyaml(yaml_text)
-    for name in ("embedding_model", "classifier"):
-        with torch.no_grad():  # batch-norm statistics away from the identity, so they matter
-            for module in hp[name].modules():
-                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                    module.running_mean.uniform_(-0.1, 0.1)
-                    module.running_var.uniform_(0.5, 1.5)
-        torch.save(hp[name].state_dict(), os.path.join(folder, f"{name}.ckpt"))
-    encoder = CategoricalEncoder()
-    encoder.update_from_iterable(LABELS)
-    encoder.save(os.path.join(folder, label_file))
-    with open(os.path.join(folder, "hyperparams.yaml"), "w", encoding="utf-8") as f:
-        f.write(yaml_text)
-    return str(folder)
 
 
 @pytest.fixture(scope="module")
