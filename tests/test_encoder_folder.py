@@ -118,3 +118,43 @@ def test_features_other_than_fbank_are_refused(folders):
     model.compute_features = torch.nn.Identity()
     with pytest.raises(EncoderFolderError, match="compute_features is Identity"):
         model.frontend()
+
+
+def test_a_trained_encoder_exports_as_a_folder_speechbrain_loads(tmp_path):
+    """build -> train -> export: SpeechBrain's EncoderClassifier loads the folder with no overrides and decides
+    as our loader does; the training's logit scale travels in the folder."""
+    from encoder_models import toy_tones, train_on_tones
+
+    from lmac_brain.interface.encoder_export import EXPORT_FILES, export_encoder_classifier
+    from lmac_brain.models.encoder_classifier import build_encoder_classifier
+
+    torch.manual_seed(0)
+    model = build_encoder_classifier(
+        {"class": "speechbrain.lobes.features.Fbank", "args": {"n_mels": 20}},
+        {
+            "class": "speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN",
+            "args": {"input_size": 20, "channels": [16, 16, 16, 16, 48], "attention_channels": 8, "lin_neurons": 8},
+        },
+        {"class": "speechbrain.lobes.models.ECAPA_TDNN.Classifier", "args": {"input_size": 8, "out_neurons": 3}},
+        mean_var_norm={
+            "class": "speechbrain.processing.features.InputNormalization",
+            "args": {"norm_type": "sentence", "std_norm": False},
+        },
+    )
+    parts = ("compute_features", "mean_var_norm", "embedding_model", "classifier")
+    train_on_tones({name: getattr(model, name) for name in parts}, steps=30, logit_scale=20.0)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("'low' => 0\n'mid' => 1\n'high' => 2\n================\n'starting_index' => 0\n", "utf-8")
+    out = export_encoder_classifier(str(tmp_path / "ecapa"), model, str(labels), {"test_acc": 1.0}, logit_scale=20.0)
+    assert sorted(os.listdir(out)) == sorted(EXPORT_FILES)
+    theirs = EncoderClassifier.from_hparams(source=out, savedir=str(tmp_path / "sb"))
+    ours = load_encoder_classifier(out, savedir=str(tmp_path / "ours"))
+    wavs, truth = toy_tones(24, seed=77)
+    probs, _, index, text = theirs.classify_batch(wavs)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(wavs), probs, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(model.eval()(wavs), probs, rtol=1e-5, atol=1e-6)
+    assert index.tolist() == truth.tolist()  # the tones were learned
+    assert text[:3] == [ours.labels[i] for i in index[:3]] and ours.logit_scale == 20.0
+    with pytest.raises(FileExistsError):
+        export_encoder_classifier(out, model, str(labels), {})

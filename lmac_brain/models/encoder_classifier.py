@@ -18,7 +18,8 @@ Authors
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+import importlib
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -39,8 +40,8 @@ class EncoderClassifierModel(torch.nn.Module):
         The folder's modules.
     mean_var_norm : torch.nn.Module, optional
         The folder's input normalisation (called with relative lengths, as SpeechBrain does).
-    labels : list of str
-        Class names in index order.
+    labels : sequence of str
+        Class names in index order (a folder's label encoder; empty for a model being trained).
     sample_rate : int
         The rate the features expect.
 
@@ -60,14 +61,16 @@ class EncoderClassifierModel(torch.nn.Module):
         compute_features: torch.nn.Module,
         embedding_model: torch.nn.Module,
         classifier: torch.nn.Module,
-        mean_var_norm: Optional[torch.nn.Module],
-        labels: List[str],
-        sample_rate: int,
+        mean_var_norm: Optional[torch.nn.Module] = None,
+        labels: Sequence[str] = (),
+        sample_rate: int = 16000,
     ):
         super().__init__()
         self.compute_features, self.embedding_model, self.classifier = compute_features, embedding_model, classifier
         self.mean_var_norm = mean_var_norm
         self.labels, self.sample_rate = list(labels), int(sample_rate)
+        self.spec: Optional[Dict[str, Dict[str, Any]]] = None  # parts' classes and arguments (a built model)
+        self.logit_scale = 1.0  # scores times this are logits (a loaded folder sets it)
 
     def features(self, wavs: torch.Tensor) -> torch.Tensor:
         """``[B, N]`` waveforms -> the embedding model's input ``[B, T, n_feats]`` (normalised if the folder does)."""
@@ -161,9 +164,10 @@ class EncoderAudioClassifier(torch.nn.Module):
     ---------
     model : EncoderClassifierModel
         The classifier.
-    logit_scale : float
+    logit_scale : float, optional
         Scores times this are the logits (a cosine head scores in ``[-1, 1]``; its training scale, e.g. 30,
-        makes them logits). 1 for a head that gives logits or log-probabilities.
+        makes them logits; 1 for a head that gives logits or log-probabilities). Default: the model's own
+        (``model.logit_scale``, which a loaded folder sets).
 
     Example
     -------
@@ -181,15 +185,19 @@ class EncoderAudioClassifier(torch.nn.Module):
     True
     """
 
-    def __init__(self, model: EncoderClassifierModel, logit_scale: float = 1.0):
+    def __init__(self, model: EncoderClassifierModel, logit_scale: Optional[float] = None):
         super().__init__()
-        self.model, self.logit_scale = model, float(logit_scale)
+        self.model = model
+        self.logit_scale = float(model.logit_scale if logit_scale is None else logit_scale)
         self._taps = frame_taps(model.embedding_model)
         self._outputs: List[torch.Tensor] = []
         for module, channels_last in self._taps:
             module.register_forward_hook(self._keep(channels_last))
+        training = model.training
+        model.eval()  # a dry pass must not move batch-norm statistics
         with torch.no_grad():
             _, reps = self(model.features(torch.zeros(1, model.sample_rate)))
+        model.train(training)
         self.rep_channels = [r.shape[1] for r in reps]
 
     def _keep(self, channels_last: bool):
@@ -250,3 +258,55 @@ def frame_taps(embedding_model: torch.nn.Module) -> List[Tuple[torch.nn.Module, 
         f"embedding_model is {name}; the explainer reads the frame-level blocks of SpeechBrain's ECAPA_TDNN and "
         "Xvector (other encoders are not supported yet)."
     )
+
+
+def build_encoder_classifier(
+    compute_features: Mapping[str, Any],
+    embedding_model: Mapping[str, Any],
+    classifier: Mapping[str, Any],
+    mean_var_norm: Optional[Mapping[str, Any]] = None,
+    sample_rate: int = 16000,
+) -> EncoderClassifierModel:
+    """A new encoder classifier from the class and arguments of each part, ``{"class": "module.Class", "args":
+    {...}}``, kept as ``spec`` so that :func:`~lmac_brain.interface.encoder_export.export_encoder_classifier` can
+    write the same parts into an ``EncoderClassifier`` folder's ``hyperparams.yaml``. How a training config
+    declares the classifier it trains::
+
+        encoder: !apply:lmac_brain.models.encoder_classifier.build_encoder_classifier
+            compute_features: {class: speechbrain.lobes.features.Fbank, args: {n_mels: 80}}
+            embedding_model: {class: speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN, args: {input_size: 80}}
+            classifier: {class: speechbrain.lobes.models.ECAPA_TDNN.Classifier,
+                         args: {input_size: 192, out_neurons: 50}}
+
+    Example
+    -------
+    >>> model = build_encoder_classifier(
+    ...     {"class": "speechbrain.lobes.features.Fbank", "args": {"n_mels": 20}},
+    ...     {"class": "speechbrain.lobes.models.Xvector.Xvector", "args": {"in_channels": 20, "lin_neurons": 8,
+    ...                                                                     "tdnn_channels": [8, 8, 8, 8, 16]}},
+    ...     {"class": "speechbrain.lobes.models.ECAPA_TDNN.Classifier", "args": {"input_size": 8, "out_neurons": 3}})
+    >>> print(type(model.embedding_model).__name__, model.spec["classifier"]["args"]["out_neurons"])
+    Xvector 3
+    """
+    parts = {"compute_features": compute_features, "embedding_model": embedding_model, "classifier": classifier}
+    if mean_var_norm is not None:
+        parts["mean_var_norm"] = mean_var_norm
+    modules: Dict[str, torch.nn.Module] = {}
+    for name, part in parts.items():
+        if set(part) - {"class", "args"} or "class" not in part:
+            raise ValueError(f"{name}: expected {{class: module.Class, args: {{...}}}}, got {dict(part)}.")
+        module_name, _, class_name = part["class"].rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError, ValueError) as err:
+            raise ValueError(f"{name}: cannot import {part['class']!r} ({err}).") from err
+        modules[name] = cls(**dict(part.get("args") or {}))
+    model = EncoderClassifierModel(
+        modules["compute_features"],
+        modules["embedding_model"],
+        modules["classifier"],
+        modules.get("mean_var_norm"),
+        sample_rate=sample_rate,
+    )
+    model.spec = {name: {"class": part["class"], "args": dict(part.get("args") or {})} for name, part in parts.items()}
+    return model

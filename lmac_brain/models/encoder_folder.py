@@ -54,6 +54,9 @@ def load_encoder_classifier(source: str, savedir: Optional[str] = None) -> Encod
     """Build and load the classifier of an ``EncoderClassifier`` folder (local, or a hub id) from its own
     ``hyperparams.yaml``.
 
+    The scores times ``logit_scale`` (the folder's key, else :func:`default_logit_scale`) are the logits the
+    explainer uses (``model.logit_scale``).
+
     A top-level ``pretrained_path`` (the hub convention: checkpoints at ``<pretrained_path>/...``) is set to
     ``source``, so a copy of a hub folder loads from where it is; a ``pretrainer`` without ``paths`` loads
     ``<source>/<name>.ckpt``.
@@ -118,6 +121,7 @@ def load_encoder_classifier(source: str, savedir: Optional[str] = None) -> Encod
         labels,
         int(hparams.get("sample_rate", 16000)),
     ).eval()
+    model.logit_scale = float(hparams.get("logit_scale", default_logit_scale(part["classifier"])))
     model.requires_grad_(False)
     with torch.no_grad():
         n_scores = model(torch.zeros(1, model.sample_rate)).shape[1]
@@ -127,3 +131,19 @@ def load_encoder_classifier(source: str, savedir: Optional[str] = None) -> Encod
             "the explainer needs one score per class (the classifier entry must be the classification head)."
         )
     return model
+
+
+def default_logit_scale(head: torch.nn.Module) -> float:
+    """The scale that makes a head's scores logits when its folder does not say (``logit_scale``): 30 for
+    SpeechBrain's cosine ``Classifier`` (ECAPA-TDNN; 30 is the scale of SpeechBrain's additive-angular-margin
+    loss, which its recipes train these heads with), 1 otherwise (logits or log-probabilities).
+
+    Example
+    -------
+    >>> from speechbrain.lobes.models.ECAPA_TDNN import Classifier
+    >>> default_logit_scale(Classifier(8, out_neurons=3)), default_logit_scale(torch.nn.Linear(8, 3))
+    (30.0, 1.0)
+    """
+    from speechbrain.lobes.models.ECAPA_TDNN import Classifier
+
+    return 30.0 if isinstance(head, Classifier) else 1.0
