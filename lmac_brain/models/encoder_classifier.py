@@ -260,6 +260,11 @@ def frame_taps(embedding_model: torch.nn.Module) -> List[Tuple[torch.nn.Module, 
     )
 
 
+def encoder_frontend(model: EncoderClassifierModel) -> "EncoderFrontend":
+    """``model.frontend()``, for configs (``frontend: !apply:...encoder_frontend [!ref <encoder>]``)."""
+    return model.frontend()
+
+
 def build_encoder_classifier(
     compute_features: Mapping[str, Any],
     embedding_model: Mapping[str, Any],

@@ -40,9 +40,11 @@ from lmac_brain.data.dataio import classification_datasets, label_encoder_from_m
 from lmac_brain.data.event_mix import EventMixer
 from lmac_brain.data.manifests import read_table
 from lmac_brain.data.noise import NoiseMixer
+from lmac_brain.interface.encoder_export import export_encoder_classifier
 from lmac_brain.interface.export import export_classifier, export_lmac_run, save_decoder
 from lmac_brain.interface.folder_checks import load_checked
 from lmac_brain.models.classifier_folder import read_architecture
+from lmac_brain.models.encoder_classifier import EncoderAudioClassifier
 from lmac_brain.models.sources import check_pretrainer_paths, check_source
 from lmac_brain.recipe.experiment import command_line
 from lmac_brain.training.brain import LMACBrain, check_select_key, check_stage_folder
@@ -161,14 +163,25 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
         "command": command_line(),
     }
     if sb.utils.distributed.if_main_process():
-        export_classifier(
-            hparams["export_folder"],
-            hparams["frontend"],
-            hparams["classifier"],
-            label_file,
-            metrics,
-            overwrite=hparams["overwrite_export"],
-        )
+        classifier = hparams["classifier"]
+        if isinstance(classifier, EncoderAudioClassifier):  # a SpeechBrain EncoderClassifier folder
+            export_encoder_classifier(
+                hparams["export_folder"],
+                classifier.model,
+                label_file,
+                metrics,
+                classifier.logit_scale,
+                overwrite=hparams["overwrite_export"],
+            )
+        else:
+            export_classifier(
+                hparams["export_folder"],
+                hparams["frontend"],
+                classifier,
+                label_file,
+                metrics,
+                hparams["overwrite_export"],
+            )
         plot_confusion(f"{hparams['export_folder']}/confusion_matrix.png", brain.test_confusion, classes)
     return metrics
 
