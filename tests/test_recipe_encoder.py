@@ -1,9 +1,13 @@
-"""The classifier recipe on an ECAPA-TDNN (hparams/classifier_ecapa_cpu.yaml): it learns, and its export is a
-SpeechBrain EncoderClassifier folder that SpeechBrain loads and that decides as our loader does."""
+"""The recipes on an ECAPA-TDNN: the classifier recipe (hparams/classifier_ecapa_cpu.yaml) learns and exports a
+SpeechBrain EncoderClassifier folder that SpeechBrain loads and that decides as our loader does; the L-MAC recipe
+(hparams/lmac_ecapa_cpu.yaml) trains on that folder and exports an interpreter that `lmac explain` uses."""
 
 import json
+import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import torch
 from speechbrain.inference.classifiers import EncoderClassifier
 
@@ -32,15 +36,11 @@ TOY_ECAPA_ARGS = (
 )
 
 
-def test_ecapa_classifier_recipe_learns_and_exports_an_encoder_classifier(repo_root, tmp_path):
-    from lmac_brain.data.audio import load_audio
-    from lmac_brain.models.encoder_folder import load_encoder_classifier
-
-    data, noise, out = (
-        write_separable_esc50(tmp_path / "data"),
-        write_noise_folder(tmp_path / "noise"),
-        tmp_path / "exp",
-    )
+@pytest.fixture(scope="module")
+def ecapa_run(tmp_path_factory):
+    """One run of the classifier recipe with the ECAPA config on the separable toy (3 epochs)."""
+    root, repo_root = tmp_path_factory.mktemp("ecapa"), Path(__file__).resolve().parents[1]
+    data, noise, out = write_separable_esc50(root / "data"), write_noise_folder(root / "noise"), root / "exp"
     cmd = [
         sys.executable,
         str(repo_root / "recipes/ESC50/interpret/train_classifier.py"),
@@ -55,8 +55,15 @@ def test_ecapa_classifier_recipe_learns_and_exports_an_encoder_classifier(repo_r
         "3",
         *TOY_ECAPA_ARGS,
     ]
-    run_recipe(cmd, tmp_path)
-    folder = out / "classifier"
+    run_recipe(cmd, root)
+    return {"data": data, "noise": noise, "out": out}
+
+
+def test_ecapa_classifier_recipe_learns_and_exports_an_encoder_classifier(ecapa_run, tmp_path):
+    from lmac_brain.data.audio import load_audio
+    from lmac_brain.models.encoder_folder import load_encoder_classifier
+
+    data, folder = ecapa_run["data"], ecapa_run["out"] / "classifier"
     metrics = json.loads((folder / "metrics.json").read_text("utf-8"))
     assert metrics["test_acc"] >= 0.9, metrics["test_acc"]  # chance is 0.5
     theirs = EncoderClassifier.from_hparams(source=str(folder), savedir=str(tmp_path / "sb"))
@@ -67,3 +74,65 @@ def test_ecapa_classifier_recipe_learns_and_exports_an_encoder_classifier(repo_r
         torch.testing.assert_close(ours(wavs), probs, rtol=1e-5, atol=1e-5)
     assert labels == [ours.labels[i] for i in index] and set(ours.labels) == {"dog", "chirping_birds"}
     assert ours.logit_scale == 30.0
+
+
+def test_lmac_recipe_on_an_encoder_classifier_folder(ecapa_run, repo_root, tmp_path):
+    """hparams/lmac_ecapa_cpu.yaml on the exported folder: every phase of its schedule runs (one epoch each), and
+    the exported interpreter explains a file through LMACInterpreter and `lmac explain`, with the same decision.
+    (That the decoder learns: tests/test_frame_decoder.py.)"""
+    from lmac_brain.interface.interpreter import LMACInterpreter
+
+    data, out = ecapa_run["data"], tmp_path / "lmac"
+    cmd = [
+        sys.executable,
+        str(repo_root / "recipes/ESC50/interpret/train_lmac.py"),
+        str(repo_root / "hparams/lmac_ecapa_cpu.yaml"),
+        "--data_folder",
+        str(data),
+        "--noise_folder",
+        str(ecapa_run["noise"]),
+        "--classifier_source",
+        str(ecapa_run["out"] / "classifier"),
+        "--output_folder",
+        str(out),
+        "--epoch_scale",
+        "0.05",
+        "--batch_size",
+        "8",
+        "--train_crop_s",
+        "0.5",
+        "--download",
+        "False",
+        "--n_listen_valid",
+        "0",
+        "--n_listen_test",
+        "0",
+        "--target_sampling",
+        "{decision: 0.5, top_k: 0.0, k: 2, label: 0.5, random: 0.0}",
+    ]
+    run_recipe(cmd, tmp_path)
+    log = (out / "train_log.txt").read_text("utf-8")
+    assert [f"phase: {p}" in log for p in range(1, 6)] == [True] * 5
+    interp = LMACInterpreter.from_hparams(source=str(out / "interpreter"))
+    clip = sorted((data / "audio").glob("5-*.flac"))[0]
+    result = interp.interpret_file(str(clip))
+    assert result.mask.shape[-1] == 201 and result.labels[0] in ("dog", "chirping_birds")
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lmac_brain.interface.cli",
+            "explain",
+            str(clip),
+            "--source",
+            str(out / "interpreter"),
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    record = json.loads(next((tmp_path / "cli").glob("*.json")).read_text("utf-8"))
+    assert record["label"] == result.labels[0]

@@ -102,3 +102,58 @@ def export_encoder_classifier(
         write_text(os.path.join(tmp_dir, "metrics.json"), json.dumps(dict(metrics), indent=2))
         write_text(os.path.join(tmp_dir, "hyperparams.yaml"), text)
     return os.path.abspath(out_dir)
+
+
+def encoder_interpreter_yaml(lmac, input_normalization: str = "peak") -> str:
+    """``hyperparams.yaml`` of an exported L-MAC interpreter of an encoder classifier (template
+    ``templates/encoder_interpreter.yaml``): the classifier is built from the folder's ``classifier/``
+    subfolder (its own ``hyperparams.yaml``), the decoder from its options."""
+    from lmac_brain.data.audio import INPUT_NORMALIZATIONS
+    from lmac_brain.models.frame_decoder import FrameDecoder
+
+    if input_normalization not in INPUT_NORMALIZATIONS:
+        raise ValueError(
+            f"Unknown input_normalization {input_normalization!r}: use one of {', '.join(INPUT_NORMALIZATIONS)}."
+        )
+    if not isinstance(lmac.decoder, FrameDecoder):
+        raise TypeError(f"An encoder classifier's interpreter has a FrameDecoder, got {type(lmac.decoder).__name__}.")
+    return render_template(
+        "encoder_interpreter",
+        input_normalization=input_normalization,
+        sample_rate=lmac.classifier.model.sample_rate,
+        logit_scale=json.dumps(lmac.classifier.logit_scale),
+        decoder_args="".join(f"    {k}: {json.dumps(v)}\n" for k, v in lmac.decoder.config().items()),
+        mask_domain=lmac.mask_domain,
+        threshold=json.dumps(lmac.threshold),
+        rank_power=json.dumps(lmac.rank_power),
+    )
+
+
+def export_encoder_interpreter(
+    out_dir: str,
+    lmac,
+    metrics: Mapping[str, Any],
+    model_card: str,
+    overwrite: bool = False,
+    input_normalization: str = "peak",
+) -> str:
+    """Write a trained L-MAC of an encoder classifier as a folder that ``LMACInterpreter.from_hparams`` loads:
+    ``hyperparams.yaml``, ``decoder.ckpt``, ``metrics.json``, ``README.md`` (the model card) and ``classifier/``,
+    a copy of the classifier's ``EncoderClassifier`` folder (its files as the classifier was loaded from them).
+    Assembled aside and renamed into place; an existing folder is replaced only with ``overwrite=True``."""
+    files = lmac.classifier.model.folder_files
+    if not files:
+        raise ValueError(
+            "The classifier was not loaded from an EncoderClassifier folder (load_encoder_classifier): export it "
+            "first (export_encoder_classifier) and train L-MAC on that folder."
+        )
+    text = encoder_interpreter_yaml(lmac, input_normalization)
+    with atomic_folder(out_dir, overwrite) as tmp_dir:
+        os.makedirs(os.path.join(tmp_dir, "classifier"))
+        for name, path in files.items():
+            shutil.copyfile(path, os.path.join(tmp_dir, "classifier", name))
+        torch.save(lmac.decoder.state_dict(), os.path.join(tmp_dir, "decoder.ckpt"))
+        write_text(os.path.join(tmp_dir, "metrics.json"), json.dumps(dict(metrics), indent=2))
+        write_text(os.path.join(tmp_dir, "README.md"), model_card)
+        write_text(os.path.join(tmp_dir, "hyperparams.yaml"), text)
+    return os.path.abspath(out_dir)

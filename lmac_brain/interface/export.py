@@ -329,5 +329,11 @@ def export_lmac_run(hparams: dict, results: dict) -> str:
         {k: v for k, v in results["test"].items() if k in METRIC_NAMES},
         results["command"],
     )
+    from lmac_brain.models.encoder_classifier import EncoderAudioClassifier
+
+    if isinstance(hparams["lmac"].classifier, EncoderAudioClassifier):  # a SpeechBrain EncoderClassifier's L-MAC
+        from lmac_brain.interface.encoder_export import export_encoder_interpreter
+
+        return export_encoder_interpreter(hparams["export_folder"], hparams["lmac"], results, card, overwrite=True)
     label_file = os.path.join(hparams["save_folder"], "classifier", "label_encoder.ckpt")  # the collected copy
     return export_interpreter(hparams["export_folder"], hparams["lmac"], label_file, results, card, overwrite=True)

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 #: How ``hyperparams.yaml`` of an exported folder refers to the files it loads.
-_FILE_REF = re.compile(r"!ref\s+<(?:pretrained_path|source)>/(\S+)")
+_FILE_REF = re.compile(r"!ref\s+<(?:pretrained_path|source)>/([^\s\[\],]+)")
 
 #: Module paths that folders exported before lmac_brain had sub-packages name, and their homes now.
 OLD_MODULE_PATHS = {
@@ -78,6 +78,8 @@ def referenced_files(hparams_text: str) -> List[str]:
     -------
     >>> referenced_files("paths:\\n    decoder: !ref <pretrained_path>/decoder.ckpt\\n    x: !ref <source>/l.txt\\n")
     ['decoder.ckpt', 'l.txt']
+    >>> referenced_files("encoder: !apply:f [!ref <pretrained_path>/classifier]\\n")  # a folder (an encoder's)
+    ['classifier']
     """
     names: List[str] = []
     for name in _FILE_REF.findall(hparams_text):
@@ -323,7 +325,7 @@ def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.
     check_module_paths(text, hparams_path)
     check_removed_options(text, hparams_path)
     names = referenced_files(text)
-    missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
+    missing = [n for n in names if not os.path.exists(os.path.join(folder, n))]
     if missing:
         raise ModelFolderError(
             f"{', '.join(os.path.join(folder, n) for n in missing)}: missing from model folder {folder} "
@@ -331,6 +333,8 @@ def check_interpreter_folder(source: PathLike, hparams_file: str = "hyperparams.
         )
     for name in names:
         path = os.path.join(folder, name)
+        if os.path.isdir(path):  # an encoder classifier's folder: its loader checks its own entries and files
+            continue
         if os.path.getsize(path) == 0:
             raise ModelFolderError(f"{path}: the file is empty (0 bytes), in model folder {folder}. {_REPAIR}")
         if name.endswith(".ckpt"):

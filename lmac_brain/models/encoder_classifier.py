@@ -71,6 +71,7 @@ class EncoderClassifierModel(torch.nn.Module):
         self.labels, self.sample_rate = list(labels), int(sample_rate)
         self.spec: Optional[Dict[str, Dict[str, Any]]] = None  # parts' classes and arguments (a built model)
         self.logit_scale = 1.0  # scores times this are logits (a loaded folder sets it)
+        self.folder_files: Dict[str, str] = {}  # a loaded folder's files: name in the folder -> local path
 
     def features(self, wavs: torch.Tensor) -> torch.Tensor:
         """``[B, N]`` waveforms -> the embedding model's input ``[B, T, n_feats]`` (normalised if the folder does)."""
@@ -258,6 +259,22 @@ def frame_taps(embedding_model: torch.nn.Module) -> List[Tuple[torch.nn.Module, 
         f"embedding_model is {name}; the explainer reads the frame-level blocks of SpeechBrain's ECAPA_TDNN and "
         "Xvector (other encoders are not supported yet)."
     )
+
+
+def label_encoder_of(model: EncoderClassifierModel):
+    """A SpeechBrain ``CategoricalEncoder`` of ``model.labels`` (the folder's classes, in index order).
+
+    Example
+    -------
+    >>> model = EncoderClassifierModel(torch.nn.Identity(), torch.nn.Identity(), torch.nn.Identity(), labels=["a", "b"])
+    >>> label_encoder_of(model).decode_ndim([1, 0])
+    ['b', 'a']
+    """
+    from speechbrain.dataio.encoder import CategoricalEncoder
+
+    encoder = CategoricalEncoder()
+    encoder.update_from_iterable(model.labels)
+    return encoder
 
 
 def encoder_frontend(model: EncoderClassifierModel) -> "EncoderFrontend":

@@ -101,7 +101,7 @@ def load_encoder_classifier(source: str, savedir: Optional[str] = None) -> Encod
     check_pretrainer_paths(pretrainer, f"{yaml_path} pretrainer path")
     pretrainer.set_collect_in(savedir)
     try:
-        pretrainer.collect_files(default_source=source)
+        collected = pretrainer.collect_files(default_source=source)
         pretrainer.load_collected()
     except (OSError, ValueError, RuntimeError) as err:
         raise EncoderFolderError(f"{yaml_path}: its pretrainer could not load the checkpoints ({err}).") from err
@@ -122,6 +122,11 @@ def load_encoder_classifier(source: str, savedir: Optional[str] = None) -> Encod
         int(hparams.get("sample_rate", 16000)),
     ).eval()
     model.logit_scale = float(hparams.get("logit_scale", default_logit_scale(part["classifier"])))
+    # the folder's files, by the name the YAML gives them (what a copy of the folder needs)
+    model.folder_files = {"hyperparams.yaml": yaml_path}
+    for name, path in collected.items():
+        given = pretrainer.paths.get(name)
+        model.folder_files[os.path.basename(str(given)) if given is not None else f"{name}.ckpt"] = str(path)
     model.requires_grad_(False)
     with torch.no_grad():
         n_scores = model(torch.zeros(1, model.sample_rate)).shape[1]

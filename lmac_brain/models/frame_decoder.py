@@ -124,3 +124,42 @@ class FrameDecoder(MaskHead):
         b = h.shape[0]
         maps = self.to_freq(h).view(b, self.out_channels, self.n_mels, n_frames).transpose(2, 3)  # [B, c, T, M]
         return maps.contiguous(memory_format=torch.channels_last)
+
+
+def frame_decoder_for(
+    classifier,
+    frontend,
+    hidden: int = 64,
+    out_channels: int = 16,
+    fine_channels: int = 8,
+    coarse_blocks: int = 2,
+    class_code: int = 16,
+) -> FrameDecoder:
+    """A :class:`FrameDecoder` shaped for ``classifier``
+    (:class:`~lmac_brain.models.encoder_classifier.EncoderAudioClassifier`: its block channels and class-direction
+    size) and ``frontend`` (its mel bins and ``F``); the other arguments as :class:`FrameDecoder`'s. What a
+    config builds (``decoder: !apply:lmac_brain.models.frame_decoder.frame_decoder_for``).
+
+    Example
+    -------
+    >>> from speechbrain.lobes.features import Fbank
+    >>> from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN, Classifier
+    >>> from lmac_brain.models.encoder_classifier import EncoderAudioClassifier, EncoderClassifierModel
+    >>> model = EncoderClassifierModel(Fbank(n_mels=20), ECAPA_TDNN(20, channels=[16, 16, 16, 16, 48],
+    ...                                lin_neurons=8), Classifier(8, out_neurons=3)).eval()
+    >>> dec = frame_decoder_for(EncoderAudioClassifier(model), model.frontend(), hidden=8, out_channels=4)
+    >>> print(dec.config()["rep_channels"], dec.config()["class_dim"], dec.n_mels, dec.n_freqs)
+    [48, 16, 16, 16, 16] 8 20 201
+    """
+    class_dim = classifier.class_directions(torch.tensor([0]))[0].shape[1]
+    return FrameDecoder(
+        classifier.rep_channels,
+        class_dim,
+        n_mels=frontend.n_mels,
+        n_freqs=frontend.n_freqs,
+        hidden=hidden,
+        out_channels=out_channels,
+        fine_channels=fine_channels,
+        coarse_blocks=coarse_blocks,
+        class_code=class_code,
+    )

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from typing import Dict, Optional, Tuple
 
@@ -186,6 +187,25 @@ def train_classifier(hparams: dict, run_opts: dict, manifests: Dict[str, str], d
     return metrics
 
 
+def classifier_name(classifier) -> str:
+    """What a model card calls the explained classifier: ``CNN14 width 0.25``, or an encoder's class name.
+
+    Example
+    -------
+    >>> from lmac_brain.models.classifier import AudioClassifier, Cnn14
+    >>> classifier_name(AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)))
+    'CNN14 width 0.0625'
+    """
+    if isinstance(classifier, EncoderAudioClassifier):
+        return f"{type(classifier.embedding_model).__name__} (SpeechBrain EncoderClassifier)"
+    return f"CNN14 width {classifier.embedding_model.width}"
+
+
+def _save_labels(label_encoder, path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    label_encoder.save(path)
+
+
 def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describe) -> dict:
     """Train, select (lowest validation ``select_key``), test and export an L-MAC decoder; returns ``results``.
 
@@ -197,18 +217,23 @@ def train_lmac(hparams: dict, run_opts: dict, manifests: Dict[str, str], describ
         hparams["decoder_init"] = check_source(
             hparams["decoder_init"], "decoder checkpoint", option="--decoder_init", file=True
         )
-    check_pretrainer_paths(hparams["pretrainer"], "classifier_source file")
+    pretrainer = hparams["pretrainer"]  # None: the classifier loaded itself (an EncoderClassifier folder)
+    if pretrainer is not None:
+        check_pretrainer_paths(pretrainer, "classifier_source file")
     check_stage_folder(hparams["checkpointer"], hparams["stage_name"], hparams["number_of_epochs"])
     check_select_key(hparams)
-    # overwrite=True: the collected files follow classifier_source even if an earlier run in this folder
-    # collected another classifier.
-    run_on_main(hparams["pretrainer"].collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
-    check_classifier_classes(
-        f"{hparams['save_folder']}/classifier/label_encoder.ckpt", manifests, hparams["classifier_source"]
-    )
-    load_checked(hparams["pretrainer"])
-    # the folder's label encoder names every output of its head
-    hparams["label_encoder"].expect_len(read_architecture(hparams["classifier_source"]).n_classes)
+    label_file = f"{hparams['save_folder']}/classifier/label_encoder.ckpt"
+    if pretrainer is not None:
+        # overwrite=True: the collected files follow classifier_source even if an earlier run in this folder
+        # collected another classifier.
+        run_on_main(pretrainer.collect_files, kwargs={"fetch_config": FetchConfig(overwrite=True)})
+    else:
+        run_on_main(_save_labels, args=[hparams["label_encoder"], label_file])
+    check_classifier_classes(label_file, manifests, hparams["classifier_source"])
+    if pretrainer is not None:
+        load_checked(pretrainer)
+        # the folder's label encoder names every output of its head
+        hparams["label_encoder"].expect_len(read_architecture(hparams["classifier_source"]).n_classes)
     if hparams["decoder_init"] is not None:
         init = Pretrainer(
             collect_in=f"{hparams['save_folder']}/decoder_init",

@@ -22,7 +22,7 @@ Authors
 import sys
 
 from lmac_brain.recipe.experiment import esc50_manifests, start_experiment
-from lmac_brain.recipe.runs import train_lmac
+from lmac_brain.recipe.runs import classifier_name, train_lmac
 
 
 def main(argv):
@@ -32,8 +32,7 @@ def main(argv):
     def describe(condition):
         return {
             "title": (
-                f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['embedding_model'].width} "
-                "on ESC-50"
+                f"L-MAC interpreter ({hparams['stage_name']}) for {classifier_name(hparams['classifier'])} on ESC-50"
             ),
             "description": (
                 f"Classifier from {hparams['classifier_source']}; decoder trained on folds {hparams['train_folds']}, "

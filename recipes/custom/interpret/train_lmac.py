@@ -25,7 +25,7 @@ import sys
 
 from lmac_brain.data.custom_data import split_description
 from lmac_brain.recipe.experiment import custom_manifests, start_experiment
-from lmac_brain.recipe.runs import train_lmac
+from lmac_brain.recipe.runs import classifier_name, train_lmac
 
 
 def main(argv):
@@ -38,7 +38,7 @@ def main(argv):
     def describe(condition):
         return {
             "title": (
-                f"L-MAC interpreter ({hparams['stage_name']}) for CNN14 width {hparams['embedding_model'].width} "
+                f"L-MAC interpreter ({hparams['stage_name']}) for {classifier_name(hparams['classifier'])} "
                 f"on {hparams['dataset']}"
             ),
             "description": (
