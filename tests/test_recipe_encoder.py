@@ -13,14 +13,14 @@ from speechbrain.inference.classifiers import EncoderClassifier
 
 from conftest import run_recipe, write_noise_folder, write_separable_esc50
 
-#: A small ECAPA for the 2-class toy (channels 16; the config's 128 train ESC-50).
-TOY_ECAPA_ARGS = (
+#: Small encoders for the 2-class toy (channels 16; the configs' 128 train ESC-50).
+TOY_ENCODER_ARGS = {
+    "ecapa": ("--channels", "[16, 16, 16, 16, 48]", "--attention_channels", "8"),
+    "xvector": ("--tdnn_channels", "[16, 16, 16, 16, 48]"),
+}
+TOY_ARGS = (
     "--n_classes",
     "2",
-    "--channels",
-    "[16, 16, 16, 16, 48]",
-    "--attention_channels",
-    "8",
     "--emb_dim",
     "16",
     "--batch_size",
@@ -36,15 +36,16 @@ TOY_ECAPA_ARGS = (
 )
 
 
-@pytest.fixture(scope="module")
-def ecapa_run(tmp_path_factory):
-    """One run of the classifier recipe with the ECAPA config on the separable toy (3 epochs)."""
-    root, repo_root = tmp_path_factory.mktemp("ecapa"), Path(__file__).resolve().parents[1]
+@pytest.fixture(scope="module", params=["ecapa", "xvector"])
+def encoder_run(request, tmp_path_factory):
+    """One run of the classifier recipe with the ECAPA (x-vector) config on the separable toy (3 epochs)."""
+    family = request.param
+    root, repo_root = tmp_path_factory.mktemp(family), Path(__file__).resolve().parents[1]
     data, noise, out = write_separable_esc50(root / "data"), write_noise_folder(root / "noise"), root / "exp"
     cmd = [
         sys.executable,
         str(repo_root / "recipes/ESC50/interpret/train_classifier.py"),
-        str(repo_root / "hparams/classifier_ecapa_cpu.yaml"),
+        str(repo_root / f"hparams/classifier_{family}_cpu.yaml"),
         "--data_folder",
         str(data),
         "--noise_folder",
@@ -53,17 +54,18 @@ def ecapa_run(tmp_path_factory):
         str(out),
         "--number_of_epochs",
         "3",
-        *TOY_ECAPA_ARGS,
+        *TOY_ARGS,
+        *TOY_ENCODER_ARGS[family],
     ]
     run_recipe(cmd, root)
-    return {"data": data, "noise": noise, "out": out}
+    return {"data": data, "noise": noise, "out": out, "family": family}
 
 
-def test_ecapa_classifier_recipe_learns_and_exports_an_encoder_classifier(ecapa_run, tmp_path):
+def test_ecapa_classifier_recipe_learns_and_exports_an_encoder_classifier(encoder_run, tmp_path):
     from lmac_brain.data.audio import load_audio
     from lmac_brain.models.encoder_folder import load_encoder_classifier
 
-    data, folder = ecapa_run["data"], ecapa_run["out"] / "classifier"
+    data, folder = encoder_run["data"], encoder_run["out"] / "classifier"
     metrics = json.loads((folder / "metrics.json").read_text("utf-8"))
     assert metrics["test_acc"] >= 0.9, metrics["test_acc"]  # chance is 0.5
     theirs = EncoderClassifier.from_hparams(source=str(folder), savedir=str(tmp_path / "sb"))
@@ -73,16 +75,16 @@ def test_ecapa_classifier_recipe_learns_and_exports_an_encoder_classifier(ecapa_
     with torch.no_grad():
         torch.testing.assert_close(ours(wavs), probs, rtol=1e-5, atol=1e-5)
     assert labels == [ours.labels[i] for i in index] and set(ours.labels) == {"dog", "chirping_birds"}
-    assert ours.logit_scale == 30.0
+    assert ours.logit_scale == {"ecapa": 30.0, "xvector": 1.0}[encoder_run["family"]]
 
 
-def test_lmac_recipe_on_an_encoder_classifier_folder(ecapa_run, repo_root, tmp_path):
+def test_lmac_recipe_on_an_encoder_classifier_folder(encoder_run, repo_root, tmp_path):
     """hparams/lmac_ecapa_cpu.yaml on the exported folder: every phase of its schedule runs (one epoch each), and
     the exported interpreter explains a file through LMACInterpreter and `lmac explain`, with the same decision.
     (That the decoder learns: tests/test_frame_decoder.py.)"""
     from lmac_brain.interface.interpreter import LMACInterpreter
 
-    data, out = ecapa_run["data"], tmp_path / "lmac"
+    data, out = encoder_run["data"], tmp_path / "lmac"
     cmd = [
         sys.executable,
         str(repo_root / "recipes/ESC50/interpret/train_lmac.py"),
@@ -90,9 +92,9 @@ def test_lmac_recipe_on_an_encoder_classifier_folder(ecapa_run, repo_root, tmp_p
         "--data_folder",
         str(data),
         "--noise_folder",
-        str(ecapa_run["noise"]),
+        str(encoder_run["noise"]),
         "--classifier_source",
-        str(ecapa_run["out"] / "classifier"),
+        str(encoder_run["out"] / "classifier"),
         "--output_folder",
         str(out),
         "--epoch_scale",
