@@ -138,3 +138,84 @@ def test_lmac_recipe_on_an_encoder_classifier_folder(encoder_run, repo_root, tmp
     assert cli.returncode == 0, cli.stderr[-2000:]
     record = json.loads(next((tmp_path / "cli").glob("*.json")).read_text("utf-8"))
     assert record["label"] == result.labels[0]
+
+
+ENCODER_METHODS = {
+    "L-MAC",
+    "Energy",
+    "Random",
+    "Saliency",
+    "SmoothGrad",
+    "IntegratedGradients",
+    "GradientSHAP",
+    "GuidedBackprop",
+    "RISE",
+    "Optimized",
+}
+
+
+@pytest.mark.parametrize("tiny_esc50", ["flac"], indirect=True)
+def test_eval_on_an_encoder_interpreter(tiny_esc50, noise_folder, repo_root, tmp_path):
+    """eval.py with hparams/eval_ecapa_cpu.yaml: every method that applies, on every set."""
+    import csv
+
+    from lmac_brain.interface.encoder_export import export_encoder_classifier
+    from lmac_brain.interface.export import save_decoder
+    from lmac_brain.models.encoder_classifier import EncoderAudioClassifier, build_encoder_classifier
+    from lmac_brain.models.frame_decoder import frame_decoder_for
+
+    torch.manual_seed(0)
+    model = build_encoder_classifier(
+        {"class": "speechbrain.lobes.features.Fbank", "args": {"n_mels": 20}},
+        {
+            "class": "speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN",
+            "args": {"input_size": 20, "channels": [16, 16, 16, 16, 48], "attention_channels": 8, "lin_neurons": 8},
+        },
+        {"class": "speechbrain.lobes.models.ECAPA_TDNN.Classifier", "args": {"input_size": 8, "out_neurons": 2}},
+    ).eval()
+    labels = tmp_path / "labels.txt"
+    labels.write_text("'dog' => 0\n'chirping_birds' => 1\n================\n'starting_index' => 0\n", "utf-8")
+    source = export_encoder_classifier(str(tmp_path / "clf"), model, str(labels), {}, logit_scale=30.0)
+    decoder = frame_decoder_for(EncoderAudioClassifier(model), model.frontend())
+    save_decoder(str(tmp_path / "lmac"), decoder, {})
+    out = tmp_path / "eval"
+    cmd = [
+        sys.executable,
+        str(repo_root / "recipes/ESC50/interpret/eval.py"),
+        str(repo_root / "hparams/eval_ecapa_cpu.yaml"),
+        "--data_folder",
+        str(tiny_esc50),
+        "--noise_folder",
+        str(noise_folder),
+        "--speech_folder",
+        str(noise_folder),
+        "--classifier_source",
+        source,
+        "--decoder_ckpt",
+        str(tmp_path / "lmac" / "decoder.ckpt"),
+        "--output_folder",
+        str(out),
+        "--sanity_clips",
+        "2",
+        "--localization_event_s",
+        "0.2",
+        "--smoothgrad_samples",
+        "4",
+        "--ig_steps",
+        "8",
+        "--shap_samples",
+        "4",
+        "--rise_masks",
+        "16",
+        "--optimized_steps",
+        "3",
+        "--budgets",
+        "[0.05, 0.5]",
+        "--targeted_ranks",
+        "[2]",
+    ]
+    run_recipe(cmd, tmp_path)
+    with open(out / "results.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    sets = {"in_domain", "mixtures", "speech", "white_noise", "localization", "sanity", "targeted"}
+    assert {(r["set"], r["method"]) for r in rows} == {(s, m) for s in sets for m in ENCODER_METHODS}

@@ -289,9 +289,10 @@ def class_balanced(rows: Sequence[Dict], n: int) -> List[Dict]:
     return [r for *_, r in ranked[:n]]
 
 
-def esc50_clip_classes(data_folder: str, clip_ids: Sequence[str], label_file: str) -> List[int]:
+def esc50_clip_classes(data_folder: str, clip_ids: Sequence[str], label_file) -> List[int]:
     """The classifier's index of each clip's ESC-50 category: ``meta/esc50.csv`` names the category of
-    ``<clip id>.wav``, the classifier's ``label_encoder.txt`` its index.
+    ``<clip id>.wav``, the classifier's ``label_encoder.txt`` (``label_file``; or its class names in index
+    order, a list) its index.
 
     Raises
     ------
@@ -307,6 +308,8 @@ def esc50_clip_classes(data_folder: str, clip_ids: Sequence[str], label_file: st
     ...     "'chirping_birds' => 0\\n'dog' => 1\\n================\\n'starting_index' => 0\\n")
     >>> esc50_clip_classes(str(tmp), ["5-1-A-0", "5-2-A-14"], str(tmp / "labels.txt"))
     [1, 0]
+    >>> esc50_clip_classes(str(tmp), ["5-1-A-0", "5-2-A-14"], ["dog", "chirping_birds"])
+    [0, 1]
     """
     from speechbrain.dataio.encoder import CategoricalEncoder
 
@@ -314,7 +317,11 @@ def esc50_clip_classes(data_folder: str, clip_ids: Sequence[str], label_file: st
 
     category = {os.path.splitext(r["filename"])[0]: r["category"] for r in read_esc50_meta(data_folder)}
     encoder = CategoricalEncoder()
-    encoder.load(label_file)
+    if isinstance(label_file, str):
+        encoder.load(label_file)
+    else:
+        encoder.update_from_iterable(label_file)
+        label_file = "the classifier's label encoder"
     out = []
     for clip_id in clip_ids:
         if clip_id not in category:

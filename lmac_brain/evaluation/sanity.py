@@ -12,7 +12,7 @@ Authors
 from __future__ import annotations
 
 import copy
-from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -35,10 +35,7 @@ def randomized_classifiers(classifier: AudioClassifier, seed: int = 0) -> Iterat
     ['head', 'conv_block6', 'conv_block5', 'conv_block4', 'conv_block3', 'conv_block2', 'conv_block1']
     """
     current = copy.deepcopy(classifier).eval()
-    emb = current.embedding_model
-    layers = [("head", current.head)] + [
-        (f"conv_block{i}", getattr(emb, f"conv_block{i}")) for i in range(len(emb.channels), 0, -1)
-    ]
+    layers = _layers(current)
     gen_state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
@@ -49,6 +46,37 @@ def randomized_classifiers(classifier: AudioClassifier, seed: int = 0) -> Iterat
             yield name, copy.deepcopy(current).eval()
     finally:
         torch.random.set_rng_state(gen_state)
+
+
+def _layers(classifier) -> List[Tuple[str, torch.nn.Module]]:
+    """The classifier's layers from the top, as the cascade re-initialises them: the head, then CNN14's six
+    convolution blocks, or another encoder's (ECAPA-TDNN, x-vector) layers with parameters, a ModuleList's
+    items one by one."""
+    emb = classifier.embedding_model
+    if hasattr(emb, "conv_block1"):
+        blocks = [(f"conv_block{i}", getattr(emb, f"conv_block{i}")) for i in range(len(emb.channels), 0, -1)]
+    else:
+        blocks = []
+        for name, child in emb.named_children():
+            if isinstance(child, torch.nn.ModuleList):
+                blocks += [(f"{name}.{i}", item) for i, item in enumerate(child)]
+            else:
+                blocks.append((name, child))
+        blocks = [(name, module) for name, module in reversed(blocks) if any(True for _ in module.parameters())]
+    return [("head", classifier.head)] + blocks
+
+
+def randomization_levels(classifier) -> List[str]:
+    """Names of the cumulative randomisation steps of :func:`randomized_classifiers`, in order (the last one:
+    every layer re-initialised).
+
+    Example
+    -------
+    >>> from lmac_brain.models.classifier import Cnn14
+    >>> randomization_levels(AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)))[-1]
+    'conv_block1'
+    """
+    return [name for name, _ in _layers(classifier)]
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -190,22 +190,13 @@ class EncoderAudioClassifier(torch.nn.Module):
         super().__init__()
         self.model = model
         self.logit_scale = float(model.logit_scale if logit_scale is None else logit_scale)
-        self._taps = frame_taps(model.embedding_model)
-        self._outputs: List[torch.Tensor] = []
-        for module, channels_last in self._taps:
-            module.register_forward_hook(self._keep(channels_last))
+        frame_taps(model.embedding_model)  # an encoder family without frame-level blocks stops here
         training = model.training
         model.eval()  # a dry pass must not move batch-norm statistics
         with torch.no_grad():
             _, reps = self(model.features(torch.zeros(1, model.sample_rate)))
         model.train(training)
         self.rep_channels = [r.shape[1] for r in reps]
-
-    def _keep(self, channels_last: bool):
-        def hook(module, inputs, output):
-            self._outputs.append(output.transpose(1, 2) if channels_last else output)
-
-        return hook
 
     @property
     def embedding_model(self) -> torch.nn.Module:
@@ -216,14 +207,22 @@ class EncoderAudioClassifier(torch.nn.Module):
         return self.model.classifier
 
     def forward(self, feats: torch.Tensor) -> Tuple[torch.Tensor, Tuple[torch.Tensor, ...]]:
-        """Features ``[B, T, n_feats]`` -> logits ``[B, C]`` and the block outputs ``[B, C_i, T]``, deepest first."""
-        self._outputs = []
+        """Features ``[B, T, n_feats]`` -> logits ``[B, C]`` and the block outputs ``[B, C_i, T]``, deepest first.
+
+        The hooks live for one call only, on the blocks of this module's own encoder (a deep copy, as the
+        sanity check makes, reads its own blocks)."""
+        outputs: List[torch.Tensor] = []
+
+        def keep(channels_last: bool):
+            return lambda module, inputs, output: outputs.append(output.transpose(1, 2) if channels_last else output)
+
+        handles = [m.register_forward_hook(keep(last)) for m, last in frame_taps(self.model.embedding_model)]
         try:
             logits = self.model.scores(feats) * self.logit_scale
-            reps = tuple(reversed(self._outputs))
         finally:
-            self._outputs = []
-        return logits, reps
+            for handle in handles:
+                handle.remove()
+        return logits, tuple(reversed(outputs))
 
     def class_directions(self, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The head's view of classes ``target`` ``[B]``: directions and biases

@@ -49,8 +49,10 @@ from lmac_brain.evaluation.sharding import Shard, gather_rows, leave_group, rank
 from lmac_brain.evaluation.tables import write_results
 from lmac_brain.evaluation.targeted import targeted_rows
 from lmac_brain.models.classifier_folder import label_file
+from lmac_brain.models.encoder_classifier import EncoderAudioClassifier
 from lmac_brain.models.sources import check_pretrainer_paths, check_source
 from lmac_brain.recipe.experiment import command_line, start_experiment
+from lmac_brain.recipe.runs import classifier_name
 
 
 def main(argv):
@@ -81,7 +83,9 @@ def main(argv):
         snr_db=hparams["localization_snr_db"],
         seed=hparams["seed"],
         targets=esc50_clip_classes(
-            hparams["data_folder"], [c for c, _ in clips], label_file(hparams["classifier_source"])
+            hparams["data_folder"],
+            [c for c, _ in clips],
+            clf.model.labels if isinstance(clf, EncoderAudioClassifier) else label_file(hparams["classifier_source"]),
         ),
     )
     sanity_items = [sets["in_domain"][i] for i in range(min(hparams["sanity_clips"], len(sets["in_domain"])))]
@@ -99,7 +103,7 @@ def main(argv):
 
     header = (
         f"Test fold {hparams['test_fold']}, {len(sets['in_domain'].clips)} clips x {hparams['n_per_clip']} "
-        f"contaminations per set, CNN14 width {hparams['embedding_model'].width}, seed {hparams['seed']}, "
+        f"contaminations per set, {classifier_name(clf)}, seed {hparams['seed']}, "
         f"mask domain {domain}.\n"
         f"Command: {command_line()}"
     )
