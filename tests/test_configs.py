@@ -23,6 +23,10 @@ CUSTOM_ONLY = {"dataset", "split_ratios", "split_seed"}
 METHOD = ["lmac_cnn14_cpu.yaml", "lmac_ft_cnn14_cpu.yaml", "lmac_custom_cpu.yaml", "lmac_ft_custom_cpu.yaml"]
 METHOD += ["lmac_cnn14.yaml", "lmac_ft_cnn14.yaml"]
 PAPER = ["lmac_paper_cnn14_cpu.yaml", "lmac_paper_ft_cnn14_cpu.yaml", "lmac_paper_cnn14.yaml"]
+#: the method on a SpeechBrain EncoderClassifier (its FrameDecoder: no time gate, always class-conditional)
+ENCODER = ["lmac_ecapa_cpu.yaml"]
+#: CNN14 keys the encoder config has no use for, and what it adds
+CNN14_ONLY = {"n_mels", "embedding_model", "head", "logit_scale", "time_gate", "spec_gain", "conditional"}
 DECODER_KEYS = ("conditional", "class_code", "time_gate", "fine_channels", "coarse_blocks", "spec_gain")
 
 
@@ -39,7 +43,7 @@ def _is_placeholder(value) -> bool:
 
 def test_every_lmac_config_is_the_base_or_a_variant_of_it():
     names = sorted(p.name for p in HPARAMS.glob("lmac_*.yaml"))
-    assert names == sorted(METHOD + PAPER)
+    assert names == sorted(METHOD + PAPER + ENCODER)
     for name in names:
         first = next(iter(ruamel.yaml.YAML().load((HPARAMS / name).read_text(encoding="utf-8"))))
         assert (name == BASE) == (first != "base"), name
@@ -73,3 +77,14 @@ def test_the_paper_configs_build_the_paper_decoder():
         config = _resolved(name)
         assert [config["decoder"][k] for k in DECODER_KEYS] == [False, 0, False, 0, 0, True]
         assert config["schedule"] is None and config["budget_weight"] == 0 and config["rank_power"] is None
+
+
+def test_the_encoder_config_is_the_method_on_a_frame_level_encoder():
+    base, config = _resolved(BASE), _resolved("lmac_ecapa_cpu.yaml")
+    assert set(config) == set(base) - CNN14_ONLY | {"encoder"}
+    for key in ("fine_channels", "coarse_blocks", "class_code", "rank_power", "budget_weight", "budget_w_del"):
+        assert config[key] == base[key], key
+    assert [p.get("epochs") for p in config["schedule"]["phases"]] == [8, 16, 8, 24, 12]
+    assert all(
+        "time_gate" not in p.get("parts_off", []) and "gate_slope" not in p for p in config["schedule"]["phases"]
+    )

@@ -192,6 +192,7 @@ def classifier_name(classifier) -> str:
 
     Example
     -------
+    >>> import torch
     >>> from lmac_brain.models.classifier import AudioClassifier, Cnn14
     >>> classifier_name(AudioClassifier(Cnn14(80, 16, 0.0625, return_reps=True), torch.nn.Linear(16, 2)))
     'CNN14 width 0.0625'
