@@ -182,14 +182,9 @@ def write_separable_esc50(folder: Path, clips_per_class: int = 8, duration: floa
     return folder
 
 
-#: Classifier recipe options of the learning tests: tiny CNN14 (width 1/16), so a higher learning rate.
-TOY_CLASSIFIER_ARGS = (
-    "--n_classes",
-    "2",
-    "--width",
-    "0.0625",
-    "--emb_dim",
-    "32",
+#: Training options of the classifier recipe's learning tests on the toy data: small models, short crops, a
+#: higher learning rate (any model family; the classifier options come with each family's test).
+TOY_TRAINING_ARGS = (
     "--batch_size",
     "8",
     "--train_crop_s",
@@ -201,6 +196,53 @@ TOY_CLASSIFIER_ARGS = (
     "--download",
     "False",
 )
+#: Classifier recipe options of the learning tests: tiny CNN14 (width 1/16).
+TOY_CLASSIFIER_ARGS = ("--n_classes", "2", "--width", "0.0625", "--emb_dim", "32", *TOY_TRAINING_ARGS)
+#: Options of eval.py that keep every method cheap on the tiny data (the integration tests).
+FAST_EVAL_ARGS = (
+    "--sanity_clips",
+    "2",
+    "--localization_event_s",
+    "0.2",
+    "--smoothgrad_samples",
+    "4",
+    "--ig_steps",
+    "8",
+    "--shap_samples",
+    "4",
+    "--rise_masks",
+    "16",
+    "--optimized_steps",
+    "3",
+    "--budgets",
+    "[0.05, 0.5]",
+    "--targeted_ranks",
+    "[2]",
+)
+
+
+def eval_command(config: str, data: Path, noise: Path, source: str, decoder_ckpt: Path, out: Path) -> list:
+    """The command line of ``eval.py`` with ``hparams/<config>`` on the tiny data (noise doubling as speech),
+    with :data:`FAST_EVAL_ARGS`."""
+    repo = Path(__file__).resolve().parents[1]
+    return [
+        sys.executable,
+        str(repo / "recipes/ESC50/interpret/eval.py"),
+        str(repo / "hparams" / config),
+        "--data_folder",
+        str(data),
+        "--noise_folder",
+        str(noise),
+        "--speech_folder",
+        str(noise),
+        "--classifier_source",
+        str(source),
+        "--decoder_ckpt",
+        str(decoder_ckpt),
+        "--output_folder",
+        str(out),
+        *FAST_EVAL_ARGS,
+    ]
 
 
 def run_recipe(cmd: list, cwd: Path) -> str:

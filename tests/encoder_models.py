@@ -8,24 +8,14 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 
 LABELS = ["dog", "rain", "siren"]
 
-# The hub layout (as speechbrain/urbansound8k_ecapa): checkpoints at <pretrained_path>/..., label_encoder.txt.
-ECAPA_YAML = """\
-pretrained_path: speechbrain/not-fetched-in-this-test
-sample_rate: 16000
-n_mels: 20
+_FEATURES = """\
 compute_features: !new:speechbrain.lobes.features.Fbank
-    n_mels: !ref <n_mels>
+    n_mels: 20
 mean_var_norm: !new:speechbrain.processing.features.InputNormalization
     norm_type: sentence
     std_norm: False
-embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
-    input_size: !ref <n_mels>
-    channels: [16, 16, 16, 16, 48]
-    attention_channels: 8
-    lin_neurons: 8
-classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier
-    input_size: 8
-    out_neurons: 3
+"""
+_MODULES = """\
 label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
 modules:
     compute_features: !ref <compute_features>
@@ -37,19 +27,35 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
         embedding_model: !ref <embedding_model>
         classifier: !ref <classifier>
         label_encoder: !ref <label_encoder>
+"""
+
+# The hub layout (as speechbrain/urbansound8k_ecapa): checkpoints at <pretrained_path>/..., label_encoder.txt.
+ECAPA_YAML = (
+    "pretrained_path: speechbrain/not-fetched-in-this-test\nsample_rate: 16000\n"
+    + _FEATURES
+    + """\
+embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
+    input_size: 20
+    channels: [16, 16, 16, 16, 48]
+    attention_channels: 8
+    lin_neurons: 8
+classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier
+    input_size: 8
+    out_neurons: 3
+"""
+    + _MODULES
+    + """\
     paths:
         embedding_model: !ref <pretrained_path>/embedding_model.ckpt
         classifier: !ref <pretrained_path>/classifier.ckpt
         label_encoder: !ref <pretrained_path>/label_encoder.txt
 """
+)
 
 # SpeechBrain's x-vector lobes; a pretrainer without paths (files <name>.ckpt in the folder).
-XVECTOR_YAML = """\
-compute_features: !new:speechbrain.lobes.features.Fbank
-    n_mels: 20
-mean_var_norm: !new:speechbrain.processing.features.InputNormalization
-    norm_type: sentence
-    std_norm: False
+XVECTOR_YAML = (
+    _FEATURES
+    + """\
 embedding_model: !new:speechbrain.lobes.models.Xvector.Xvector
     in_channels: 20
     tdnn_channels: [16, 16, 16, 16, 32]
@@ -58,18 +64,32 @@ classifier: !new:speechbrain.lobes.models.Xvector.Classifier
     input_shape: [null, null, 8]
     lin_neurons: 8
     out_neurons: 3
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-modules:
-    compute_features: !ref <compute_features>
-    mean_var_norm: !ref <mean_var_norm>
-    embedding_model: !ref <embedding_model>
-    classifier: !ref <classifier>
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        embedding_model: !ref <embedding_model>
-        classifier: !ref <classifier>
-        label_encoder: !ref <label_encoder>
 """
+    + _MODULES
+)
+
+
+def tiny_ecapa(n_classes: int, with_norm: bool = True):
+    """A new small ECAPA-TDNN classifier built as a training config builds it (``build_encoder_classifier``)."""
+    from lmac_brain.models.encoder_classifier import build_encoder_classifier
+
+    return build_encoder_classifier(
+        {"class": "speechbrain.lobes.features.Fbank", "args": {"n_mels": 20}},
+        {
+            "class": "speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN",
+            "args": {"input_size": 20, "channels": [16, 16, 16, 16, 48], "attention_channels": 8, "lin_neurons": 8},
+        },
+        {
+            "class": "speechbrain.lobes.models.ECAPA_TDNN.Classifier",
+            "args": {"input_size": 8, "out_neurons": n_classes},
+        },
+        mean_var_norm={
+            "class": "speechbrain.processing.features.InputNormalization",
+            "args": {"norm_type": "sentence", "std_norm": False},
+        }
+        if with_norm
+        else None,
+    )
 
 
 def write_folder(folder, yaml_text: str, label_file: str, seed: int = 0, train=None) -> str:

@@ -123,24 +123,12 @@ def test_features_other_than_fbank_are_refused(folders):
 def test_a_trained_encoder_exports_as_a_folder_speechbrain_loads(tmp_path):
     """build -> train -> export: SpeechBrain's EncoderClassifier loads the folder with no overrides and decides
     as our loader does; the training's logit scale travels in the folder."""
-    from encoder_models import toy_tones, train_on_tones
+    from encoder_models import tiny_ecapa, toy_tones, train_on_tones
 
     from lmac_brain.interface.encoder_export import EXPORT_FILES, export_encoder_classifier
-    from lmac_brain.models.encoder_classifier import build_encoder_classifier
 
     torch.manual_seed(0)
-    model = build_encoder_classifier(
-        {"class": "speechbrain.lobes.features.Fbank", "args": {"n_mels": 20}},
-        {
-            "class": "speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN",
-            "args": {"input_size": 20, "channels": [16, 16, 16, 16, 48], "attention_channels": 8, "lin_neurons": 8},
-        },
-        {"class": "speechbrain.lobes.models.ECAPA_TDNN.Classifier", "args": {"input_size": 8, "out_neurons": 3}},
-        mean_var_norm={
-            "class": "speechbrain.processing.features.InputNormalization",
-            "args": {"norm_type": "sentence", "std_norm": False},
-        },
-    )
+    model = tiny_ecapa(3)
     parts = ("compute_features", "mean_var_norm", "embedding_model", "classifier")
     train_on_tones({name: getattr(model, name) for name in parts}, steps=30, logit_scale=20.0)
     labels = tmp_path / "labels.txt"

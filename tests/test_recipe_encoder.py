@@ -9,31 +9,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from encoder_models import tiny_ecapa
 from speechbrain.inference.classifiers import EncoderClassifier
 
-from conftest import run_recipe, write_noise_folder, write_separable_esc50
+from conftest import TOY_TRAINING_ARGS, eval_command, run_recipe, write_noise_folder, write_separable_esc50
 
 #: Small encoders for the 2-class toy (channels 16; the configs' 128 train ESC-50).
 TOY_ENCODER_ARGS = {
     "ecapa": ("--channels", "[16, 16, 16, 16, 48]", "--attention_channels", "8"),
     "xvector": ("--tdnn_channels", "[16, 16, 16, 16, 48]"),
 }
-TOY_ARGS = (
-    "--n_classes",
-    "2",
-    "--emb_dim",
-    "16",
-    "--batch_size",
-    "8",
-    "--train_crop_s",
-    "0.5",
-    "--warmup_steps",
-    "2",
-    "--lr",
-    "0.01",
-    "--download",
-    "False",
-)
+TOY_ARGS = ("--n_classes", "2", "--emb_dim", "16", *TOY_TRAINING_ARGS)
 
 
 @pytest.fixture(scope="module", params=["ecapa", "xvector"])
@@ -161,59 +147,18 @@ def test_eval_on_an_encoder_interpreter(tiny_esc50, noise_folder, repo_root, tmp
 
     from lmac_brain.interface.encoder_export import export_encoder_classifier
     from lmac_brain.interface.export import save_decoder
-    from lmac_brain.models.encoder_classifier import EncoderAudioClassifier, build_encoder_classifier
+    from lmac_brain.models.encoder_classifier import EncoderAudioClassifier
     from lmac_brain.models.frame_decoder import frame_decoder_for
 
     torch.manual_seed(0)
-    model = build_encoder_classifier(
-        {"class": "speechbrain.lobes.features.Fbank", "args": {"n_mels": 20}},
-        {
-            "class": "speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN",
-            "args": {"input_size": 20, "channels": [16, 16, 16, 16, 48], "attention_channels": 8, "lin_neurons": 8},
-        },
-        {"class": "speechbrain.lobes.models.ECAPA_TDNN.Classifier", "args": {"input_size": 8, "out_neurons": 2}},
-    ).eval()
+    model = tiny_ecapa(2, with_norm=False).eval()
     labels = tmp_path / "labels.txt"
     labels.write_text("'dog' => 0\n'chirping_birds' => 1\n================\n'starting_index' => 0\n", "utf-8")
     source = export_encoder_classifier(str(tmp_path / "clf"), model, str(labels), {}, logit_scale=30.0)
     decoder = frame_decoder_for(EncoderAudioClassifier(model), model.frontend())
     save_decoder(str(tmp_path / "lmac"), decoder, {})
     out = tmp_path / "eval"
-    cmd = [
-        sys.executable,
-        str(repo_root / "recipes/ESC50/interpret/eval.py"),
-        str(repo_root / "hparams/eval_ecapa_cpu.yaml"),
-        "--data_folder",
-        str(tiny_esc50),
-        "--noise_folder",
-        str(noise_folder),
-        "--speech_folder",
-        str(noise_folder),
-        "--classifier_source",
-        source,
-        "--decoder_ckpt",
-        str(tmp_path / "lmac" / "decoder.ckpt"),
-        "--output_folder",
-        str(out),
-        "--sanity_clips",
-        "2",
-        "--localization_event_s",
-        "0.2",
-        "--smoothgrad_samples",
-        "4",
-        "--ig_steps",
-        "8",
-        "--shap_samples",
-        "4",
-        "--rise_masks",
-        "16",
-        "--optimized_steps",
-        "3",
-        "--budgets",
-        "[0.05, 0.5]",
-        "--targeted_ranks",
-        "[2]",
-    ]
+    cmd = eval_command("eval_ecapa_cpu.yaml", tiny_esc50, noise_folder, source, tmp_path / "lmac" / "decoder.ckpt", out)
     run_recipe(cmd, tmp_path)
     with open(out / "results.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

@@ -3,12 +3,12 @@
 import csv
 import json
 import subprocess
-import sys
 
 import pytest
 import torch
 from limits import HANG_S
 
+from conftest import eval_command
 from lmac_brain.interface.export import export_classifier, save_decoder
 from lmac_brain.models.classifier import AudioClassifier, Cnn14
 from lmac_brain.models.decoder import LMACDecoder, rep_channels
@@ -53,41 +53,7 @@ def test_eval_writes_every_method_on_every_set(tiny_esc50, noise_folder, repo_ro
     )
     save_decoder(str(tmp_path / "lmac"), decoder, {})
     out = tmp_path / "eval"
-    cmd = [
-        sys.executable,
-        str(repo_root / "recipes/ESC50/interpret/eval.py"),
-        str(repo_root / "hparams/eval_cnn14_cpu.yaml"),
-        "--data_folder",
-        str(tiny_esc50),
-        "--noise_folder",
-        str(noise_folder),
-        "--speech_folder",
-        str(noise_folder),
-        "--classifier_source",
-        source,
-        "--decoder_ckpt",
-        str(tmp_path / "lmac" / "decoder.ckpt"),
-        "--output_folder",
-        str(out),
-        "--sanity_clips",
-        "2",
-        "--localization_event_s",
-        "0.2",
-        "--smoothgrad_samples",
-        "4",
-        "--ig_steps",
-        "8",
-        "--shap_samples",
-        "4",
-        "--rise_masks",
-        "16",
-        "--optimized_steps",
-        "3",
-        "--budgets",
-        "[0.05, 0.5]",
-        "--targeted_ranks",
-        "[2]",
-    ]
+    cmd = eval_command("eval_cnn14_cpu.yaml", tiny_esc50, noise_folder, source, tmp_path / "lmac" / "decoder.ckpt", out)
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(out / "results.csv", newline="", encoding="utf-8") as f:

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import torch
 
 from lmac_brain.atomic import atomic_folder, write_text
-from lmac_brain.interface.export import render_template
+from lmac_brain.interface.export import check_input_normalization, render_template
 from lmac_brain.models.encoder_classifier import EncoderClassifierModel
 
 EXPORT_FILES = ("hyperparams.yaml", "embedding_model.ckpt", "classifier.ckpt", "label_encoder.ckpt", "metrics.json")
@@ -108,13 +108,9 @@ def encoder_interpreter_yaml(lmac, input_normalization: str = "peak") -> str:
     """``hyperparams.yaml`` of an exported L-MAC interpreter of an encoder classifier (template
     ``templates/encoder_interpreter.yaml``): the classifier is built from the folder's ``classifier/``
     subfolder (its own ``hyperparams.yaml``), the decoder from its options."""
-    from lmac_brain.data.audio import INPUT_NORMALIZATIONS
     from lmac_brain.models.frame_decoder import FrameDecoder
 
-    if input_normalization not in INPUT_NORMALIZATIONS:
-        raise ValueError(
-            f"Unknown input_normalization {input_normalization!r}: use one of {', '.join(INPUT_NORMALIZATIONS)}."
-        )
+    check_input_normalization(input_normalization)
     if not isinstance(lmac.decoder, FrameDecoder):
         raise TypeError(f"An encoder classifier's interpreter has a FrameDecoder, got {type(lmac.decoder).__name__}.")
     return render_template(

@@ -199,6 +199,24 @@ def _write_json(path: str, obj: Mapping[str, Any]) -> None:
     write_text(path, json.dumps(dict(obj), indent=2))
 
 
+def check_input_normalization(value: str) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of :data:`~lmac_brain.data.audio.INPUT_NORMALIZATIONS`.
+
+    Example
+    -------
+    >>> check_input_normalization("peak")
+    >>> check_input_normalization("rms")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown input_normalization 'rms': use one of ...
+    """
+    if value not in INPUT_NORMALIZATIONS:
+        raise ValueError(
+            f"Unknown input_normalization {value!r}: use one of {', '.join(INPUT_NORMALIZATIONS)} "
+            "(the normalisation the classifier was trained with)."
+        )
+
+
 def interpreter_hparams_yaml(lmac, input_normalization: str = "peak") -> str:
     """``hyperparams.yaml`` of an exported L-MAC interpreter (template ``templates/interpreter.yaml``, read by
     :class:`~lmac_brain.interface.interpreter.LMACInterpreter`).
@@ -223,11 +241,7 @@ def interpreter_hparams_yaml(lmac, input_normalization: str = "peak") -> str:
     """
     from lmac_brain.models.decoder import LMACDecoder
 
-    if input_normalization not in INPUT_NORMALIZATIONS:
-        raise ValueError(
-            f"Unknown input_normalization {input_normalization!r}: use one of {', '.join(INPUT_NORMALIZATIONS)} "
-            "(the normalisation the classifier was trained with)."
-        )
+    check_input_normalization(input_normalization)
     decoder = lmac.decoder
     if not isinstance(decoder, LMACDecoder):
         raise TypeError(f"Only LMACDecoder interpreters can be exported, got {type(decoder).__name__}.")

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from lmac_brain.models.conditioning import TIME_GATE_INIT, check_class_options
-from lmac_brain.models.mask_head import PARTS, MaskHead
+from lmac_brain.models.mask_head import PARTS, MaskHead, top_down_path
 
 __all__ = ["LMACDecoder", "PARTS", "rep_channels"]
 
@@ -131,21 +131,7 @@ class LMACDecoder(MaskHead):
         self.hidden, self.out_channels, self.fine_channels = hidden, out_channels, fine_channels
         self.coarse_blocks, self.time_gate = coarse_blocks, time_gate
         self.use_spec_gain, self.conditional, self.class_code = spec_gain, conditional, class_code
-        self.lateral = torch.nn.ModuleList(torch.nn.Conv2d(c, hidden, 1) for c in self.rep_channels[:4])
-        self.smooth = torch.nn.Sequential(
-            torch.nn.Conv2d(hidden, hidden, 3, padding=1), torch.nn.BatchNorm2d(hidden), torch.nn.ReLU()
-        )
-        self.coarse = torch.nn.ModuleList(
-            torch.nn.Sequential(
-                torch.nn.Conv2d(hidden, hidden, 3, padding=2**i, dilation=2**i),
-                torch.nn.ReLU(),
-                torch.nn.Conv2d(hidden, hidden, 1),
-            )
-            for i in range(coarse_blocks)
-        )
-        for block in self.coarse:  # identity at the start
-            torch.nn.init.zeros_(block[2].weight)
-            torch.nn.init.zeros_(block[2].bias)
+        self.lateral, self.smooth, self.coarse = top_down_path(self.rep_channels[:4], hidden, coarse_blocks, dims=2)
         self.reduce = torch.nn.Conv2d(hidden, out_channels, 1)
         for module in (self.smooth, self.coarse, self.reduce):  # they run channels-last (see _head_input)
             module.to(memory_format=torch.channels_last)

@@ -22,7 +22,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from lmac_brain.models.mask_head import MaskHead
+from lmac_brain.models.mask_head import MaskHead, top_down_path
 
 
 class FrameDecoder(MaskHead):
@@ -81,21 +81,7 @@ class FrameDecoder(MaskHead):
         self.hidden, self.out_channels, self.fine_channels = hidden, out_channels, fine_channels
         self.coarse_blocks, self.class_code = coarse_blocks, class_code
         self.conditional, self.time_gate, self.use_spec_gain = True, False, False
-        self.lateral = torch.nn.ModuleList(torch.nn.Conv1d(c, hidden, 1) for c in self.rep_channels)
-        self.smooth = torch.nn.Sequential(
-            torch.nn.Conv1d(hidden, hidden, 3, padding=1), torch.nn.BatchNorm1d(hidden), torch.nn.ReLU()
-        )
-        self.coarse = torch.nn.ModuleList(
-            torch.nn.Sequential(
-                torch.nn.Conv1d(hidden, hidden, 3, padding=2**i, dilation=2**i),
-                torch.nn.ReLU(),
-                torch.nn.Conv1d(hidden, hidden, 1),
-            )
-            for i in range(coarse_blocks)
-        )
-        for block in self.coarse:  # identity at the start
-            torch.nn.init.zeros_(block[2].weight)
-            torch.nn.init.zeros_(block[2].bias)
+        self.lateral, self.smooth, self.coarse = top_down_path(self.rep_channels, hidden, coarse_blocks, dims=1)
         self.to_freq = torch.nn.Conv1d(hidden, out_channels * n_mels, 1)
         self._build_head(n_mels, n_freqs, out_channels, fine_channels, class_code, class_dim, spec_gain=False)
 

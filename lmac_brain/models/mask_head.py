@@ -29,6 +29,36 @@ PARTS = ("time_gate", "fine_channels", "coarse_blocks")
 named by the constructor option that adds them."""
 
 
+def top_down_path(rep_channels: Sequence[int], hidden: int, coarse_blocks: int, dims: int):
+    """The start of a decoder's path over the block outputs, for 2-D maps (``dims=2``, CNN14) or frame sequences
+    (``dims=1``, TDNN encoders): 1x1 laterals to ``hidden`` channels, a 3x3 convolution with batch norm and ReLU,
+    and ``coarse_blocks`` residual blocks (``conv1x1(relu(conv3x3(h)))``, the ``i``-th 3x3 dilated ``2**i``)
+    whose 1x1 convolutions start at zero, so that each starts as the identity.
+
+    Returns ``(lateral, smooth, coarse)`` modules.
+
+    Example
+    -------
+    >>> lateral, smooth, coarse = top_down_path([32, 16], hidden=8, coarse_blocks=2, dims=1)
+    >>> h = smooth(lateral[0](torch.rand(1, 32, 40)))
+    >>> len(lateral), torch.equal(h + coarse[1](h), h)
+    (2, True)
+    """
+    conv, norm = (torch.nn.Conv1d, torch.nn.BatchNorm1d) if dims == 1 else (torch.nn.Conv2d, torch.nn.BatchNorm2d)
+    lateral = torch.nn.ModuleList(conv(c, hidden, 1) for c in rep_channels)
+    smooth = torch.nn.Sequential(conv(hidden, hidden, 3, padding=1), norm(hidden), torch.nn.ReLU())
+    coarse = torch.nn.ModuleList(
+        torch.nn.Sequential(
+            conv(hidden, hidden, 3, padding=2**i, dilation=2**i), torch.nn.ReLU(), conv(hidden, hidden, 1)
+        )
+        for i in range(coarse_blocks)
+    )
+    for block in coarse:  # identity at the start
+        torch.nn.init.zeros_(block[2].weight)
+        torch.nn.init.zeros_(block[2].bias)
+    return lateral, smooth, coarse
+
+
 class MaskHead(torch.nn.Module):
     """Base of L-MAC's decoders (see the module docstring); a subclass sets the options as attributes (``n_mels``,
     ``n_freqs``, ``out_channels``, ``fine_channels``, ``coarse_blocks``, ``conditional``, ``class_code``,
