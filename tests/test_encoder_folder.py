@@ -146,3 +146,23 @@ def test_a_trained_encoder_exports_as_a_folder_speechbrain_loads(tmp_path):
     assert text[:3] == [ours.labels[i] for i in index[:3]] and ours.logit_scale == 20.0
     with pytest.raises(FileExistsError):
         export_encoder_classifier(out, model, str(labels), {})
+
+
+def test_mfcc_features_from_the_masked_spectrum():
+    """MFCC with deltas and context, as SpeechBrain computes it: the spectral path gives the same features."""
+    from speechbrain.lobes.features import MFCC
+    from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN, Classifier
+
+    from lmac_brain.models.encoder_classifier import EncoderClassifierModel
+
+    mfcc = MFCC(n_mels=20, n_mfcc=13, deltas=True, context=True, left_frames=2, right_frames=2)
+    model = EncoderClassifierModel(
+        mfcc, ECAPA_TDNN(13 * 3 * 5, channels=[8, 8, 8, 8, 24], lin_neurons=4), Classifier(4, out_neurons=2)
+    ).eval()
+    wavs = torch.randn(2, 12000, generator=torch.Generator().manual_seed(2)) * 0.1
+    with torch.no_grad():
+        feats = model.features(wavs)
+        torch.testing.assert_close(
+            model.spectral_features(model.frontend().log_magnitude(wavs)), feats, rtol=1e-4, atol=1e-3
+        )
+    assert feats.shape[-1] == 13 * 3 * 5
