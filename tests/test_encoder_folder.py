@@ -166,3 +166,33 @@ def test_mfcc_features_from_the_masked_spectrum():
             model.spectral_features(model.frontend().log_magnitude(wavs)), feats, rtol=1e-4, atol=1e-3
         )
     assert feats.shape[-1] == 13 * 3 * 5
+
+
+def test_a_classifier_folder_inside_a_hub_repository(folders, tmp_path, monkeypatch):
+    """``owner/name/classifier`` (an encoder interpreter's classifier published on the hub): its files are fetched
+    from the repository's subfolder into one local folder and loaded from there (a fake hub serves them)."""
+    import shutil
+
+    from lmac_brain.models import encoder_folder
+
+    hub = tmp_path / "hub" / "someone" / "lmac-ecapa"
+    shutil.copytree(folders["xvector"], hub / "classifier")
+    fetched = []
+
+    def fake_fetch(filename, source, savedir=None, save_filename=None, **kwargs):
+        fetched.append(filename)
+        src = tmp_path / "hub" / source / filename
+        if savedir is None:
+            return src
+        os.makedirs(savedir, exist_ok=True)
+        shutil.copyfile(src, os.path.join(savedir, save_filename))
+        return os.path.join(savedir, save_filename)
+
+    monkeypatch.setattr(encoder_folder, "fetch", fake_fetch)
+    monkeypatch.chdir(tmp_path)  # no local folder "someone"
+    model = load_encoder_classifier("someone/lmac-ecapa/classifier", savedir=str(tmp_path / "save"))
+    local = load_encoder_classifier(folders["xvector"])
+    assert sorted(fetched) == sorted(f"classifier/{n}" for n in os.listdir(hub / "classifier"))
+    wavs = torch.randn(2, 8000, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        torch.testing.assert_close(model(wavs), local(wavs))

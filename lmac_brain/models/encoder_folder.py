@@ -25,17 +25,51 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.fetching import fetch
 
 from lmac_brain.models.encoder_classifier import EncoderClassifierModel, EncoderFolderError
-from lmac_brain.models.sources import check_pretrainer_paths, check_source
+from lmac_brain.models.sources import check_pretrainer_paths, check_source, is_hub_id
 
 #: The entries of ``hyperparams.yaml`` the explainer needs (``mean_var_norm`` is used when present).
 REQUIRED = ("compute_features", "embedding_model", "classifier", "label_encoder", "pretrainer")
+
+
+def hub_subfolder(source: str) -> Optional[Tuple[str, str]]:
+    """``(repo, subfolder)`` if ``source`` names a folder inside a hub repository (``owner/name/sub``, where
+    ``owner/name`` is a hub id and no such local path exists); None otherwise.
+
+    Example
+    -------
+    >>> hub_subfolder("someone/lmac-ecapa/classifier"), hub_subfolder("someone/lmac-ecapa")
+    (('someone/lmac-ecapa', 'classifier'), None)
+    """
+    parts = source.split("/")
+    if len(parts) < 3 or os.path.exists(source) or not is_hub_id("/".join(parts[:2])):
+        return None
+    return "/".join(parts[:2]), "/".join(parts[2:])
+
+
+def _fetch_hub_subfolder(repo: str, sub: str, savedir: Optional[str]) -> str:
+    """Fetch a hub subfolder's ``hyperparams.yaml`` and every file its pretrainer loads into one local folder
+    (the hub cache's copy of the subfolder, or ``savedir/<sub>``); returns that folder."""
+    local_dir = None if savedir is None else os.path.join(savedir, sub)
+
+    def get(name: str) -> str:
+        return str(fetch(f"{sub}/{name}", source=repo, savedir=local_dir, save_filename=name))
+
+    folder = os.path.dirname(get("hyperparams.yaml"))
+    with open(os.path.join(folder, "hyperparams.yaml"), encoding="utf-8") as f:
+        text = f.read()
+    overrides = {"pretrained_path": folder} if re.search(r"^pretrained_path\s*:", text, re.M) else {}
+    pretrainer = load_hyperpyyaml(text, overrides).get("pretrainer")
+    for name in getattr(pretrainer, "loadables", {}):
+        given = pretrainer.paths.get(name)
+        get(os.path.basename(str(given)) if given is not None else f"{name}.ckpt")
+    return folder
 
 
 def _hparams_file(source: str) -> str:
@@ -64,7 +98,8 @@ def load_encoder_classifier(source: str, savedir: Optional[str] = None) -> Encod
     Arguments
     ---------
     source : str
-        The folder or hub id.
+        The folder, a hub id, or a folder inside a hub repository (``owner/name/classifier``: an encoder
+        interpreter's classifier on the hub; :func:`hub_subfolder`).
     savedir : str, optional
         Where SpeechBrain's fetch puts (links to) the files; default: its cache.
 
@@ -81,6 +116,9 @@ def load_encoder_classifier(source: str, savedir: Optional[str] = None) -> Encod
         No ``hyperparams.yaml``, a missing entry (named, with the file), a checkpoint that does not load, or a
         ``classifier`` whose scores do not have one value per label of ``label_encoder``.
     """
+    hub = hub_subfolder(source)
+    if hub is not None:  # a folder inside a hub repository (an encoder interpreter's classifier/)
+        source = _fetch_hub_subfolder(*hub, savedir)
     source = check_source(source, "EncoderClassifier folder", option="--classifier_source")
     yaml_path = _hparams_file(source)
     with open(yaml_path, encoding="utf-8") as f:
