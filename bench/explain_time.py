@@ -22,7 +22,7 @@ bin, instead of the product of the two factors' sigmoids, ``gated_mask``) and "L
 
 Usage:
     python bench/explain_time.py [--source pretrained/lmac_cnn14_cpu_esc50] [--batch 1 16] [--repeats 3]
-        [--conditional results/cond/c1/interpreter]
+        [--conditional pretrained/lmac_cnn14_cpu_esc50]
 """
 
 import argparse
