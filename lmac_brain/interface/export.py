@@ -316,7 +316,7 @@ def model_card(title: str, description: str, metrics: Mapping[str, Any], command
     rows = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items())
     return (
         f"# {title}\n\n{description}\n\n"
-        "Load it with:\n\n```python\nfrom lmac_brain.interface.interpreter import LMACInterpreter\n"
+        "Load it with:\n\n```python\nfrom lmac_brain.interface.interpreter import LMACInterpreter\n\n"
         'interp = LMACInterpreter.from_hparams(source="<this folder>")\n'
         'out = interp.interpret_file("clip.wav")  # out.interpretation: what the classifier listened to\n```\n\n'
         f"## Metrics\n\n| metric | value |\n|---|---|\n{rows}\n\n"
