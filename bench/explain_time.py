@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Seconds per explained 5 s clip: L-MAC vs one classifier forward vs each baseline, one process.
 
-Everything runs on the same classifier (the shipped CPU interpreter's, or a random CNN14 of the same
-width with --random) and the same random clips; each method is timed ``--repeats`` times at each batch
-size, the methods taking turns (one round of all methods per repeat, after a warm-up round), and the
-median is reported, with its ratio to one classifier forward (the median over rounds of the ratio within
-a round, with its interquartile range from 4 repeats on) and L-MAC's speed-up.
+Everything runs on the same classifier (the interpreter folder's, ``--source``: the shipped CPU CNN14 by
+default, or an EncoderClassifier interpreter such as an ECAPA-TDNN's, whose forward is then its own features
+and encoder; or a random CNN14 of the shipped width with --random) and the same random clips; each method is
+timed ``--repeats`` times at each batch size, the methods taking turns (one round of all methods per repeat,
+after a warm-up round), and the median is reported, with its ratio to one classifier forward (the median
+over rounds of the ratio within a round, with its interquartile range from 4 repeats on) and L-MAC's
+speed-up. Grad-CAM needs CNN14's last convolution block and is left out for an EncoderClassifier.
 
 With ``--conditional FOLDER`` (an exported interpreter with a class-conditional decoder on the same
 classifier) it also times that decoder: the decision, another class (one pass, against the paper
@@ -35,18 +37,20 @@ import torch
 from lmac_brain.explain import baselines as bl
 from lmac_brain.explain.refine import targeted_masks
 from lmac_brain.models import passes
+from lmac_brain.models.encoder_classifier import EncoderAudioClassifier
 from lmac_brain.models.sources import SourceNotFoundError, check_source
 
 
 def load(source, random_weights):
-    from hyperpyyaml import load_hyperpyyaml
+    """The interpreter folder's ``LMAC`` module (CNN14 or EncoderClassifier); random weights: CNN14 folders."""
+    if random_weights:
+        from hyperpyyaml import load_hyperpyyaml
 
-    with open(f"{source}/hyperparams.yaml", encoding="utf-8") as f:
-        hp = load_hyperpyyaml(f, {"pretrained_path": source})
-    if not random_weights:
-        hp["pretrainer"].collect_files()
-        hp["pretrainer"].load_collected()
-    return hp["lmac"].eval()
+        with open(f"{source}/hyperparams.yaml", encoding="utf-8") as f:
+            return load_hyperpyyaml(f, {"pretrained_path": source})["lmac"].eval()
+    from lmac_brain.interface.interpreter import LMACInterpreter
+
+    return LMACInterpreter.from_hparams(source=source).mods.lmac.eval()
 
 
 def main():
@@ -87,14 +91,16 @@ def main():
         with mock.patch.object(passes, "PASS_BYTES", 2**62):
             return lmac.explain(w)
 
+    def next_class(w):  # the class after the decision, in index order
+        logits = clf(fe.wav_to_features(w))[0]
+        return (logits.argmax(-1) + 1) % logits.shape[-1]
+
     methods = {
         "classifier forward": lambda w: clf(fe.wav_to_features(w)),
         "L-MAC": lmac.explain,
         "L-MAC, mask through its logits": through_logits,
         "L-MAC, decoder in one pass": one_pass,
-        "L-MAC, other class (30 refinement steps)": lambda w: refined(
-            w, (clf(fe.wav_to_features(w))[0].argmax(-1) + 1) % clf.head.out_features
-        ),
+        "L-MAC, other class (30 refinement steps)": lambda w: refined(w, next_class(w)),
         "Saliency": bl.Saliency(fe, clf).explain,
         "GradCAM": bl.GradCAM(fe, clf).explain,
         "SmoothGrad-50": bl.SmoothGrad(fe, clf, n_samples=50).explain,
@@ -102,6 +108,8 @@ def main():
         "GradientSHAP-50": bl.GradientSHAP(fe, clf, n_samples=50).explain,
         "RISE-256": bl.RISE(fe, clf, n_masks=256).explain,
     }
+    if isinstance(clf, EncoderAudioClassifier):  # Grad-CAM needs CNN14's last convolution block
+        del methods["GradCAM"]
     if args.conditional:
         from lmac_brain.interface.interpreter import LMACInterpreter
 
