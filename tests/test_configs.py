@@ -24,7 +24,7 @@ METHOD = ["lmac_cnn14_cpu.yaml", "lmac_ft_cnn14_cpu.yaml", "lmac_custom_cpu.yaml
 METHOD += ["lmac_cnn14.yaml", "lmac_ft_cnn14.yaml"]
 PAPER = ["lmac_paper_cnn14_cpu.yaml", "lmac_paper_ft_cnn14_cpu.yaml", "lmac_paper_cnn14.yaml"]
 #: the method on a SpeechBrain EncoderClassifier (its FrameDecoder: no time gate, always class-conditional)
-ENCODER = ["lmac_ecapa_cpu.yaml"]
+ENCODER = ["lmac_ecapa_cpu.yaml", "lmac_ecapa_custom_cpu.yaml"]
 #: CNN14 keys the encoder config has no use for, and what it adds
 CNN14_ONLY = {"n_mels", "embedding_model", "head", "logit_scale", "time_gate", "spec_gain", "conditional"}
 DECODER_KEYS = ("conditional", "class_code", "time_gate", "fine_channels", "coarse_blocks", "spec_gain")
@@ -87,4 +87,13 @@ def test_the_encoder_config_is_the_method_on_a_frame_level_encoder():
     assert [p.get("epochs") for p in config["schedule"]["phases"]] == [8, 16, 8, 24, 12]
     assert all(
         "time_gate" not in p.get("parts_off", []) and "gate_slope" not in p for p in config["schedule"]["phases"]
+    )
+
+
+def test_the_encoder_config_for_your_data_swaps_only_the_data_keys():
+    encoder, custom = _resolved("lmac_ecapa_cpu.yaml"), _resolved("lmac_ecapa_custom_cpu.yaml")
+    assert set(custom) == set(encoder) - ESC50_ONLY | CUSTOM_ONLY
+    assert custom["epoch_scale"] == _resolved("lmac_custom_cpu.yaml")["epoch_scale"]
+    assert custom["schedule"]["phases"] == encoder["schedule"]["phases"] and custom["classifier_source"].startswith(
+        "results/finetune_encoder_cpu/"
     )

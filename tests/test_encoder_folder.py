@@ -78,6 +78,13 @@ def _edited(tmp_path, source, name, edit):
             "could not load the checkpoints",  # the checkpoint no longer fits the declared head
         ),
         (
+            "global_norm_not_loaded",  # statistics the pretrainer never loads: the features cannot be normalised
+            lambda d: (d / "hyperparams.yaml").write_text(
+                (d / "hyperparams.yaml").read_text().replace("norm_type: sentence", "norm_type: global")
+            ),
+            "the classifier fails on one second of silence",
+        ),
+        (
             "embedding_head",
             lambda d: (d / "label_encoder.txt").write_text(
                 "'dog' => 0\n'rain' => 1\n================\n'starting_index' => 0\n"

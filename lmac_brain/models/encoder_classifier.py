@@ -312,16 +312,7 @@ def build_encoder_classifier(
     parts = {"compute_features": compute_features, "embedding_model": embedding_model, "classifier": classifier}
     if mean_var_norm is not None:
         parts["mean_var_norm"] = mean_var_norm
-    modules: Dict[str, torch.nn.Module] = {}
-    for name, part in parts.items():
-        if set(part) - {"class", "args"} or "class" not in part:
-            raise ValueError(f"{name}: expected {{class: module.Class, args: {{...}}}}, got {dict(part)}.")
-        module_name, _, class_name = part["class"].rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError, ValueError) as err:
-            raise ValueError(f"{name}: cannot import {part['class']!r} ({err}).") from err
-        modules[name] = cls(**dict(part.get("args") or {}))
+    modules = {name: build_part(name, part) for name, part in parts.items()}
     model = EncoderClassifierModel(
         modules["compute_features"],
         modules["embedding_model"],
@@ -331,3 +322,22 @@ def build_encoder_classifier(
     )
     model.spec = {name: {"class": part["class"], "args": dict(part.get("args") or {})} for name, part in parts.items()}
     return model
+
+
+def build_part(name: str, part: Mapping[str, Any]) -> torch.nn.Module:
+    """One part of an encoder classifier from ``{"class": "module.Class", "args": {...}}`` (``name`` is what
+    an error calls it).
+
+    Example
+    -------
+    >>> build_part("classifier", {"class": "torch.nn.Linear", "args": {"in_features": 4, "out_features": 2}})
+    Linear(in_features=4, out_features=2, bias=True)
+    """
+    if set(part) - {"class", "args"} or "class" not in part:
+        raise ValueError(f"{name}: expected {{class: module.Class, args: {{...}}}}, got {dict(part)}.")
+    module_name, _, class_name = part["class"].rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ValueError(f"{name}: cannot import {part['class']!r} ({err}).") from err
+    return cls(**dict(part.get("args") or {}))

@@ -113,8 +113,9 @@ def load_encoder_classifier(source: str, savedir: Optional[str] = None) -> Encod
     SourceNotFoundError
         A local-looking ``source`` that does not exist.
     EncoderFolderError
-        No ``hyperparams.yaml``, a missing entry (named, with the file), a checkpoint that does not load, or a
-        ``classifier`` whose scores do not have one value per label of ``label_encoder``.
+        No ``hyperparams.yaml``, a missing entry (named, with the file), a checkpoint that does not load, a model
+        that fails on one second of silence, or a ``classifier`` whose scores do not have one value per label of
+        ``label_encoder``.
     """
     hub = hub_subfolder(source)
     if hub is not None:  # a folder inside a hub repository (an encoder interpreter's classifier/)
@@ -137,6 +138,8 @@ def load_encoder_classifier(source: str, savedir: Optional[str] = None) -> Encod
             )
     pretrainer = hparams["pretrainer"]
     check_pretrainer_paths(pretrainer, f"{yaml_path} pretrainer path")
+    if savedir is not None:
+        os.makedirs(savedir, exist_ok=True)
     pretrainer.set_collect_in(savedir)
     try:
         collected = pretrainer.collect_files(default_source=source)
@@ -167,7 +170,13 @@ def load_encoder_classifier(source: str, savedir: Optional[str] = None) -> Encod
         model.folder_files[os.path.basename(str(given)) if given is not None else f"{name}.ckpt"] = str(path)
     model.requires_grad_(False)
     with torch.no_grad():
-        n_scores = model(torch.zeros(1, model.sample_rate)).shape[1]
+        try:
+            n_scores = model(torch.zeros(1, model.sample_rate)).shape[1]
+        except RuntimeError as err:
+            raise EncoderFolderError(
+                f"{yaml_path}: the classifier fails on one second of silence ({err}); is every module that keeps "
+                "statistics or weights (e.g. a global mean_var_norm) among the pretrainer's loadables?"
+            ) from err
     if n_scores != len(labels):
         raise EncoderFolderError(
             f"{yaml_path}: 'classifier' gives {n_scores} scores per input, 'label_encoder' has {len(labels)} labels; "

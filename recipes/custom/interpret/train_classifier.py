@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Fine-tune a CNN14 classifier on your own labelled audio and export it as a hub-style folder.
+"""Fine-tune a classifier on your own labelled audio and export it as a hub-style folder: the CNN14
+(``hparams/finetune_classifier_cpu.yaml``) or a SpeechBrain EncoderClassifier such as a hub ECAPA-TDNN
+(``hparams/finetune_encoder_cpu.yaml``, re-headed for your classes by :mod:`lmac_brain.models.encoder_finetune`).
 
 The data are a folder with one sub-folder per class or a ``path,label[,fold]`` CSV
 (:mod:`lmac_brain.data.custom_data`). The embedding model starts from an exported classifier folder
@@ -9,9 +11,11 @@ of the data. The exported folder (``<output_folder>/classifier``) is what
 default (``class_balance: auto``), sampled class-balanced; the checkpoint is selected on balanced accuracy,
 and ``metrics.json`` reports it beside accuracy, with per-class recall and the test confusion matrix.
 
-Usage (CPU config):
+Usage (CPU configs):
     python recipes/custom/interpret/train_classifier.py hparams/finetune_classifier_cpu.yaml \
         --dataset my_sounds
+    python recipes/custom/interpret/train_classifier.py hparams/finetune_encoder_cpu.yaml \
+        --dataset my_sounds --pretrained_source speechbrain/urbansound8k_ecapa
 
 Re-running the same command resumes from the last checkpoint; after the last epoch it only re-tests
 and re-exports.
